@@ -1,0 +1,410 @@
+//! The in-memory backend: each bucket is a slot array indexed by a `hashbrown` table.
+//!
+//! Keys live in `slots`, and the hash table maps a key's hash to its slot. A key keeps its slot
+//! until it is deleted, which is what lets a `list-keys` cursor be a slot position: a walk over
+//! positions returns every key that was not deleted during the walk exactly once, whatever else
+//! is inserted or removed meanwhile. Freed slots are reused, so the array stays as long as the
+//! most keys the bucket ever held at once.
+
+use std::cell::RefCell;
+use std::hash::BuildHasher;
+use std::rc::Rc;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+
+use super::{Backend, BucketOps};
+use crate::error::Error;
+
+/// The in-memory backend. Buckets live as long as the component instance.
+pub struct Memory;
+
+thread_local! {
+    // Wasm components are single-threaded; this is the instance's one registry of buckets.
+    static BUCKETS: RefCell<HashMap<String, Bucket>> = RefCell::new(HashMap::new());
+}
+
+impl Backend for Memory {
+    type Bucket = Bucket;
+
+    fn open(&self, identifier: &str) -> Result<Bucket, Error> {
+        BUCKETS.with_borrow_mut(|buckets| {
+            if let Some(bucket) = buckets.get(identifier) {
+                return Ok(bucket.clone());
+            }
+            let id = u32::try_from(buckets.len() + 1).map_err(|_| Error::BucketFull)?;
+            let bucket = Bucket(Rc::new(RefCell::new(Table::new(id))));
+            buckets.insert(identifier.to_owned(), bucket.clone());
+            Ok(bucket)
+        })
+    }
+}
+
+/// A handle to one in-memory bucket; clones share the data.
+#[derive(Clone)]
+pub struct Bucket(Rc<RefCell<Table>>);
+
+struct Entry {
+    key: String,
+    value: Vec<u8>,
+    version: u64,
+}
+
+/// Compare-and-swap bookkeeping for a key that has live `cas` handles.
+struct Watch {
+    handles: u32,
+    // The version of the key's last delete while watched, so that a key deleted (or created and
+    // deleted again) after a handle was made does not look untouched.
+    deleted_at: u64,
+}
+
+struct Table {
+    id: u32,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    clock: u64,
+    watched: HashMap<String, Watch>,
+}
+
+impl Table {
+    fn new(id: u32) -> Self {
+        Table {
+            id,
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            clock: 0,
+            watched: HashMap::new(),
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock = self.clock.wrapping_add(1);
+        self.clock
+    }
+
+    fn find(&self, key: &str) -> Option<&Entry> {
+        let hash = self.hasher.hash_one(key);
+        let slot = *self.index.find(hash, |&i| is_key(&self.slots, i, key))?;
+        self.slots[slot as usize].as_ref()
+    }
+
+    fn find_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        let hash = self.hasher.hash_one(key);
+        let slot = *self.index.find(hash, |&i| is_key(&self.slots, i, key))?;
+        self.slots[slot as usize].as_mut()
+    }
+
+    fn version(&self, key: &str) -> u64 {
+        match self.find(key) {
+            Some(entry) => entry.version,
+            None => self.watched.get(key).map_or(0, |w| w.deleted_at),
+        }
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        let version = self.tick();
+        if let Some(entry) = self.find_mut(&key) {
+            entry.value = value;
+            entry.version = version;
+            return Ok(());
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&s| s < u32::MAX)
+                    .ok_or(Error::BucketFull)?;
+                self.slots.push(None);
+                slot
+            }
+        };
+        let Table {
+            slots,
+            index,
+            hasher,
+            ..
+        } = self;
+        let hash = hasher.hash_one(key.as_str());
+        slots[slot as usize] = Some(Entry {
+            key,
+            value,
+            version,
+        });
+        index.insert_unique(hash, slot, |&i| match &slots[i as usize] {
+            Some(entry) => hasher.hash_one(entry.key.as_str()),
+            None => 0,
+        });
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &str) {
+        let hash = self.hasher.hash_one(key);
+        let Ok(found) = self.index.find_entry(hash, |&i| is_key(&self.slots, i, key)) else {
+            return;
+        };
+        let (slot, _) = found.remove();
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        if !self.watched.is_empty() {
+            let version = self.tick();
+            if let Some(watch) = self.watched.get_mut(key) {
+                watch.deleted_at = version;
+            }
+        }
+    }
+}
+
+fn is_key(slots: &[Option<Entry>], slot: u32, key: &str) -> bool {
+    slots[slot as usize]
+        .as_ref()
+        .is_some_and(|entry| entry.key == key)
+}
+
+impl BucketOps for Bucket {
+    fn id(&self) -> u32 {
+        self.0.borrow().id
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.0.borrow().find(key).map(|entry| entry.value.clone()))
+    }
+
+    fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        self.0.borrow_mut().set(key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.0.borrow_mut().delete(key);
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.0.borrow().find(key).is_some())
+    }
+
+    fn keys(
+        &self,
+        from: u32,
+        page: &mut Vec<String>,
+        max_keys: usize,
+        max_bytes: usize,
+    ) -> Result<Option<u32>, Error> {
+        let table = self.0.borrow();
+        let mut bytes = 0;
+        let mut slots = table.slots.iter().enumerate().skip(from as usize);
+        for (_, slot) in slots.by_ref() {
+            let Some(entry) = slot else { continue };
+            page.push(entry.key.clone());
+            bytes += entry.key.len();
+            if page.len() >= max_keys || bytes >= max_bytes {
+                break;
+            }
+        }
+        // Continue at the next occupied slot, so that a finished walk ends with `None` rather
+        // than with an empty page.
+        Ok(slots
+            .find(|(_, slot)| slot.is_some())
+            .map(|(position, _)| position as u32))
+    }
+
+    fn update(
+        &self,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error>,
+    ) -> Result<(), Error> {
+        let mut table = self.0.borrow_mut();
+        let version = table.tick();
+        if let Some(entry) = table.find_mut(key) {
+            entry.value = f(Some(&entry.value))?;
+            entry.version = version;
+            return Ok(());
+        }
+        let value = f(None)?;
+        table.set(key.to_owned(), value)
+    }
+
+    fn watch(&self, key: &str) -> Result<u64, Error> {
+        let mut table = self.0.borrow_mut();
+        let version = table.version(key);
+        table
+            .watched
+            .entry_ref(key)
+            .or_insert(Watch {
+                handles: 0,
+                deleted_at: version,
+            })
+            .handles += 1;
+        Ok(version)
+    }
+
+    fn unwatch(&self, key: &str) {
+        let mut table = self.0.borrow_mut();
+        if let Some(watch) = table.watched.get_mut(key) {
+            watch.handles -= 1;
+            if watch.handles == 0 {
+                table.watched.remove(key);
+            }
+        }
+    }
+
+    fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error> {
+        let mut table = self.0.borrow_mut();
+        let now = table.version(key);
+        if now != seen {
+            return Ok(Err(now));
+        }
+        table.set(key.to_owned(), value).map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket() -> Bucket {
+        Bucket(Rc::new(RefCell::new(Table::new(1))))
+    }
+
+    fn walk(bucket: &Bucket, max_keys: usize) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut from = Some(0);
+        while let Some(position) = from {
+            let mut page = Vec::new();
+            from = bucket.keys(position, &mut page, max_keys, usize::MAX).unwrap();
+            assert!(page.len() <= max_keys);
+            all.extend(page);
+        }
+        all
+    }
+
+    #[test]
+    fn set_get_delete_round_trip() {
+        let b = bucket();
+        assert_eq!(b.get("k").unwrap(), None);
+        b.set("k".into(), b"v".to_vec()).unwrap();
+        assert_eq!(b.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        b.set("k".into(), b"w".to_vec()).unwrap();
+        assert_eq!(b.get("k").unwrap().as_deref(), Some(&b"w"[..]));
+        b.delete("k").unwrap();
+        assert!(!b.exists("k").unwrap());
+        b.delete("k").unwrap();
+    }
+
+    #[test]
+    fn open_shares_and_isolates_buckets() {
+        let a1 = Memory.open("shared-a").unwrap();
+        let a2 = Memory.open("shared-a").unwrap();
+        let b = Memory.open("shared-b").unwrap();
+        a1.set("k".into(), vec![1]).unwrap();
+        assert_eq!(a2.get("k").unwrap(), Some(vec![1]));
+        assert_eq!(b.get("k").unwrap(), None);
+        assert_eq!(a1.id(), a2.id());
+        assert_ne!(a1.id(), b.id());
+    }
+
+    #[test]
+    fn freed_slots_are_reused_and_walks_stay_exact() {
+        let b = bucket();
+        for i in 0..100 {
+            b.set(format!("k{i}"), vec![]).unwrap();
+        }
+        for i in (0..100).step_by(3) {
+            b.delete(&format!("k{i}")).unwrap();
+        }
+        for i in 0..10 {
+            b.set(format!("new{i}"), vec![]).unwrap();
+        }
+        assert_eq!(b.0.borrow().slots.len(), 100);
+        let mut keys = walk(&b, 7);
+        keys.sort();
+        let mut expected: Vec<String> = (0..100)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("k{i}"))
+            .chain((0..10).map(|i| format!("new{i}")))
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn untouched_keys_are_listed_once_despite_changes_mid_walk() {
+        let b = bucket();
+        for i in 0..50 {
+            b.set(format!("k{i}"), vec![]).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut page = Vec::new();
+        let mut from = b.keys(0, &mut page, 10, usize::MAX).unwrap();
+        seen.append(&mut page);
+        // Touch keys behind and ahead of the cursor, then finish the walk.
+        b.delete("k3").unwrap();
+        b.delete("k40").unwrap();
+        b.set("late".into(), vec![]).unwrap();
+        while let Some(position) = from {
+            from = b.keys(position, &mut page, 10, usize::MAX).unwrap();
+            seen.append(&mut page);
+        }
+        for i in (0..50).filter(|&i| i != 3 && i != 40) {
+            let key = format!("k{i}");
+            assert_eq!(seen.iter().filter(|k| **k == key).count(), 1, "{key}");
+        }
+    }
+
+    #[test]
+    fn pages_stop_at_the_byte_budget() {
+        let b = bucket();
+        for i in 0..10 {
+            b.set(format!("{i}{}", "x".repeat(99)), vec![]).unwrap();
+        }
+        let mut page = Vec::new();
+        let next = b.keys(0, &mut page, 1000, 250).unwrap();
+        assert_eq!(page.len(), 3);
+        assert_eq!(next, Some(3));
+    }
+
+    #[test]
+    fn update_failure_leaves_the_value() {
+        let b = bucket();
+        b.set("n".into(), b"7".to_vec()).unwrap();
+        let err = b
+            .update("n", &mut |_| Err(Error::AccessDenied))
+            .unwrap_err();
+        assert_eq!(err, Error::AccessDenied);
+        assert_eq!(b.get("n").unwrap(), Some(b"7".to_vec()));
+        b.update("fresh", &mut |old| {
+            assert!(old.is_none());
+            Ok(b"1".to_vec())
+        })
+        .unwrap();
+        assert_eq!(b.get("fresh").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn swap_detects_writes_and_deletes_since_watch() {
+        let b = bucket();
+        b.set("k".into(), b"1".to_vec()).unwrap();
+        let seen = b.watch("k").unwrap();
+        b.set("k".into(), b"2".to_vec()).unwrap();
+        let now = b.swap("k", seen, b"3".to_vec()).unwrap().unwrap_err();
+        assert_eq!(b.swap("k", now, b"3".to_vec()).unwrap(), Ok(()));
+        b.unwatch("k");
+
+        // Missing at watch time, then created and deleted again: not untouched.
+        let seen = b.watch("gone").unwrap();
+        b.set("gone".into(), vec![]).unwrap();
+        b.delete("gone").unwrap();
+        assert!(b.swap("gone", seen, vec![]).unwrap().is_err());
+        b.unwatch("gone");
+        assert!(b.0.borrow().watched.is_empty());
+
+        // Missing and untouched: the swap creates it.
+        let seen = b.watch("new").unwrap();
+        assert_eq!(b.swap("new", seen, b"x".to_vec()).unwrap(), Ok(()));
+        b.unwatch("new");
+        assert_eq!(b.get("new").unwrap(), Some(b"x".to_vec()));
+    }
+}

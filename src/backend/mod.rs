@@ -1,0 +1,66 @@
+//! Where the data lives. The [`core`](crate::core) speaks to a bucket only through
+//! [`BucketOps`], so a backend is a type that opens buckets and implements it.
+
+pub mod memory;
+
+use crate::error::Error;
+
+/// Opens buckets by identifier.
+pub trait Backend {
+    /// The backend's bucket handle.
+    type Bucket: BucketOps;
+
+    /// Opens (creating if needed) the bucket named `identifier`; every open of one identifier
+    /// sees the same data.
+    fn open(&self, identifier: &str) -> Result<Self::Bucket, Error>;
+}
+
+/// The operations a backend implements on one bucket. Versions are numbers that change on
+/// every write or delete of a key; `0` means a key that has held no value since anyone watched.
+pub trait BucketOps {
+    /// A number that identifies the bucket among those of the backend (never 0), used to tell
+    /// one bucket's cursors from another's.
+    fn id(&self) -> u32;
+
+    /// The value of `key`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Stores `value` under `key`.
+    fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error>;
+
+    /// Removes `key`, if present.
+    fn delete(&self, key: &str) -> Result<(), Error>;
+
+    /// Whether `key` holds a value.
+    fn exists(&self, key: &str) -> Result<bool, Error>;
+
+    /// Appends to `page` the keys at positions `from..`, stopping after `max_keys` keys or once
+    /// the keys add up to `max_bytes`; returns the position to continue from, or `None` when no
+    /// key is left. A key keeps its position for as long as it is not deleted, so a walk sees
+    /// every key that stays untouched exactly once.
+    fn keys(
+        &self,
+        from: u32,
+        page: &mut Vec<String>,
+        max_keys: usize,
+        max_bytes: usize,
+    ) -> Result<Option<u32>, Error>;
+
+    /// Atomically replaces the value of `key` with `f(current value)`; when `f` fails, nothing
+    /// changes.
+    fn update(
+        &self,
+        key: &str,
+        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error>,
+    ) -> Result<(), Error>;
+
+    /// Starts watching `key` for a compare-and-swap and returns its version.
+    fn watch(&self, key: &str) -> Result<u64, Error>;
+
+    /// Stops one watch of `key` started by [`BucketOps::watch`].
+    fn unwatch(&self, key: &str);
+
+    /// Stores `value` under `key` if its version is still `seen`; otherwise returns the version
+    /// it has now and changes nothing.
+    fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error>;
+}

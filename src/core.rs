@@ -1,0 +1,322 @@
+//! The semantics both drafts share: opening buckets, paging cursors, counters and
+//! compare-and-swap, over the configured [`backend`](crate::backend).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::backend::memory::{self, Memory};
+use crate::backend::{Backend, BucketOps};
+use crate::error::Error;
+
+/// The most keys one `list-keys` page holds.
+pub const PAGE_KEYS: usize = 1000;
+/// A page stops early once its keys add up to this many bytes (it always holds at least one).
+pub const PAGE_BYTES: usize = 1 << 20;
+
+/// Opens the bucket named `identifier`.
+pub fn open(identifier: &str) -> Result<Bucket, Error> {
+    Memory.open(identifier).map(Bucket)
+}
+
+/// An open bucket, shared by the `bucket` resources of both drafts.
+pub struct Bucket(memory::Bucket);
+
+/// One page of keys and where the next one starts.
+pub struct Page {
+    /// The keys of the page.
+    pub keys: Vec<String>,
+    /// Where to continue, or `None` when the walk is complete.
+    pub next: Option<Cursor>,
+}
+
+impl Bucket {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.0.get(key)
+    }
+
+    /// Stores `value` under `key`.
+    pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        self.0.set(key, value)
+    }
+
+    /// Removes `key`; a missing key is not an error.
+    pub fn delete(&self, key: &str) -> Result<(), Error> {
+        self.0.delete(key)
+    }
+
+    /// Whether `key` holds a value.
+    pub fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.0.exists(key)
+    }
+
+    /// The page of keys that starts at `cursor` (`None`: the first page).
+    pub fn list_keys(&self, cursor: Option<Cursor>) -> Result<Page, Error> {
+        let id = self.0.id();
+        let from = match cursor {
+            None => 0,
+            Some(cursor) if cursor.bucket != id => return Err(Error::ForeignCursor),
+            Some(cursor) => cursor.position,
+        };
+        let mut keys = Vec::new();
+        let next = self.0.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;
+        Ok(Page {
+            keys,
+            next: next.map(|position| Cursor {
+                bucket: id,
+                position,
+            }),
+        })
+    }
+
+    /// Adds `delta` to the decimal number stored under `key` (a missing key counts as 0) and
+    /// returns the sum, which is stored in decimal ASCII. A value that is not such a number,
+    /// or a sum out of range, is an error and leaves the value as it was.
+    pub fn increment<N: Counter>(&self, key: &str, delta: N) -> Result<N, Error> {
+        let mut sum = N::default();
+        self.0.update(key, &mut |old| {
+            let current = match old {
+                None => N::default(),
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|text| text.parse::<N>().ok())
+                    .ok_or_else(|| Error::NotANumber {
+                        key: key.to_owned(),
+                        ty: N::WIT_TYPE,
+                    })?,
+            };
+            sum = current
+                .checked_add(delta)
+                .ok_or_else(|| Error::Overflow {
+                    key: key.to_owned(),
+                    ty: N::WIT_TYPE,
+                    current: current.to_string(),
+                    delta: delta.to_string(),
+                })?;
+            Ok(sum.to_string().into_bytes())
+        })?;
+        Ok(sum)
+    }
+
+    /// The values of `keys`, in order, each with its key; `None` for a missing key.
+    pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Option<(String, Vec<u8>)>>, Error> {
+        keys.into_iter()
+            .map(|key| Ok(self.get(&key)?.map(|value| (key, value))))
+            .collect()
+    }
+
+    /// Stores every pair, in order.
+    pub fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+        pairs
+            .into_iter()
+            .try_for_each(|(key, value)| self.set(key, value))
+    }
+
+    /// Removes every key.
+    pub fn delete_many(&self, keys: Vec<String>) -> Result<(), Error> {
+        keys.iter().try_for_each(|key| self.delete(key))
+    }
+
+    /// Starts a compare-and-swap on `key`.
+    pub fn cas(&self, key: String) -> Result<Cas, Error> {
+        let seen = self.0.watch(&key)?;
+        Ok(Cas {
+            bucket: self.0.clone(),
+            key,
+            seen: std::cell::Cell::new(seen),
+        })
+    }
+}
+
+/// A number type that `increment` counts in: `u64` for draft, `s64` for draft2.
+pub trait Counter: Copy + Default + FromStr + fmt::Display {
+    /// The type's name in WIT, for messages.
+    const WIT_TYPE: &'static str;
+
+    /// `self + delta`, or `None` when out of range.
+    fn checked_add(self, delta: Self) -> Option<Self>;
+}
+
+impl Counter for u64 {
+    const WIT_TYPE: &'static str = "u64";
+
+    fn checked_add(self, delta: Self) -> Option<Self> {
+        u64::checked_add(self, delta)
+    }
+}
+
+impl Counter for i64 {
+    const WIT_TYPE: &'static str = "s64";
+
+    fn checked_add(self, delta: Self) -> Option<Self> {
+        i64::checked_add(self, delta)
+    }
+}
+
+/// A compare-and-swap in progress: the version of one key as it was last seen.
+pub struct Cas {
+    bucket: memory::Bucket,
+    key: String,
+    seen: std::cell::Cell<u64>,
+}
+
+impl Cas {
+    /// The value the key holds now.
+    pub fn current(&self) -> Result<Option<Vec<u8>>, Error> {
+        self.bucket.get(&self.key)
+    }
+
+    /// Stores `value` if nothing wrote or deleted the key since this handle last saw it.
+    /// `Ok(false)` means the key changed; the handle then holds the latest version, so that the
+    /// caller can retry with it.
+    pub fn swap(&self, value: Vec<u8>) -> Result<bool, Error> {
+        match self.bucket.swap(&self.key, self.seen.get(), value)? {
+            Ok(()) => Ok(true),
+            Err(now) => {
+                self.seen.set(now);
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Drop for Cas {
+    fn drop(&mut self) {
+        self.bucket.unwatch(&self.key);
+    }
+}
+
+/// Where a `list-keys` walk continues: a bucket and a position in it.
+///
+/// Draft cursors are `u64`s (bucket in the high half, position in the low half); draft2
+/// cursors are the strings `"<bucket>.<position>"` in lowercase hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    bucket: u32,
+    position: u32,
+}
+
+impl Cursor {
+    /// Reads a draft cursor. Bucket ids start at 1, so no cursor handed out is below 2^32.
+    pub fn from_u64(raw: u64) -> Result<Self, Error> {
+        let bucket = (raw >> 32) as u32;
+        if bucket == 0 {
+            return Err(Error::MalformedCursor);
+        }
+        Ok(Cursor {
+            bucket,
+            position: raw as u32,
+        })
+    }
+
+    /// The draft form of the cursor.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.bucket) << 32) | u64::from(self.position)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let (bucket, position) = text.split_once('.').ok_or(Error::MalformedCursor)?;
+        let parse = |part: &str| {
+            u32::from_str_radix(part, 16)
+                .ok()
+                .filter(|n| *part == format!("{n:x}"))
+                .ok_or(Error::MalformedCursor)
+        };
+        let cursor = Cursor {
+            bucket: parse(bucket)?,
+            position: parse(position)?,
+        };
+        if cursor.bucket == 0 {
+            return Err(Error::MalformedCursor);
+        }
+        Ok(cursor)
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}.{:x}", self.bucket, self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_in_both_forms() {
+        let cursor = Cursor {
+            bucket: 7,
+            position: 0xabc,
+        };
+        assert_eq!(Cursor::from_u64(cursor.to_u64()), Ok(cursor));
+        assert_eq!(cursor.to_string(), "7.abc");
+        assert_eq!("7.abc".parse(), Ok(cursor));
+    }
+
+    #[test]
+    fn malformed_cursors_are_rejected() {
+        for text in ["", ".", "7", "7.", ".1", "0.1", "7.ABC", "+7.1", "07.1", "7.1.1", "x.1"] {
+            assert_eq!(text.parse::<Cursor>(), Err(Error::MalformedCursor), "{text:?}");
+        }
+        for raw in [0, 1, 12345, u32::MAX as u64] {
+            assert_eq!(Cursor::from_u64(raw), Err(Error::MalformedCursor), "{raw}");
+        }
+    }
+
+    #[test]
+    fn cursors_of_another_bucket_are_refused() {
+        let a = open("core-cursor-a").unwrap();
+        let b = open("core-cursor-b").unwrap();
+        for i in 0..(PAGE_KEYS + 1) {
+            a.set(i.to_string(), vec![]).unwrap();
+        }
+        let page = a.list_keys(None).unwrap();
+        assert_eq!(page.keys.len(), PAGE_KEYS);
+        let next = page.next.expect("a second page");
+        assert_eq!(b.list_keys(Some(next)).err(), Some(Error::ForeignCursor));
+        let last = a.list_keys(Some(next)).unwrap();
+        assert_eq!(last.keys.len(), 1);
+        assert!(last.next.is_none());
+    }
+
+    #[test]
+    fn increment_counts_from_zero_and_checks_range() {
+        let b = open("core-increment").unwrap();
+        assert_eq!(b.increment("n", 5u64), Ok(5));
+        assert_eq!(b.increment("n", 3u64), Ok(8));
+        assert_eq!(b.get("n").unwrap(), Some(b"8".to_vec()));
+
+        b.set("max".into(), u64::MAX.to_string().into_bytes()).unwrap();
+        assert!(matches!(b.increment("max", 1u64), Err(Error::Overflow { .. })));
+        assert_eq!(b.get("max").unwrap(), Some(u64::MAX.to_string().into_bytes()));
+
+        assert_eq!(b.increment("s", -5i64), Ok(-5));
+        assert_eq!(b.get("s").unwrap(), Some(b"-5".to_vec()));
+        assert!(matches!(b.increment("s", 1u64), Err(Error::NotANumber { .. })));
+        b.set("min".into(), i64::MIN.to_string().into_bytes()).unwrap();
+        assert!(matches!(b.increment("min", -1i64), Err(Error::Overflow { .. })));
+
+        for junk in [&b"abc"[..], b"", b"1.5", b"\xff", b" 1"] {
+            b.set("junk".into(), junk.to_vec()).unwrap();
+            assert!(matches!(b.increment("junk", 1i64), Err(Error::NotANumber { .. })));
+            assert_eq!(b.get("junk").unwrap(), Some(junk.to_vec()));
+        }
+    }
+
+    #[test]
+    fn cas_handle_catches_up_after_a_conflict() {
+        let b = open("core-cas").unwrap();
+        b.set("k".into(), b"1".to_vec()).unwrap();
+        let cas = b.cas("k".into()).unwrap();
+        b.set("k".into(), b"2".to_vec()).unwrap();
+        assert_eq!(cas.swap(b"3".to_vec()), Ok(false));
+        assert_eq!(cas.current().unwrap(), Some(b"2".to_vec()));
+        assert_eq!(cas.swap(b"3".to_vec()), Ok(true));
+        assert_eq!(b.get("k").unwrap(), Some(b"3".to_vec()));
+    }
+}

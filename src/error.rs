@@ -1,0 +1,141 @@
+//! The errors of the storage core, converted to each draft's `error` variant in one place
+//! ([`Error::into_parts`]).
+
+use std::fmt;
+
+/// Everything that can go wrong inside the component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The bucket identifier is not served (`error::no-such-store`).
+    NoSuchStore,
+    /// The caller may not do this (`error::access-denied`).
+    AccessDenied,
+    /// A cursor that this component did not hand out.
+    MalformedCursor,
+    /// A cursor handed out for another bucket.
+    ForeignCursor,
+    /// `increment` found a value that is not a decimal number of the draft's type.
+    NotANumber {
+        /// The key whose value is not a number.
+        key: String,
+        /// `u64` or `s64`.
+        ty: &'static str,
+    },
+    /// `increment` would leave the range of the draft's type.
+    Overflow {
+        /// The key being incremented.
+        key: String,
+        /// `u64` or `s64`.
+        ty: &'static str,
+        /// The stored value.
+        current: String,
+        /// The delta that was asked for.
+        delta: String,
+    },
+    /// The bucket holds as many keys as it can address.
+    BucketFull,
+}
+
+/// What a draft's `error` variant carries: one of its three cases.
+pub enum Kind {
+    /// `no-such-store`.
+    NoSuchStore,
+    /// `access-denied`.
+    AccessDenied,
+    /// `other(message)`.
+    Other(String),
+}
+
+impl Error {
+    /// Splits the error into the case of the WIT `error` variant and, for `other`, its message.
+    pub fn into_parts(self) -> Kind {
+        match self {
+            Error::NoSuchStore => Kind::NoSuchStore,
+            Error::AccessDenied => Kind::AccessDenied,
+            other => Kind::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoSuchStore => f.write_str("no such bucket"),
+            Error::AccessDenied => f.write_str("access denied"),
+            Error::MalformedCursor => f.write_str(
+                "malformed cursor: pass `none` to start listing, then only cursors returned by \
+                 `list-keys` on the same bucket",
+            ),
+            Error::ForeignCursor => f.write_str(
+                "cursor belongs to another bucket: pass the cursor returned by `list-keys` on \
+                 this bucket, or `none` to start over",
+            ),
+            Error::NotANumber { key, ty } => write!(
+                f,
+                "cannot increment key {}: its value is not a decimal {ty} in ASCII (such as \
+                 `42`); set it to a number or delete it first",
+                ShortKey(key)
+            ),
+            Error::Overflow {
+                key,
+                ty,
+                current,
+                delta,
+            } => write!(
+                f,
+                "cannot increment key {} by {delta}: {current} + {delta} does not fit in {ty}; \
+                 the value is unchanged",
+                ShortKey(key)
+            ),
+            Error::BucketFull => f.write_str(
+                "the bucket holds the most keys it can address (2^32 - 1); delete keys or use \
+                 another bucket",
+            ),
+        }
+    }
+}
+
+/// Shows a key in a message: quoted and escaped, and cut short when it is long.
+pub struct ShortKey<'a>(pub &'a str);
+
+impl fmt::Display for ShortKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 64;
+        if self.0.len() <= MAX {
+            return write!(f, "{:?}", self.0);
+        }
+        let mut end = MAX;
+        while !self.0.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{:?}... ({} bytes)", &self.0[..end], self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_keys_are_cut_on_a_char_boundary() {
+        let key = "é".repeat(100);
+        let shown = ShortKey(&key).to_string();
+        assert!(shown.ends_with("... (200 bytes)"), "{shown}");
+        assert_eq!(shown.matches('é').count(), 32);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(ShortKey("a\0b").to_string(), "\"a\\0b\"");
+    }
+
+    #[test]
+    fn only_other_errors_carry_a_message() {
+        assert!(matches!(Error::NoSuchStore.into_parts(), Kind::NoSuchStore));
+        assert!(matches!(Error::AccessDenied.into_parts(), Kind::AccessDenied));
+        match Error::MalformedCursor.into_parts() {
+            Kind::Other(message) => assert!(message.contains("`none`"), "{message}"),
+            _ => panic!("a cursor error must be `other`"),
+        }
+    }
+}

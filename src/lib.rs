@@ -1,0 +1,32 @@
+//! keyvalue-virt: `wasi:keyvalue` implemented inside a WebAssembly component.
+//!
+//! The component exports `store`, `atomics` and `batch` of both published drafts,
+//! `wasi:keyvalue@0.2.0-draft` and `wasi:keyvalue@0.2.0-draft2`. Plugged into an application
+//! (`wac plug app.wasm --plug keyvalue_virt.wasm -o out.wasm`), it serves the application's
+//! key-value imports from state kept inside the composed component, so the result runs on any
+//! WASI Preview 2 runtime without key-value support from the host.
+//!
+//! Layout: [`core`] holds the semantics shared by both drafts (cursors, counters, errors) over a
+//! [`backend`]; `draft` and `draft2` only convert between the drafts' types and the core's.
+
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod core;
+mod draft;
+mod draft2;
+pub mod error;
+
+/// The generated bindings of the `keyvalue-virt` world.
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "keyvalue-virt",
+    });
+
+    use super::Component;
+    export!(Component);
+}
+
+/// The type on which every exported interface is implemented.
+pub struct Component;
