@@ -21,6 +21,9 @@ pub fn open(identifier: &str) -> Result<Bucket, Error> {
 /// An open bucket, shared by the `bucket` resources of both drafts.
 pub struct Bucket(memory::Bucket);
 
+/// A key and its value, as `get-many` returns them (`None` for a missing key).
+pub type Pair = Option<(String, Vec<u8>)>;
+
 /// One page of keys and where the next one starts.
 pub struct Page {
     /// The keys of the page.
@@ -85,21 +88,19 @@ impl Bucket {
                         ty: N::WIT_TYPE,
                     })?,
             };
-            sum = current
-                .checked_add(delta)
-                .ok_or_else(|| Error::Overflow {
-                    key: key.to_owned(),
-                    ty: N::WIT_TYPE,
-                    current: current.to_string(),
-                    delta: delta.to_string(),
-                })?;
+            sum = current.checked_add(delta).ok_or_else(|| Error::Overflow {
+                key: key.to_owned(),
+                ty: N::WIT_TYPE,
+                current: current.to_string(),
+                delta: delta.to_string(),
+            })?;
             Ok(sum.to_string().into_bytes())
         })?;
         Ok(sum)
     }
 
     /// The values of `keys`, in order, each with its key; `None` for a missing key.
-    pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Option<(String, Vec<u8>)>>, Error> {
+    pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
         keys.into_iter()
             .map(|key| Ok(self.get(&key)?.map(|value| (key, value))))
             .collect()
@@ -260,8 +261,14 @@ mod tests {
 
     #[test]
     fn malformed_cursors_are_rejected() {
-        for text in ["", ".", "7", "7.", ".1", "0.1", "7.ABC", "+7.1", "07.1", "7.1.1", "x.1"] {
-            assert_eq!(text.parse::<Cursor>(), Err(Error::MalformedCursor), "{text:?}");
+        for text in [
+            "", ".", "7", "7.", ".1", "0.1", "7.ABC", "+7.1", "07.1", "7.1.1", "x.1",
+        ] {
+            assert_eq!(
+                text.parse::<Cursor>(),
+                Err(Error::MalformedCursor),
+                "{text:?}"
+            );
         }
         for raw in [0, 1, 12345, u32::MAX as u64] {
             assert_eq!(Cursor::from_u64(raw), Err(Error::MalformedCursor), "{raw}");
@@ -291,19 +298,36 @@ mod tests {
         assert_eq!(b.increment("n", 3u64), Ok(8));
         assert_eq!(b.get("n").unwrap(), Some(b"8".to_vec()));
 
-        b.set("max".into(), u64::MAX.to_string().into_bytes()).unwrap();
-        assert!(matches!(b.increment("max", 1u64), Err(Error::Overflow { .. })));
-        assert_eq!(b.get("max").unwrap(), Some(u64::MAX.to_string().into_bytes()));
+        b.set("max".into(), u64::MAX.to_string().into_bytes())
+            .unwrap();
+        assert!(matches!(
+            b.increment("max", 1u64),
+            Err(Error::Overflow { .. })
+        ));
+        assert_eq!(
+            b.get("max").unwrap(),
+            Some(u64::MAX.to_string().into_bytes())
+        );
 
         assert_eq!(b.increment("s", -5i64), Ok(-5));
         assert_eq!(b.get("s").unwrap(), Some(b"-5".to_vec()));
-        assert!(matches!(b.increment("s", 1u64), Err(Error::NotANumber { .. })));
-        b.set("min".into(), i64::MIN.to_string().into_bytes()).unwrap();
-        assert!(matches!(b.increment("min", -1i64), Err(Error::Overflow { .. })));
+        assert!(matches!(
+            b.increment("s", 1u64),
+            Err(Error::NotANumber { .. })
+        ));
+        b.set("min".into(), i64::MIN.to_string().into_bytes())
+            .unwrap();
+        assert!(matches!(
+            b.increment("min", -1i64),
+            Err(Error::Overflow { .. })
+        ));
 
         for junk in [&b"abc"[..], b"", b"1.5", b"\xff", b" 1"] {
             b.set("junk".into(), junk.to_vec()).unwrap();
-            assert!(matches!(b.increment("junk", 1i64), Err(Error::NotANumber { .. })));
+            assert!(matches!(
+                b.increment("junk", 1i64),
+                Err(Error::NotANumber { .. })
+            ));
             assert_eq!(b.get("junk").unwrap(), Some(junk.to_vec()));
         }
     }

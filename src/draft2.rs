@@ -1,9 +1,9 @@
 //! `wasi:keyvalue@0.2.0-draft2`: conversions between the draft's types and the core's.
 
+use crate::Component;
 use crate::bindings::exports::wasi::keyvalue0_2_0_draft2::{atomics, batch, store};
 use crate::core::{self, Bucket, Cas, Cursor};
 use crate::error::{self, Kind};
-use crate::Component;
 
 impl From<error::Error> for store::Error {
     fn from(error: error::Error) -> Self {

@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn only_other_errors_carry_a_message() {
         assert!(matches!(Error::NoSuchStore.into_parts(), Kind::NoSuchStore));
-        assert!(matches!(Error::AccessDenied.into_parts(), Kind::AccessDenied));
+        assert!(matches!(
+            Error::AccessDenied.into_parts(),
+            Kind::AccessDenied
+        ));
         match Error::MalformedCursor.into_parts() {
             Kind::Other(message) => assert!(message.contains("`none`"), "{message}"),
             _ => panic!("a cursor error must be `other`"),

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
-use super::{Backend, BucketOps};
+use super::{Backend, BucketOps, Update};
 use crate::error::Error;
 
 /// The in-memory backend. Buckets live as long as the component instance.
@@ -143,7 +143,10 @@ impl Table {
 
     fn delete(&mut self, key: &str) {
         let hash = self.hasher.hash_one(key);
-        let Ok(found) = self.index.find_entry(hash, |&i| is_key(&self.slots, i, key)) else {
+        let Ok(found) = self
+            .index
+            .find_entry(hash, |&i| is_key(&self.slots, i, key))
+        else {
             return;
         };
         let (slot, _) = found.remove();
@@ -211,11 +214,7 @@ impl BucketOps for Bucket {
             .map(|(position, _)| position as u32))
     }
 
-    fn update(
-        &self,
-        key: &str,
-        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error>,
-    ) -> Result<(), Error> {
+    fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
         let mut table = self.0.borrow_mut();
         let version = table.tick();
         if let Some(entry) = table.find_mut(key) {
@@ -274,7 +273,9 @@ mod tests {
         let mut from = Some(0);
         while let Some(position) = from {
             let mut page = Vec::new();
-            from = bucket.keys(position, &mut page, max_keys, usize::MAX).unwrap();
+            from = bucket
+                .keys(position, &mut page, max_keys, usize::MAX)
+                .unwrap();
             assert!(page.len() <= max_keys);
             all.extend(page);
         }

@@ -5,6 +5,9 @@ pub mod memory;
 
 use crate::error::Error;
 
+/// The function [`BucketOps::update`] applies: from the current value (if any) to the new one.
+pub type Update<'a> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error> + 'a;
+
 /// Opens buckets by identifier.
 pub trait Backend {
     /// The backend's bucket handle.
@@ -48,11 +51,7 @@ pub trait BucketOps {
 
     /// Atomically replaces the value of `key` with `f(current value)`; when `f` fails, nothing
     /// changes.
-    fn update(
-        &self,
-        key: &str,
-        f: &mut dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error>,
-    ) -> Result<(), Error>;
+    fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error>;
 
     /// Starts watching `key` for a compare-and-swap and returns its version.
     fn watch(&self, key: &str) -> Result<u64, Error>;

@@ -1,0 +1,438 @@
+//! Plugs the keyvalue-virt component into applications that import `wasi:keyvalue`.
+//!
+//! [`plug`] does in-process what `wac plug APP --plug VIRT` does: every `wasi:keyvalue`
+//! interface the application imports is satisfied by the virt's export of the same name; all
+//! other imports (`wasi:cli`, `wasi:io`, ...) remain imports of the composed component, and the
+//! application's exports become its exports.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = std::fs::read("app.wasm")?;
+//! let virt = std::fs::read("keyvalue_virt.wasm")?;
+//! let composed = keyvalue_virt_compose::plug(&app, &virt)?;
+//! assert!(keyvalue_virt_compose::keyvalue_imports(&composed)?.is_empty());
+//! std::fs::write("composed.wasm", composed)?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+use std::error::Error as StdError;
+
+use thiserror::Error;
+use wac_graph::types::Package;
+use wac_graph::{
+    AliasError, CompositionGraph, EncodeError, EncodeOptions, ExportError,
+    InstantiationArgumentError, RegisterPackageError,
+};
+use wasmparser::{Encoding, Parser, Payload};
+
+/// The prefix shared by the names of all `wasi:keyvalue` interfaces.
+pub const KEYVALUE_PREFIX: &str = "wasi:keyvalue/";
+
+/// Package names under which the two inputs are registered in the composition graph.
+const APP_PACKAGE: &str = "keyvalue-virt:app";
+const VIRT_PACKAGE: &str = "keyvalue-virt:virt";
+
+/// Which of the two inputs of [`plug`] an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The application whose `wasi:keyvalue` imports are plugged.
+    App,
+    /// The component that exports `wasi:keyvalue` (keyvalue-virt).
+    Virt,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::App => "app",
+            Role::Virt => "virt",
+        })
+    }
+}
+
+/// An error from [`plug`].
+#[derive(Debug, Error)]
+pub enum PlugError {
+    /// An input is not a valid binary component.
+    #[error("failed to parse the {role} as a WebAssembly component")]
+    Parse {
+        /// The input that failed to parse.
+        role: Role,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// An input could not be added to the composition graph.
+    #[error("failed to register the {role} with the composition graph")]
+    Register {
+        /// The input that could not be registered.
+        role: Role,
+        /// Why it could not be registered.
+        #[source]
+        source: RegisterPackageError,
+    },
+    /// The application imports no `wasi:keyvalue` interface, so plugging it would change nothing.
+    #[error(
+        "the app imports no `wasi:keyvalue` interface, so there is nothing to plug; \
+         pass an app that imports `wasi:keyvalue/store` (draft or draft2)"
+    )]
+    NoKeyvalueImport,
+    /// The application imports `wasi:keyvalue` interfaces that the virt does not export.
+    #[error(
+        "the app imports {}, which the virt does not export; the virt exports: {}",
+        backticked(missing),
+        backticked(available)
+    )]
+    UnsupportedImports {
+        /// The app's `wasi:keyvalue` imports the virt cannot satisfy.
+        missing: Vec<String>,
+        /// The `wasi:keyvalue` interfaces the virt exports.
+        available: Vec<String>,
+    },
+    /// An export of the virt could not be referred to in the composition.
+    #[error("failed to use export `{name}` of the {role}")]
+    Alias {
+        /// The instance whose export could not be aliased.
+        role: Role,
+        /// The export's name.
+        name: String,
+        /// Why it could not be aliased.
+        #[source]
+        source: AliasError,
+    },
+    /// An export of the virt does not fit the app's import of the same name.
+    #[error("failed to plug the virt's export `{name}` into the app's import of the same name")]
+    Wire {
+        /// The interface name.
+        name: String,
+        /// Why the two do not fit (typically a type mismatch).
+        #[source]
+        source: InstantiationArgumentError,
+    },
+    /// An export of the app could not be exported from the composition.
+    #[error("failed to export `{name}` from the composed component")]
+    Export {
+        /// The export's name.
+        name: String,
+        /// Why it could not be exported.
+        #[source]
+        source: ExportError,
+    },
+    /// The composition could not be encoded, or the encoded component is invalid.
+    #[error("failed to encode the composed component")]
+    Encode(#[source] EncodeError),
+}
+
+/// An error from [`keyvalue_imports`].
+#[derive(Debug, Error)]
+pub enum InspectError {
+    /// The bytes are a core module, not a component.
+    #[error("expected a WebAssembly component, found a core module")]
+    NotAComponent,
+    /// The bytes could not be parsed.
+    #[error("failed to parse the WebAssembly component")]
+    Parse(#[source] wasmparser::BinaryReaderError),
+}
+
+/// Composes `app` with `virt`, satisfying each `wasi:keyvalue` import of `app` with the export
+/// of the same name from `virt`, and returns the encoded (and validated) composed component.
+///
+/// Imports of `app` outside `wasi:keyvalue` remain imports of the result; the exports of `app`
+/// (such as `wasi:cli/run`) become its exports. The virt's own exports are not re-exported.
+///
+/// # Errors
+///
+/// Refuses an `app` that imports no `wasi:keyvalue` interface ([`PlugError::NoKeyvalueImport`])
+/// or one that imports a `wasi:keyvalue` interface the virt does not export
+/// ([`PlugError::UnsupportedImports`]); fails if either input is not a valid component or an
+/// export of the virt does not type-check against the app's import.
+pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    let mut graph = CompositionGraph::new();
+    let app = register(&mut graph, Role::App, APP_PACKAGE, app)?;
+    let virt = register(&mut graph, Role::Virt, VIRT_PACKAGE, virt)?;
+
+    let app_world = &graph.types()[graph[app].ty()];
+    let virt_world = &graph.types()[graph[virt].ty()];
+    let wanted: Vec<String> = keyvalue_names(app_world.imports.keys());
+    let available: Vec<String> = keyvalue_names(virt_world.exports.keys());
+    let app_exports: Vec<String> = app_world.exports.keys().cloned().collect();
+
+    if wanted.is_empty() {
+        return Err(PlugError::NoKeyvalueImport);
+    }
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|name| !available.contains(name))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(PlugError::UnsupportedImports { missing, available });
+    }
+
+    let app_instance = graph.instantiate(app);
+    let virt_instance = graph.instantiate(virt);
+    for name in wanted {
+        let export = graph
+            .alias_instance_export(virt_instance, &name)
+            .map_err(|source| PlugError::Alias {
+                role: Role::Virt,
+                name: name.clone(),
+                source,
+            })?;
+        if let Err(source) = graph.set_instantiation_argument(app_instance, &name, export) {
+            return Err(PlugError::Wire { name, source });
+        }
+    }
+
+    for name in app_exports {
+        let export = graph
+            .alias_instance_export(app_instance, &name)
+            .map_err(|source| PlugError::Alias {
+                role: Role::App,
+                name: name.clone(),
+                source,
+            })?;
+        if let Err(source) = graph.export(export, &name) {
+            return Err(PlugError::Export { name, source });
+        }
+    }
+
+    graph
+        .encode(EncodeOptions::default())
+        .map_err(PlugError::Encode)
+}
+
+/// Returns the names of the top-level imports of `component` that are `wasi:keyvalue`
+/// interfaces (names starting with [`KEYVALUE_PREFIX`]), in the order they are imported.
+///
+/// Only the outer component's imports count; imports of nested components and modules are
+/// satisfied inside it and are ignored. An empty result after [`plug`] means no `wasi:keyvalue`
+/// import is left for the runtime to provide.
+///
+/// # Errors
+///
+/// Fails if `component` is a core module or cannot be parsed.
+pub fn keyvalue_imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
+    let mut names = Vec::new();
+    // Nested modules and components are parsed inline; `depth` tells their sections apart.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(component) {
+        match payload.map_err(InspectError::Parse)? {
+            Payload::Version { encoding, .. } if depth == 0 && encoding != Encoding::Component => {
+                return Err(InspectError::NotAComponent);
+            }
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    let name = import.map_err(InspectError::Parse)?.name.full_name();
+                    if name.starts_with(KEYVALUE_PREFIX) {
+                        names.push(name.into_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+fn register(
+    graph: &mut CompositionGraph,
+    role: Role,
+    name: &str,
+    bytes: &[u8],
+) -> Result<wac_graph::PackageId, PlugError> {
+    let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|source| {
+        PlugError::Parse {
+            role,
+            source: source.into(),
+        }
+    })?;
+    graph
+        .register_package(package)
+        .map_err(|source| PlugError::Register { role, source })
+}
+
+fn keyvalue_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    names
+        .filter(|name| name.starts_with(KEYVALUE_PREFIX))
+        .cloned()
+        .collect()
+}
+
+fn backticked(names: &[String]) -> String {
+    if names.is_empty() {
+        return "nothing".to_owned();
+    }
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An app that imports the draft store and `wasi:cli/environment`, and re-exports the store
+    /// as its `run` interface so that the composition has something to export.
+    const APP: &str = r#"(component
+        (import "wasi:keyvalue/store@0.2.0-draft" (instance $kv (export "f" (func))))
+        (import "wasi:cli/environment@0.2.0" (instance (export "g" (func))))
+        (export "wasi:cli/run@0.2.0" (instance $kv))
+    )"#;
+
+    /// A virt that exports the draft store with a function of type `type_`.
+    fn virt(type_: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(component
+                (core module $m (func (export "f") {type_}
+                    {body}))
+                (core instance $i (instantiate $m))
+                (func $f {lifted} (canon lift (core func $i "f")))
+                (instance $store (export "f" (func $f)))
+                (export "wasi:keyvalue/store@0.2.0-draft" (instance $store))
+            )"#,
+            body = if type_.is_empty() { "" } else { "i32.const 0" },
+            lifted = if type_.is_empty() { "" } else { "(result u32)" },
+        ))
+        .unwrap()
+    }
+
+    fn top_level_names(component: &[u8]) -> (Vec<String>, Vec<String>) {
+        let (mut imports, mut exports) = (Vec::new(), Vec::new());
+        let mut depth = 0usize;
+        for payload in Parser::new(0).parse_all(component) {
+            match payload.unwrap() {
+                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+                Payload::End(_) => depth = depth.saturating_sub(1),
+                Payload::ComponentImportSection(r) if depth == 0 => {
+                    imports.extend(r.into_iter().map(|i| i.unwrap().name.full_name().into()))
+                }
+                Payload::ComponentExportSection(r) if depth == 0 => {
+                    exports.extend(r.into_iter().map(|e| e.unwrap().name.full_name().into()))
+                }
+                _ => {}
+            }
+        }
+        (imports, exports)
+    }
+
+    #[test]
+    fn plug_satisfies_keyvalue_and_keeps_other_imports_and_exports() {
+        let app = wat::parse_str(APP).unwrap();
+        let composed = plug(&app, &virt("")).unwrap();
+        assert_eq!(keyvalue_imports(&composed).unwrap(), Vec::<String>::new());
+        let (imports, exports) = top_level_names(&composed);
+        assert_eq!(imports, ["wasi:cli/environment@0.2.0"]);
+        assert_eq!(exports, ["wasi:cli/run@0.2.0"]);
+    }
+
+    #[test]
+    fn plug_refuses_app_without_keyvalue_imports() {
+        let virt = virt("");
+        let err = plug(&virt, &virt).unwrap_err();
+        assert!(matches!(err, PlugError::NoKeyvalueImport), "{err}");
+        assert!(
+            err.to_string()
+                .contains("imports no `wasi:keyvalue` interface")
+        );
+    }
+
+    #[test]
+    fn plug_refuses_keyvalue_imports_the_virt_lacks() {
+        let app = wat::parse_str(APP.replace("0.2.0-draft", "0.2.0-draft9")).unwrap();
+        let err = plug(&app, &virt("")).unwrap_err();
+        let PlugError::UnsupportedImports { missing, available } = &err else {
+            panic!("unexpected error: {err}");
+        };
+        assert_eq!(missing, &["wasi:keyvalue/store@0.2.0-draft9"]);
+        assert_eq!(available, &["wasi:keyvalue/store@0.2.0-draft"]);
+    }
+
+    #[test]
+    fn plug_reports_mismatched_types() {
+        let app = wat::parse_str(APP).unwrap();
+        let err = plug(&app, &virt("(result i32)")).unwrap_err();
+        assert!(
+            matches!(&err, PlugError::Wire { name, .. }
+            if name == "wasi:keyvalue/store@0.2.0-draft"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plug_rejects_garbage_app() {
+        let err = plug(b"not wasm", &virt("")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlugError::Parse {
+                    role: Role::App,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn keyvalue_imports_lists_only_outer_keyvalue_imports() {
+        let component = wat::parse_str(
+            r#"(component
+                (import "wasi:keyvalue/store@0.2.0-draft2" (instance))
+                (import "wasi:cli/environment@0.2.0" (instance))
+                (import "wasi:keyvalue/batch@0.2.0-draft2" (instance))
+                (component
+                    (import "wasi:keyvalue/atomics@0.2.0-draft2" (instance))
+                )
+            )"#,
+        )
+        .unwrap();
+        assert_eq!(
+            keyvalue_imports(&component).unwrap(),
+            [
+                "wasi:keyvalue/store@0.2.0-draft2",
+                "wasi:keyvalue/batch@0.2.0-draft2"
+            ]
+        );
+    }
+
+    #[test]
+    fn keyvalue_imports_rejects_core_modules() {
+        let module = wat::parse_str("(module)").unwrap();
+        assert!(matches!(
+            keyvalue_imports(&module),
+            Err(InspectError::NotAComponent)
+        ));
+    }
+
+    #[test]
+    fn keyvalue_imports_rejects_garbage() {
+        assert!(matches!(
+            keyvalue_imports(b"not wasm"),
+            Err(InspectError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn unsupported_imports_message_names_both_sides() {
+        let err = PlugError::UnsupportedImports {
+            missing: vec!["wasi:keyvalue/watcher@0.2.0-draft".into()],
+            available: vec![
+                "wasi:keyvalue/store@0.2.0-draft".into(),
+                "wasi:keyvalue/batch@0.2.0-draft".into(),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "the app imports `wasi:keyvalue/watcher@0.2.0-draft`, which the virt does not export; \
+             the virt exports: `wasi:keyvalue/store@0.2.0-draft`, `wasi:keyvalue/batch@0.2.0-draft`"
+        );
+    }
+}

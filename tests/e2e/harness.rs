@@ -1,0 +1,313 @@
+//! Builds the guest components once per test process, plugs the test apps with the virt, and
+//! runs them in wasmtime with in-memory stdio.
+
+// Helpers for scenario tests that do not exist yet are expected to be unused for a while.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Most a guest may write to stdout or stderr; beyond it the write traps.
+const PIPE_CAPACITY: usize = 16 << 20;
+
+/// A test application from `tests/guests`: a `wasi:cli` command that takes a scenario name as
+/// its first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum App {
+    /// `draft-app`, which imports `wasi:keyvalue@0.2.0-draft`.
+    Draft,
+    /// `draft2-app`, which imports `wasi:keyvalue@0.2.0-draft2`.
+    Draft2,
+    /// `both-app`, which imports both drafts and checks that they share the data.
+    Both,
+    /// `counter`, the README's example app (draft).
+    Counter,
+}
+
+impl App {
+    /// The two apps that each run every scenario of their draft.
+    pub const DRAFTS: [App; 2] = [App::Draft, App::Draft2];
+
+    const COUNT: usize = 4;
+
+    /// The binary name, which is also the program name passed as `argv[0]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            App::Draft => "draft-app",
+            App::Draft2 => "draft2-app",
+            App::Both => "both-app",
+            App::Counter => "counter",
+        }
+    }
+
+    /// The versions of the `wasi:keyvalue` interfaces this app imports.
+    pub fn keyvalue_versions(self) -> &'static [&'static str] {
+        match self {
+            App::Draft | App::Counter => &["0.2.0-draft"],
+            App::Draft2 => &["0.2.0-draft2"],
+            App::Both => &["0.2.0-draft", "0.2.0-draft2"],
+        }
+    }
+
+    /// Every app.
+    pub fn all() -> [App; App::COUNT] {
+        [App::Draft, App::Draft2, App::Both, App::Counter]
+    }
+
+    /// The built, unplugged component.
+    pub fn path(self) -> PathBuf {
+        artifacts().join(format!("{}.wasm", self.name()))
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The path of the built keyvalue-virt component.
+pub fn virt_path() -> PathBuf {
+    artifacts().join("keyvalue_virt.wasm")
+}
+
+/// The workspace root (the root package's manifest directory).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory for files the tests write, inside the target directory.
+pub fn scratch_dir() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// The directory holding the release guest artifacts, built on first use.
+///
+/// The build runs once per test process with its own `CARGO_TARGET_DIR` (`target/e2e`), so it
+/// never waits on the lock of the cargo that runs the tests. Panics with cargo's output if the
+/// build fails (in every test that needs the artifacts).
+pub fn artifacts() -> &'static Path {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BUILT.get_or_init(build_guests) {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn build_guests() -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(Into::into))
+        .unwrap_or_else(|| "cargo".into());
+    let target_dir = workspace_root().join("target").join("e2e");
+    let output = Command::new(&cargo)
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["-p", "keyvalue-virt", "-p", "keyvalue-virt-test-guests"])
+        .output()
+        .map_err(|e| format!("failed to run `{}`: {e}", cargo.to_string_lossy()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the guest components failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// The engine every test shares: component model on, concurrency support off (the guests are
+/// synchronous, and it makes each cross-component call cheaper).
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true).concurrency_support(false);
+        Engine::new(&config).expect("failed to create the wasmtime engine")
+    })
+}
+
+/// Reads a file, panicking with its path on failure.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("failed to read `{}`: {e}", path.display()))
+}
+
+/// `app` plugged with the virt through [`keyvalue_virt_compose::plug`], composed once per
+/// process. Panics if the composition fails or still imports `wasi:keyvalue`.
+pub fn composed(app: App) -> &'static [u8] {
+    static COMPOSED: [OnceLock<Vec<u8>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
+    COMPOSED[app.index()].get_or_init(|| {
+        let bytes = keyvalue_virt_compose::plug(&read(&app.path()), &read(&virt_path()))
+            .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
+        assert_no_keyvalue_imports(&bytes);
+        bytes
+    })
+}
+
+/// Panics unless `component` has no top-level `wasi:keyvalue` import left.
+pub fn assert_no_keyvalue_imports(component: &[u8]) {
+    let left = keyvalue_virt_compose::keyvalue_imports(component)
+        .unwrap_or_else(|e| panic!("failed to inspect the composed component: {}", chain(&e)));
+    assert!(left.is_empty(), "the composition still imports {left:?}");
+}
+
+/// Compiles a component with the shared [`engine`].
+pub fn compile(bytes: &[u8]) -> Component {
+    Component::new(engine(), bytes)
+        .unwrap_or_else(|e| panic!("failed to compile the component: {e:?}"))
+}
+
+/// The result of running a command component.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `Ok` if `wasi:cli/run` returned `ok` (or the guest exited with status 0); otherwise what
+    /// went wrong: a trap (a guest panic shows as one), an error, or an exit status.
+    pub result: Result<(), String>,
+    /// Everything the guest wrote to stdout.
+    pub stdout: String,
+    /// Everything the guest wrote to stderr.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Whether the guest succeeded.
+    pub fn success(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// Returns `self` if the guest succeeded; otherwise panics with its failure, stderr and
+    /// stdout.
+    #[track_caller]
+    pub fn assert_ok(self) -> Self {
+        if let Err(failure) = &self.result {
+            panic!(
+                "the guest failed: {failure}\n--- guest stderr ---\n{}\n--- guest stdout ---\n{}",
+                self.stderr, self.stdout
+            );
+        }
+        self
+    }
+
+    /// Returns `self` if the guest failed; otherwise panics with its stdout.
+    #[track_caller]
+    pub fn assert_failed(self) -> Self {
+        assert!(
+            !self.success(),
+            "the guest succeeded but was expected to fail\n--- guest stdout ---\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// Runs `app`, plugged with the virt, with `args` after the program name (`args[0]` is the
+/// scenario). The composed component is compiled once per process.
+pub fn run(app: App, args: &[&str]) -> Outcome {
+    run_with(app, args, |_| {})
+}
+
+/// [`run`], then [`Outcome::assert_ok`].
+#[track_caller]
+pub fn run_ok(app: App, args: &[&str]) -> Outcome {
+    run(app, args).assert_ok()
+}
+
+/// Like [`run`], letting `configure` add to the WASI context (environment, preopens, stdin).
+pub fn run_with(app: App, args: &[&str], configure: impl FnOnce(&mut WasiCtxBuilder)) -> Outcome {
+    static PRE: [OnceLock<CommandPre<Host>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
+    let pre = PRE[app.index()].get_or_init(|| pre_instantiate(&compile(composed(app))));
+    execute(pre, app.name(), args, configure)
+}
+
+/// Runs an already compiled command component with `program` as `argv[0]` followed by `args`.
+pub fn run_component(component: &Component, program: &str, args: &[&str]) -> Outcome {
+    execute(&pre_instantiate(component), program, args, |_| {})
+}
+
+fn pre_instantiate(component: &Component) -> CommandPre<Host> {
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .unwrap_or_else(|e| panic!("failed to add WASI to the linker: {e:?}"));
+    let pre = linker
+        .instantiate_pre(component)
+        .unwrap_or_else(|e| panic!("failed to link the component: {e:?}"));
+    CommandPre::new(pre).unwrap_or_else(|e| panic!("the component is not a command: {e:?}"))
+}
+
+fn execute(
+    pre: &CommandPre<Host>,
+    program: &str,
+    args: &[&str],
+    configure: impl FnOnce(&mut WasiCtxBuilder),
+) -> Outcome {
+    let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
+    let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);
+    let mut builder = WasiCtx::builder();
+    builder
+        .arg(program)
+        .args(args)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    configure(&mut builder);
+    let mut store = Store::new(
+        engine(),
+        Host {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+        },
+    );
+
+    let result = pre
+        .instantiate(&mut store)
+        .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+    let result = match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(())) => Err("`wasi:cli/run` returned an error".to_owned()),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(0)) => Ok(()),
+            Some(I32Exit(status)) => Err(format!("the guest exited with status {status}")),
+            // The guests are stripped, so a wasm backtrace says nothing; stderr has the panic.
+            None => match e.downcast_ref::<Trap>() {
+                Some(trap) => Err(format!("the guest trapped: {trap}")),
+                None => Err(format!("{e:#}")),
+            },
+        },
+    };
+    drop(store);
+    Outcome {
+        result,
+        stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+    }
+}
+
+/// Formats an error with its chain of causes.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+struct Host {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
