@@ -1,12 +1,16 @@
 //! The semantics both drafts share: opening buckets, paging cursors, counters and
 //! compare-and-swap, over the configured [`backend`](crate::backend).
 
+use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 use std::str::FromStr;
 
 use crate::backend::memory::{self, Memory};
 use crate::backend::{Backend, BucketOps};
+use crate::config::{BackendKind, Config, Op};
 use crate::error::Error;
+use crate::policy::{self, Outcome, Target, Tracer};
 
 /// The most keys one `list-keys` page holds.
 pub const PAGE_KEYS: usize = 1000;
@@ -15,11 +19,49 @@ pub const PAGE_BYTES: usize = 1 << 20;
 
 /// Opens the bucket named `identifier`.
 pub fn open(identifier: &str) -> Result<Bucket, Error> {
-    Memory.open(identifier).map(Bucket)
+    let config = policy::config()?;
+    let tracer = Tracer::start(config, Op::Open, identifier, Target::Bucket);
+    tracer.finish((|| {
+        policy::inject(config, Op::Open)?;
+        policy::check_bucket(config, identifier)?;
+        seed(config)?;
+        Ok(Bucket {
+            ops: backend_open(config, identifier)?,
+            name: identifier.into(),
+        })
+    })())
+}
+
+fn backend_open(config: &Config, identifier: &str) -> Result<memory::Bucket, Error> {
+    match config.backend {
+        BackendKind::Memory => Memory.open(identifier),
+        BackendKind::Fs => Err(Error::BackendUnavailable("fs")),
+    }
+}
+
+/// Stores the configured seeds, once per instance, under keys that do not hold a value yet.
+fn seed(config: &Config) -> Result<(), Error> {
+    thread_local! {
+        static SEEDED: Cell<bool> = const { Cell::new(false) };
+    }
+    if config.seeds.is_empty() || SEEDED.get() {
+        return Ok(());
+    }
+    for seed in &config.seeds {
+        let bucket = backend_open(config, &seed.bucket)?;
+        if !bucket.exists(&seed.key)? {
+            bucket.set(seed.key.clone(), seed.value.clone())?;
+        }
+    }
+    SEEDED.set(true);
+    Ok(())
 }
 
 /// An open bucket, shared by the `bucket` resources of both drafts.
-pub struct Bucket(memory::Bucket);
+pub struct Bucket {
+    ops: memory::Bucket,
+    name: Rc<str>,
+}
 
 /// A key and its value, as `get-many` returns them (`None` for a missing key).
 pub type Pair = Option<(String, Vec<u8>)>;
@@ -33,104 +75,183 @@ pub struct Page {
 }
 
 impl Bucket {
+    /// Reads the configuration, starts the trace line, and counts the call for fault
+    /// injection; `run` then does the work and ends the trace line with its result.
+    fn begin(&self, op: Op, target: Target<'_>) -> Result<(&'static Config, Tracer), Error> {
+        let config = policy::config()?;
+        Ok((config, Tracer::start(config, op, &self.name, target)))
+    }
+
+    /// The checks every operation passes first: injected faults, then read-only mode.
+    fn admit(config: &Config, op: Op) -> Result<(), Error> {
+        policy::inject(config, op)?;
+        policy::check_write(config, op)
+    }
+
+    /// Refuses to add `new_keys` more keys to a bucket at `--max-keys`.
+    fn check_room(&self, config: &Config, new_keys: u64) -> Result<(), Error> {
+        match config.max_keys {
+            Some(max) if self.ops.count()?.saturating_add(new_keys) > max => {
+                Err(Error::TooManyKeys {
+                    bucket: self.name.to_string(),
+                    max,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a new key in a bucket at `--max-keys`.
+    fn check_room_for(&self, config: &Config, key: &str) -> Result<(), Error> {
+        if config.max_keys.is_some() && !self.ops.exists(key)? {
+            self.check_room(config, 1)?;
+        }
+        Ok(())
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.0.get(key)
+        let (config, tracer) = self.begin(Op::Get, Target::Key(key))?;
+        tracer.finish(Self::admit(config, Op::Get).and_then(|()| self.ops.get(key)))
     }
 
     /// Stores `value` under `key`.
     pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
-        self.0.set(key, value)
+        let (config, tracer) = self.begin(Op::Set, Target::Key(&key))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::Set)?;
+            policy::check_value(config, &key, value.len())?;
+            self.check_room_for(config, &key)?;
+            self.ops.set(key, value)
+        })())
     }
 
     /// Removes `key`; a missing key is not an error.
     pub fn delete(&self, key: &str) -> Result<(), Error> {
-        self.0.delete(key)
+        let (config, tracer) = self.begin(Op::Delete, Target::Key(key))?;
+        tracer.finish(Self::admit(config, Op::Delete).and_then(|()| self.ops.delete(key)))
     }
 
     /// Whether `key` holds a value.
     pub fn exists(&self, key: &str) -> Result<bool, Error> {
-        self.0.exists(key)
+        let (config, tracer) = self.begin(Op::Exists, Target::Key(key))?;
+        tracer.finish(Self::admit(config, Op::Exists).and_then(|()| self.ops.exists(key)))
     }
 
     /// The page of keys that starts at `cursor` (`None`: the first page).
     pub fn list_keys(&self, cursor: Option<Cursor>) -> Result<Page, Error> {
-        let id = self.0.id();
-        let from = match cursor {
-            None => 0,
-            Some(cursor) if cursor.bucket != id => return Err(Error::ForeignCursor),
-            Some(cursor) => cursor.position,
-        };
-        let mut keys = Vec::new();
-        let next = self.0.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;
-        Ok(Page {
-            keys,
-            next: next.map(|position| Cursor {
-                bucket: id,
-                position,
-            }),
-        })
+        let (config, tracer) = self.begin(Op::ListKeys, Target::Bucket)?;
+        tracer.finish((|| {
+            Self::admit(config, Op::ListKeys)?;
+            let id = self.ops.id();
+            let from = match cursor {
+                None => 0,
+                Some(cursor) if cursor.bucket != id => return Err(Error::ForeignCursor),
+                Some(cursor) => cursor.position,
+            };
+            let mut keys = Vec::new();
+            let next = self.ops.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;
+            Ok(Page {
+                keys,
+                next: next.map(|position| Cursor {
+                    bucket: id,
+                    position,
+                }),
+            })
+        })())
     }
 
     /// Adds `delta` to the decimal number stored under `key` (a missing key counts as 0) and
     /// returns the sum, which is stored in decimal ASCII. A value that is not such a number,
     /// or a sum out of range, is an error and leaves the value as it was.
     pub fn increment<N: Counter>(&self, key: &str, delta: N) -> Result<N, Error> {
-        let mut sum = N::default();
-        self.0.update(key, &mut |old| {
-            let current = match old {
-                None => N::default(),
-                Some(bytes) => std::str::from_utf8(bytes)
-                    .ok()
-                    .and_then(|text| text.parse::<N>().ok())
-                    .ok_or_else(|| Error::NotANumber {
-                        key: key.to_owned(),
-                        ty: N::WIT_TYPE,
-                    })?,
-            };
-            sum = current.checked_add(delta).ok_or_else(|| Error::Overflow {
-                key: key.to_owned(),
-                ty: N::WIT_TYPE,
-                current: current.to_string(),
-                delta: delta.to_string(),
+        let (config, tracer) = self.begin(Op::Increment, Target::Key(key))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::Increment)?;
+            self.check_room_for(config, key)?;
+            let mut sum = N::default();
+            self.ops.update(key, &mut |old| {
+                let current = match old {
+                    None => N::default(),
+                    Some(bytes) => std::str::from_utf8(bytes)
+                        .ok()
+                        .and_then(|text| text.parse::<N>().ok())
+                        .ok_or_else(|| Error::NotANumber {
+                            key: key.to_owned(),
+                            ty: N::WIT_TYPE,
+                        })?,
+                };
+                sum = current.checked_add(delta).ok_or_else(|| Error::Overflow {
+                    key: key.to_owned(),
+                    ty: N::WIT_TYPE,
+                    current: current.to_string(),
+                    delta: delta.to_string(),
+                })?;
+                let value = sum.to_string().into_bytes();
+                policy::check_value(config, key, value.len())?;
+                Ok(value)
             })?;
-            Ok(sum.to_string().into_bytes())
-        })?;
-        Ok(sum)
+            Ok(sum)
+        })())
     }
 
     /// The values of `keys`, in order, each with its key; `None` for a missing key.
     pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
-        keys.into_iter()
-            .map(|key| Ok(self.get(&key)?.map(|value| (key, value))))
-            .collect()
+        let (config, tracer) = self.begin(Op::GetMany, Target::Keys(keys.len()))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::GetMany)?;
+            keys.into_iter()
+                .map(|key| Ok(self.ops.get(&key)?.map(|value| (key, value))))
+                .collect()
+        })())
     }
 
-    /// Stores every pair, in order.
+    /// Stores every pair, in order. Value sizes are checked for the whole batch first, so a
+    /// batch with one value too large stores nothing; a batch that reaches `--max-keys` stores
+    /// the pairs before the first key that does not fit (batches are not atomic).
     pub fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        pairs
-            .into_iter()
-            .try_for_each(|(key, value)| self.set(key, value))
+        let (config, tracer) = self.begin(Op::SetMany, Target::Keys(pairs.len()))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::SetMany)?;
+            for (key, value) in &pairs {
+                policy::check_value(config, key, value.len())?;
+            }
+            pairs.into_iter().try_for_each(|(key, value)| {
+                self.check_room_for(config, &key)?;
+                self.ops.set(key, value)
+            })
+        })())
     }
 
     /// Removes every key.
     pub fn delete_many(&self, keys: Vec<String>) -> Result<(), Error> {
-        keys.iter().try_for_each(|key| self.delete(key))
+        let (config, tracer) = self.begin(Op::DeleteMany, Target::Keys(keys.len()))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::DeleteMany)?;
+            keys.iter().try_for_each(|key| self.ops.delete(key))
+        })())
     }
 
     /// Starts a compare-and-swap on `key`.
     pub fn cas(&self, key: String) -> Result<Cas, Error> {
-        let seen = self.0.watch(&key)?;
-        Ok(Cas {
-            bucket: self.0.clone(),
-            key,
-            seen: std::cell::Cell::new(seen),
-        })
+        let (config, tracer) = self.begin(Op::CasNew, Target::Key(&key))?;
+        tracer.finish((|| {
+            Self::admit(config, Op::CasNew)?;
+            let seen = self.ops.watch(&key)?;
+            Ok(Cas {
+                bucket: Bucket {
+                    ops: self.ops.clone(),
+                    name: self.name.clone(),
+                },
+                key,
+                seen: Cell::new(seen),
+            })
+        })())
     }
 }
 
 /// A number type that `increment` counts in: `u64` for draft, `s64` for draft2.
-pub trait Counter: Copy + Default + FromStr + fmt::Display {
+pub trait Counter: Copy + Default + FromStr + fmt::Display + Outcome {
     /// The type's name in WIT, for messages.
     const WIT_TYPE: &'static str;
 
@@ -156,34 +277,70 @@ impl Counter for i64 {
 
 /// A compare-and-swap in progress: the version of one key as it was last seen.
 pub struct Cas {
-    bucket: memory::Bucket,
+    bucket: Bucket,
     key: String,
-    seen: std::cell::Cell<u64>,
+    seen: Cell<u64>,
 }
 
 impl Cas {
     /// The value the key holds now.
     pub fn current(&self) -> Result<Option<Vec<u8>>, Error> {
-        self.bucket.get(&self.key)
+        let (config, tracer) = self.bucket.begin(Op::CasCurrent, Target::Key(&self.key))?;
+        tracer.finish(
+            Bucket::admit(config, Op::CasCurrent).and_then(|()| self.bucket.ops.get(&self.key)),
+        )
     }
 
     /// Stores `value` if nothing wrote or deleted the key since this handle last saw it.
     /// `Ok(false)` means the key changed; the handle then holds the latest version, so that the
     /// caller can retry with it.
     pub fn swap(&self, value: Vec<u8>) -> Result<bool, Error> {
-        match self.bucket.swap(&self.key, self.seen.get(), value)? {
-            Ok(()) => Ok(true),
-            Err(now) => {
-                self.seen.set(now);
-                Ok(false)
+        let bucket = &self.bucket;
+        let (config, tracer) = bucket.begin(Op::Swap, Target::Key(&self.key))?;
+        tracer.finish((|| {
+            Bucket::admit(config, Op::Swap)?;
+            policy::check_value(config, &self.key, value.len())?;
+            bucket.check_room_for(config, &self.key)?;
+            match bucket.ops.swap(&self.key, self.seen.get(), value)? {
+                Ok(()) => Ok(true),
+                Err(now) => {
+                    self.seen.set(now);
+                    Ok(false)
+                }
             }
-        }
+        })())
     }
 }
 
 impl Drop for Cas {
     fn drop(&mut self) {
-        self.bucket.unwatch(&self.key);
+        self.bucket.ops.unwatch(&self.key);
+    }
+}
+
+impl Outcome for Page {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let more = if self.next.is_some() { ", more" } else { "" };
+        write!(f, " ({} keys{more})", self.keys.len())
+    }
+}
+
+impl Outcome for Vec<Pair> {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let found = self.iter().filter(|pair| pair.is_some()).count();
+        write!(f, " ({found} of {} found)", self.len())
+    }
+}
+
+impl Outcome for Bucket {
+    fn summary(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl Outcome for Cas {
+    fn summary(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
     }
 }
 

@@ -34,6 +34,37 @@ pub enum Error {
     },
     /// The bucket holds as many keys as it can address.
     BucketFull,
+    /// The baked configuration cannot be read.
+    Config(String),
+    /// A fault injected with `--fail OP=other:MESSAGE`.
+    Injected(String),
+    /// The allow or deny list keeps this bucket closed (`access-denied`).
+    BucketNotAllowed {
+        /// The bucket asked for.
+        bucket: String,
+        /// The allow list (empty: every bucket not denied).
+        allowed: Vec<String>,
+    },
+    /// The store is read-only (`access-denied`).
+    ReadOnly,
+    /// A value larger than `--max-value-size`.
+    ValueTooLarge {
+        /// The key written.
+        key: String,
+        /// The value's size.
+        len: usize,
+        /// The limit.
+        max: u64,
+    },
+    /// A new key in a bucket that holds `--max-keys` keys.
+    TooManyKeys {
+        /// The bucket.
+        bucket: String,
+        /// The limit.
+        max: u64,
+    },
+    /// The configured backend is not part of this build.
+    BackendUnavailable(&'static str),
 }
 
 /// What a draft's `error` variant carries: one of its three cases.
@@ -51,8 +82,22 @@ impl Error {
     pub fn into_parts(self) -> Kind {
         match self {
             Error::NoSuchStore => Kind::NoSuchStore,
-            Error::AccessDenied => Kind::AccessDenied,
+            Error::AccessDenied | Error::BucketNotAllowed { .. } | Error::ReadOnly => {
+                Kind::AccessDenied
+            }
+            Error::Injected(message) => Kind::Other(message),
             other => Kind::Other(other.to_string()),
+        }
+    }
+
+    /// The name of the WIT `error` case this error becomes.
+    pub fn case(&self) -> &'static str {
+        match self {
+            Error::NoSuchStore => "no-such-store",
+            Error::AccessDenied | Error::BucketNotAllowed { .. } | Error::ReadOnly => {
+                "access-denied"
+            }
+            _ => "other",
         }
     }
 }
@@ -90,6 +135,36 @@ impl fmt::Display for Error {
             Error::BucketFull => f.write_str(
                 "the bucket holds the most keys it can address (2^32 - 1); delete keys or use \
                  another bucket",
+            ),
+            Error::Config(message) | Error::Injected(message) => f.write_str(message),
+            Error::BucketNotAllowed { bucket, allowed } if allowed.is_empty() => {
+                write!(f, "bucket {} is denied (--deny-bucket)", ShortKey(bucket))
+            }
+            Error::BucketNotAllowed { bucket, allowed } => {
+                write!(f, "bucket {} is not allowed; allowed:", ShortKey(bucket))?;
+                for (i, name) in allowed.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{}", ShortKey(name))?;
+                }
+                Ok(())
+            }
+            Error::ReadOnly => f.write_str("the store is read-only (--read-only)"),
+            Error::ValueTooLarge { key, len, max } => write!(
+                f,
+                "the value for key {} is {len} bytes, over the limit of {max} bytes \
+                 (--max-value-size); store a smaller value",
+                ShortKey(key)
+            ),
+            Error::TooManyKeys { bucket, max } => write!(
+                f,
+                "bucket {} is full: it holds the most keys allowed ({max}, --max-keys); delete \
+                 keys before adding new ones",
+                ShortKey(bucket)
+            ),
+            Error::BackendUnavailable(name) => write!(
+                f,
+                "the {name} backend is not available in this build of keyvalue-virt; build the \
+                 component with `--backend memory`"
             ),
         }
     }

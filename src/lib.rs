@@ -12,10 +12,13 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod baked;
+pub mod config;
 pub mod core;
 mod draft;
 mod draft2;
 pub mod error;
+mod policy;
 
 /// The generated bindings of the `keyvalue-virt` world.
 mod bindings {

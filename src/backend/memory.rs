@@ -10,17 +10,23 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::rc::Rc;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use foldhash::fast::FixedState;
+use hashbrown::{HashMap, HashTable};
 
 use super::{Backend, BucketOps, Update};
 use crate::error::Error;
+
+// A fixed seed keeps the component deterministic (and saves the code that makes a random one);
+// keys come from the application, which has no reason to attack its own store.
+const SEED: u64 = 0x6b76_7669_7274_0001;
 
 /// The in-memory backend. Buckets live as long as the component instance.
 pub struct Memory;
 
 thread_local! {
     // Wasm components are single-threaded; this is the instance's one registry of buckets.
-    static BUCKETS: RefCell<HashMap<String, Bucket>> = RefCell::new(HashMap::new());
+    static BUCKETS: RefCell<HashMap<String, Bucket, FixedState>> =
+        const { RefCell::new(HashMap::with_hasher(FixedState::with_seed(SEED))) };
 }
 
 impl Backend for Memory {
@@ -62,9 +68,10 @@ struct Table {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    hasher: FixedState,
     clock: u64,
-    watched: HashMap<String, Watch>,
+    // Few handles are alive at once, so a list beats a second hash table (and its code).
+    watched: Vec<(String, Watch)>,
 }
 
 impl Table {
@@ -74,10 +81,18 @@ impl Table {
             slots: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            hasher: FixedState::with_seed(SEED),
             clock: 0,
-            watched: HashMap::new(),
+            watched: Vec::new(),
         }
+    }
+
+    fn watch(&self, key: &str) -> Option<&Watch> {
+        self.watched.iter().find(|(k, _)| k == key).map(|(_, w)| w)
+    }
+
+    fn watch_mut(&mut self, key: &str) -> Option<&mut Watch> {
+        self.watched.iter_mut().find(|(k, _)| k == key).map(|(_, w)| w)
     }
 
     fn tick(&mut self) -> u64 {
@@ -100,7 +115,7 @@ impl Table {
     fn version(&self, key: &str) -> u64 {
         match self.find(key) {
             Some(entry) => entry.version,
-            None => self.watched.get(key).map_or(0, |w| w.deleted_at),
+            None => self.watch(key).map_or(0, |w| w.deleted_at),
         }
     }
 
@@ -154,7 +169,7 @@ impl Table {
         self.free.push(slot);
         if !self.watched.is_empty() {
             let version = self.tick();
-            if let Some(watch) = self.watched.get_mut(key) {
+            if let Some(watch) = self.watch_mut(key) {
                 watch.deleted_at = version;
             }
         }
@@ -187,6 +202,10 @@ impl BucketOps for Bucket {
 
     fn exists(&self, key: &str) -> Result<bool, Error> {
         Ok(self.0.borrow().find(key).is_some())
+    }
+
+    fn count(&self) -> Result<u64, Error> {
+        Ok(self.0.borrow().index.len() as u64)
     }
 
     fn keys(
@@ -229,23 +248,26 @@ impl BucketOps for Bucket {
     fn watch(&self, key: &str) -> Result<u64, Error> {
         let mut table = self.0.borrow_mut();
         let version = table.version(key);
-        table
-            .watched
-            .entry_ref(key)
-            .or_insert(Watch {
-                handles: 0,
-                deleted_at: version,
-            })
-            .handles += 1;
+        match table.watch_mut(key) {
+            Some(watch) => watch.handles += 1,
+            None => table.watched.push((
+                key.to_owned(),
+                Watch {
+                    handles: 1,
+                    deleted_at: version,
+                },
+            )),
+        }
         Ok(version)
     }
 
     fn unwatch(&self, key: &str) {
         let mut table = self.0.borrow_mut();
-        if let Some(watch) = table.watched.get_mut(key) {
+        if let Some(at) = table.watched.iter().position(|(k, _)| k == key) {
+            let watch = &mut table.watched[at].1;
             watch.handles -= 1;
             if watch.handles == 0 {
-                table.watched.remove(key);
+                table.watched.swap_remove(at);
             }
         }
     }

@@ -37,6 +37,9 @@ pub trait BucketOps {
     /// Whether `key` holds a value.
     fn exists(&self, key: &str) -> Result<bool, Error>;
 
+    /// How many keys the bucket holds.
+    fn count(&self) -> Result<u64, Error>;
+
     /// Appends to `page` the keys at positions `from..`, stopping after `max_keys` keys or once
     /// the keys add up to `max_bytes`; returns the position to continue from, or `None` when no
     /// key is left. A key keeps its position for as long as it is not deleted, so a walk sees

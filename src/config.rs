@@ -1,0 +1,467 @@
+//! The configuration the `keyvalue-virt` CLI bakes into the component, and its binary format.
+//!
+//! This file is shared: the guest decodes it, and the CLI (`compose/`) includes the same file
+//! to encode and print it, so the two sides cannot drift apart. It uses only `std`.
+//!
+//! Format (all integers little-endian): the magic `KVCF`, a format version byte, then the
+//! fields in the order of [`Config`]. A string or byte string is a `u32` length and the bytes;
+//! a list is a `u32` count and the items; an optional `u64` is a flag byte and the value.
+
+/// Marks the component's configuration slot: these 16 bytes, then the `u32` address and the
+/// `u32` length of the baked configuration in linear memory (both 0 when nothing is baked). The
+/// CLI finds the slot in the component's data, places the encoded configuration in memory pages
+/// it adds past the module's initial memory, and fills in the address and length.
+pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
+
+/// The first bytes of an encoded configuration.
+pub const MAGIC: &[u8; 4] = b"KVCF";
+/// The format version this code reads and writes.
+pub const VERSION: u8 = 1;
+
+/// Where the data lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// In the instance's memory, for as long as the instance lives.
+    #[default]
+    Memory,
+    /// In files under a directory the runtime grants.
+    Fs,
+}
+
+/// An operation of `wasi:keyvalue`, as named in `--fail` and in trace lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `store.open`.
+    Open,
+    /// `bucket.get`.
+    Get,
+    /// `bucket.set`.
+    Set,
+    /// `bucket.delete`.
+    Delete,
+    /// `bucket.exists`.
+    Exists,
+    /// `bucket.list-keys`.
+    ListKeys,
+    /// `atomics.increment`.
+    Increment,
+    /// `atomics.cas.new` (draft2).
+    CasNew,
+    /// `atomics.cas.current` (draft2).
+    CasCurrent,
+    /// `atomics.swap` (draft2).
+    Swap,
+    /// `batch.get-many`.
+    GetMany,
+    /// `batch.set-many`.
+    SetMany,
+    /// `batch.delete-many`.
+    DeleteMany,
+}
+
+impl Op {
+    /// Every operation, in wire order (an operation is encoded as its index here).
+    pub const ALL: [Op; 13] = [
+        Op::Open,
+        Op::Get,
+        Op::Set,
+        Op::Delete,
+        Op::Exists,
+        Op::ListKeys,
+        Op::Increment,
+        Op::CasNew,
+        Op::CasCurrent,
+        Op::Swap,
+        Op::GetMany,
+        Op::SetMany,
+        Op::DeleteMany,
+    ];
+
+    /// The name users write, as in WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Open => "open",
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Delete => "delete",
+            Op::Exists => "exists",
+            Op::ListKeys => "list-keys",
+            Op::Increment => "increment",
+            Op::CasNew => "cas-new",
+            Op::CasCurrent => "cas-current",
+            Op::Swap => "swap",
+            Op::GetMany => "get-many",
+            Op::SetMany => "set-many",
+            Op::DeleteMany => "delete-many",
+        }
+    }
+
+    /// The operation named `name`.
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// Whether the operation can change data (refused by a read-only store).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Op::Set | Op::Delete | Op::Increment | Op::Swap | Op::SetMany | Op::DeleteMany
+        )
+    }
+
+    fn index(self) -> u8 {
+        Op::ALL.iter().position(|op| *op == self).unwrap_or(0) as u8
+    }
+}
+
+/// The error an injected fault returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultError {
+    /// `error::no-such-store`.
+    NoSuchStore,
+    /// `error::access-denied`.
+    AccessDenied,
+    /// `error::other(message)`.
+    Other(String),
+}
+
+/// An injected failure: calls of `op` fail with `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The operation that fails.
+    pub op: Op,
+    /// Only the `nth` call of `op` (counting from 1 over the instance's life) fails; every call
+    /// fails when `None`.
+    pub nth: Option<u64>,
+    /// What the failing call returns.
+    pub error: FaultError,
+}
+
+/// A key-value pair the store holds before the application runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// The bucket identifier.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+/// Everything that can be configured. `Config::default()` is what a component with nothing
+/// baked in does: memory backend, any bucket, no limits, no faults, no trace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Where the data lives.
+    pub backend: BackendKind,
+    /// The guest path of the store directory (fs backend).
+    pub dir: Option<String>,
+    /// If not empty, only these buckets open; others get `access-denied`.
+    pub allow: Vec<String>,
+    /// These buckets never open (`access-denied`).
+    pub deny: Vec<String>,
+    /// Every write gets `access-denied`.
+    pub read_only: bool,
+    /// The largest value a write may store, in bytes.
+    pub max_value_size: Option<u64>,
+    /// The most keys a bucket may hold.
+    pub max_keys: Option<u64>,
+    /// Write one line per operation to stderr.
+    pub trace: bool,
+    /// Injected failures.
+    pub faults: Vec<Fault>,
+    /// Data present from the start.
+    pub seeds: Vec<Seed>,
+}
+
+impl Config {
+    /// Encodes the configuration in the format the component reads.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.push(match self.backend {
+            BackendKind::Memory => 0,
+            BackendKind::Fs => 1,
+        });
+        put_opt_str(&mut out, self.dir.as_deref());
+        put_list(&mut out, &self.allow, |out, name| {
+            put_bytes(out, name.as_bytes())
+        });
+        put_list(&mut out, &self.deny, |out, name| {
+            put_bytes(out, name.as_bytes())
+        });
+        out.push(self.read_only as u8);
+        put_opt_u64(&mut out, self.max_value_size);
+        put_opt_u64(&mut out, self.max_keys);
+        out.push(self.trace as u8);
+        put_list(&mut out, &self.faults, |out, fault| {
+            out.push(fault.op.index());
+            put_opt_u64(out, fault.nth);
+            match &fault.error {
+                FaultError::NoSuchStore => out.push(0),
+                FaultError::AccessDenied => out.push(1),
+                FaultError::Other(message) => {
+                    out.push(2);
+                    put_bytes(out, message.as_bytes());
+                }
+            }
+        });
+        put_list(&mut out, &self.seeds, |out, seed| {
+            put_bytes(out, seed.bucket.as_bytes());
+            put_bytes(out, seed.key.as_bytes());
+            put_bytes(out, &seed.value);
+        });
+        out
+    }
+
+    /// Decodes a configuration; the error says what is wrong with the bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Config, &'static str> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != MAGIC {
+            return Err("not a keyvalue-virt configuration (bad magic)");
+        }
+        if r.u8()? != VERSION {
+            return Err("the configuration format is not the one this build reads; rebuild the \
+                 component with a matching `keyvalue-virt`");
+        }
+        let backend = match r.u8()? {
+            0 => BackendKind::Memory,
+            1 => BackendKind::Fs,
+            _ => return Err("unknown backend"),
+        };
+        let config = Config {
+            backend,
+            dir: r.opt_string()?,
+            allow: r.list(Reader::string)?,
+            deny: r.list(Reader::string)?,
+            read_only: r.bool()?,
+            max_value_size: r.opt_u64()?,
+            max_keys: r.opt_u64()?,
+            trace: r.bool()?,
+            faults: r.list(|r| {
+                let op = *Op::ALL
+                    .get(r.u8()? as usize)
+                    .ok_or("unknown operation in a fault")?;
+                let nth = r.opt_u64()?;
+                let error = match r.u8()? {
+                    0 => FaultError::NoSuchStore,
+                    1 => FaultError::AccessDenied,
+                    2 => FaultError::Other(r.string()?),
+                    _ => return Err("unknown fault error"),
+                };
+                Ok(Fault { op, nth, error })
+            })?,
+            seeds: r.list(|r| {
+                Ok(Seed {
+                    bucket: r.string()?,
+                    key: r.string()?,
+                    value: r.bytes()?.to_vec(),
+                })
+            })?,
+        };
+        if !r.0.is_empty() {
+            return Err("unexpected bytes after the configuration");
+        }
+        Ok(config)
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn put_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        None => out.push(0),
+        Some(text) => {
+            out.push(1);
+            put_bytes(out, text.as_bytes());
+        }
+    }
+}
+
+fn put_opt_u64(out: &mut Vec<u8>, value: Option<u64>) {
+    match value {
+        None => out.push(0),
+        Some(value) => {
+            out.push(1);
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+}
+
+fn put_list<T>(out: &mut Vec<u8>, items: &[T], mut put: impl FnMut(&mut Vec<u8>, &T)) {
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for item in items {
+        put(out, item);
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
+        if self.0.len() < n {
+            return Err("the configuration is truncated");
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, &'static str> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn bool(&mut self) -> Result<bool, &'static str> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err("bad flag"),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        let mut raw = [0; 4];
+        raw.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(raw))
+    }
+
+    fn u64(&mut self) -> Result<u64, &'static str> {
+        let mut raw = [0; 8];
+        raw.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(raw))
+    }
+
+    fn opt_u64(&mut self) -> Result<Option<u64>, &'static str> {
+        Ok(if self.bool()? {
+            Some(self.u64()?)
+        } else {
+            None
+        })
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], &'static str> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Result<String, &'static str> {
+        let bytes = self.bytes()?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| "a string is not UTF-8")
+    }
+
+    fn opt_string(&mut self) -> Result<Option<String>, &'static str> {
+        Ok(if self.bool()? {
+            Some(self.string()?)
+        } else {
+            None
+        })
+    }
+
+    fn list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, &'static str>,
+    ) -> Result<Vec<T>, &'static str> {
+        let count = self.u32()? as usize;
+        // Every item takes at least one byte, so a count beyond the rest is corrupt; checking
+        // first keeps a corrupt count from reserving gigabytes.
+        if count > self.0.len() {
+            return Err("the configuration is truncated");
+        }
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(item(self)?);
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Config {
+        Config {
+            backend: BackendKind::Fs,
+            dir: Some("/kv".into()),
+            allow: vec!["a".into(), "".into()],
+            deny: vec!["forbidden".into()],
+            read_only: true,
+            max_value_size: Some(1024),
+            max_keys: Some(0),
+            trace: true,
+            faults: vec![
+                Fault {
+                    op: Op::Get,
+                    nth: Some(3),
+                    error: FaultError::Other("boom".into()),
+                },
+                Fault {
+                    op: Op::DeleteMany,
+                    nth: None,
+                    error: FaultError::AccessDenied,
+                },
+                Fault {
+                    op: Op::Open,
+                    nth: None,
+                    error: FaultError::NoSuchStore,
+                },
+            ],
+            seeds: vec![Seed {
+                bucket: "".into(),
+                key: "k\0/..".into(),
+                value: vec![0, 255],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(Config::decode(&sample().encode()), Ok(sample()));
+        assert_eq!(
+            Config::decode(&Config::default().encode()),
+            Ok(Config::default())
+        );
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = sample().encode();
+        for len in 0..bytes.len() {
+            assert!(
+                Config::decode(&bytes[..len]).is_err(),
+                "prefix of {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_are_errors_not_panics() {
+        let bytes = sample().encode();
+        for i in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut corrupt = bytes.clone();
+                corrupt[i] ^= flip;
+                let _ = Config::decode(&corrupt);
+            }
+        }
+        let mut trailing = bytes;
+        trailing.push(0);
+        assert!(
+            Config::decode(&trailing)
+                .unwrap_err()
+                .contains("unexpected bytes")
+        );
+    }
+
+    #[test]
+    fn op_names_round_trip() {
+        for op in Op::ALL {
+            assert_eq!(Op::from_name(op.name()), Some(op));
+        }
+        assert_eq!(Op::from_name("frobnicate"), None);
+    }
+}

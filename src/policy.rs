@@ -1,0 +1,169 @@
+//! What the baked configuration adds around every operation: injected faults, the bucket
+//! allow and deny lists, read-only mode, size and key limits, seeding and the trace.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::Write;
+
+use crate::config::{Config, FaultError, Op};
+use crate::error::{Error, ShortKey};
+
+/// The configuration in force; a configuration that cannot be read fails every operation.
+pub fn config() -> Result<&'static Config, Error> {
+    crate::baked::config().map_err(|message| Error::Config(message.to_owned()))
+}
+
+thread_local! {
+    // How often each operation has been called in this instance, for `--fail OP=ERROR@N`.
+    static CALLS: [Cell<u64>; Op::ALL.len()] = const { [const { Cell::new(0) }; Op::ALL.len()] };
+}
+
+/// Counts a call of `op` and returns the error of a fault that fires on it.
+pub fn inject(config: &Config, op: Op) -> Result<(), Error> {
+    if config.faults.is_empty() {
+        return Ok(());
+    }
+    let index = Op::ALL.iter().position(|o| *o == op).unwrap_or(0);
+    let call = CALLS.with(|calls| {
+        let n = calls[index].get().saturating_add(1);
+        calls[index].set(n);
+        n
+    });
+    match config
+        .faults
+        .iter()
+        .find(|f| f.op == op && f.nth.is_none_or(|nth| nth == call))
+    {
+        None => Ok(()),
+        Some(fault) => Err(match &fault.error {
+            FaultError::NoSuchStore => Error::NoSuchStore,
+            FaultError::AccessDenied => Error::AccessDenied,
+            FaultError::Other(message) => Error::Injected(message.clone()),
+        }),
+    }
+}
+
+/// Refuses a bucket that the allow and deny lists keep closed.
+pub fn check_bucket(config: &Config, bucket: &str) -> Result<(), Error> {
+    let denied = config.deny.iter().any(|name| name == bucket);
+    let allowed = config.allow.is_empty() || config.allow.iter().any(|name| name == bucket);
+    if denied || !allowed {
+        return Err(Error::BucketNotAllowed {
+            bucket: bucket.to_owned(),
+            allowed: config.allow.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses writes to a read-only store.
+pub fn check_write(config: &Config, op: Op) -> Result<(), Error> {
+    if config.read_only && op.writes() {
+        return Err(Error::ReadOnly);
+    }
+    Ok(())
+}
+
+/// Refuses a value larger than `--max-value-size`.
+pub fn check_value(config: &Config, key: &str, len: usize) -> Result<(), Error> {
+    match config.max_value_size {
+        Some(max) if len as u64 > max => Err(Error::ValueTooLarge {
+            key: key.to_owned(),
+            len,
+            max,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What an operation acted on, for the trace.
+pub enum Target<'a> {
+    /// The bucket as a whole.
+    Bucket,
+    /// One key.
+    Key(&'a str),
+    /// Several keys.
+    Keys(usize),
+}
+
+/// Writes one trace line per operation, `keyvalue-virt: OP bucket="B" key="K" -> RESULT`, when
+/// `--trace` is on. The line's start is formatted before the operation runs, since the
+/// operation may consume its key.
+pub struct Tracer(Option<String>);
+
+impl Tracer {
+    /// Starts the line for `op` on `bucket` (nothing when tracing is off).
+    pub fn start(config: &Config, op: Op, bucket: &str, target: Target<'_>) -> Tracer {
+        if !config.trace {
+            return Tracer(None);
+        }
+        let mut line = format!("keyvalue-virt: {} bucket={}", op.name(), ShortKey(bucket));
+        match target {
+            Target::Bucket => {}
+            Target::Key(key) => line.push_str(&format!(" key={}", ShortKey(key))),
+            Target::Keys(n) => line.push_str(&format!(" keys={n}")),
+        }
+        Tracer(Some(line))
+    }
+
+    /// Ends the line with the operation's result, writes it, and passes the result on.
+    pub fn finish<T: Outcome>(self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Some(mut line) = self.0 {
+            match &result {
+                Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
+                Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case())),
+            }
+            line.push('\n');
+            // A trace that cannot be written must not fail the operation.
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        result
+    }
+}
+
+/// How an operation's result reads in a trace line.
+pub trait Outcome {
+    /// Writes what follows `ok` (nothing, or a space and a summary).
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+struct Shown<'a, T>(&'a T);
+
+impl<T: Outcome> fmt::Display for Shown<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.summary(f)
+    }
+}
+
+impl Outcome for () {
+    fn summary(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl Outcome for bool {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {self}")
+    }
+}
+
+impl Outcome for Option<Vec<u8>> {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            None => f.write_str(" none"),
+            Some(value) => write!(f, " ({} bytes)", value.len()),
+        }
+    }
+}
+
+impl Outcome for u64 {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {self}")
+    }
+}
+
+impl Outcome for i64 {
+    fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {self}")
+    }
+}
