@@ -222,8 +222,10 @@ impl Config {
             return Err("not a keyvalue-virt configuration (bad magic)");
         }
         if r.u8()? != VERSION {
-            return Err("the configuration format is not the one this build reads; rebuild the \
-                 component with a matching `keyvalue-virt`");
+            return Err(
+                "the configuration format is not the one this build reads; rebuild the \
+                 component with a matching `keyvalue-virt`",
+            );
         }
         let backend = match r.u8()? {
             0 => BackendKind::Memory,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::str::FromStr;
 
 use crate::backend::memory::{self, Memory};
-use crate::backend::{Backend, BucketOps};
+use crate::backend::{Backend, BucketOps, MAX_POSITION};
 use crate::config::{BackendKind, Config, Op};
 use crate::error::Error;
 use crate::policy::{self, Outcome, Target, Tracer};
@@ -143,10 +143,10 @@ impl Bucket {
         let (config, tracer) = self.begin(Op::ListKeys, Target::Bucket)?;
         tracer.finish((|| {
             Self::admit(config, Op::ListKeys)?;
-            let id = self.ops.id();
+            let tag = self.ops.tag();
             let from = match cursor {
                 None => 0,
-                Some(cursor) if cursor.bucket != id => return Err(Error::ForeignCursor),
+                Some(cursor) if cursor.bucket != tag => return Err(Error::ForeignCursor),
                 Some(cursor) => cursor.position,
             };
             let mut keys = Vec::new();
@@ -154,7 +154,7 @@ impl Bucket {
             Ok(Page {
                 keys,
                 next: next.map(|position| Cursor {
-                    bucket: id,
+                    bucket: tag,
                     position,
                 }),
             })
@@ -344,32 +344,33 @@ impl Outcome for Cas {
     }
 }
 
-/// Where a `list-keys` walk continues: a bucket and a position in it.
+/// Where a `list-keys` walk continues: a bucket's tag and a position in it.
 ///
-/// Draft cursors are `u64`s (bucket in the high half, position in the low half); draft2
-/// cursors are the strings `"<bucket>.<position>"` in lowercase hex.
+/// Draft cursors are `u64`s (tag in the top 16 bits, position in the low 48); draft2 cursors
+/// are the strings `"<tag>.<position>"` in lowercase hex. Tags start at 1, so no cursor
+/// handed out is below 2^48.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    bucket: u32,
-    position: u32,
+    bucket: u16,
+    position: u64,
 }
 
 impl Cursor {
-    /// Reads a draft cursor. Bucket ids start at 1, so no cursor handed out is below 2^32.
+    /// Reads a draft cursor.
     pub fn from_u64(raw: u64) -> Result<Self, Error> {
-        let bucket = (raw >> 32) as u32;
-        if bucket == 0 {
-            return Err(Error::MalformedCursor);
-        }
-        Ok(Cursor {
-            bucket,
-            position: raw as u32,
-        })
+        Cursor::new((raw >> 48) as u16, raw & (MAX_POSITION - 1))
     }
 
     /// The draft form of the cursor.
     pub fn to_u64(self) -> u64 {
-        (u64::from(self.bucket) << 32) | u64::from(self.position)
+        (u64::from(self.bucket) << 48) | self.position
+    }
+
+    fn new(bucket: u16, position: u64) -> Result<Self, Error> {
+        if bucket == 0 || position >= MAX_POSITION {
+            return Err(Error::MalformedCursor);
+        }
+        Ok(Cursor { bucket, position })
     }
 }
 
@@ -378,20 +379,14 @@ impl FromStr for Cursor {
 
     fn from_str(text: &str) -> Result<Self, Error> {
         let (bucket, position) = text.split_once('.').ok_or(Error::MalformedCursor)?;
-        let parse = |part: &str| {
-            u32::from_str_radix(part, 16)
-                .ok()
-                .filter(|n| *part == format!("{n:x}"))
-                .ok_or(Error::MalformedCursor)
-        };
-        let cursor = Cursor {
-            bucket: parse(bucket)?,
-            position: parse(position)?,
-        };
-        if cursor.bucket == 0 {
+        // Only the canonical spelling: no sign, no leading zeros, lowercase.
+        let canonical = |part: &str, n: u64| part == format!("{n:x}");
+        let bucket_n = u16::from_str_radix(bucket, 16).map_err(|_| Error::MalformedCursor)?;
+        let position_n = u64::from_str_radix(position, 16).map_err(|_| Error::MalformedCursor)?;
+        if !canonical(bucket, bucket_n.into()) || !canonical(position, position_n) {
             return Err(Error::MalformedCursor);
         }
-        Ok(cursor)
+        Cursor::new(bucket_n, position_n)
     }
 }
 
@@ -427,7 +422,7 @@ mod tests {
                 "{text:?}"
             );
         }
-        for raw in [0, 1, 12345, u32::MAX as u64] {
+        for raw in [0, 1, 12345, MAX_POSITION - 1] {
             assert_eq!(Cursor::from_u64(raw), Err(Error::MalformedCursor), "{raw}");
         }
     }

@@ -37,8 +37,8 @@ impl Backend for Memory {
             if let Some(bucket) = buckets.get(identifier) {
                 return Ok(bucket.clone());
             }
-            let id = u32::try_from(buckets.len() + 1).map_err(|_| Error::BucketFull)?;
-            let bucket = Bucket(Rc::new(RefCell::new(Table::new(id))));
+            let tag = (buckets.len() % usize::from(u16::MAX)) as u16 + 1;
+            let bucket = Bucket(Rc::new(RefCell::new(Table::new(tag))));
             buckets.insert(identifier.to_owned(), bucket.clone());
             Ok(bucket)
         })
@@ -64,7 +64,7 @@ struct Watch {
 }
 
 struct Table {
-    id: u32,
+    tag: u16,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     index: HashTable<u32>,
@@ -75,9 +75,9 @@ struct Table {
 }
 
 impl Table {
-    fn new(id: u32) -> Self {
+    fn new(tag: u16) -> Self {
         Table {
-            id,
+            tag,
             slots: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
@@ -92,7 +92,10 @@ impl Table {
     }
 
     fn watch_mut(&mut self, key: &str) -> Option<&mut Watch> {
-        self.watched.iter_mut().find(|(k, _)| k == key).map(|(_, w)| w)
+        self.watched
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, w)| w)
     }
 
     fn tick(&mut self) -> u64 {
@@ -183,8 +186,8 @@ fn is_key(slots: &[Option<Entry>], slot: u32, key: &str) -> bool {
 }
 
 impl BucketOps for Bucket {
-    fn id(&self) -> u32 {
-        self.0.borrow().id
+    fn tag(&self) -> u16 {
+        self.0.borrow().tag
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
@@ -210,14 +213,15 @@ impl BucketOps for Bucket {
 
     fn keys(
         &self,
-        from: u32,
+        from: u64,
         page: &mut Vec<String>,
         max_keys: usize,
         max_bytes: usize,
-    ) -> Result<Option<u32>, Error> {
+    ) -> Result<Option<u64>, Error> {
         let table = self.0.borrow();
         let mut bytes = 0;
-        let mut slots = table.slots.iter().enumerate().skip(from as usize);
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        let mut slots = table.slots.iter().enumerate().skip(from);
         for (_, slot) in slots.by_ref() {
             let Some(entry) = slot else { continue };
             page.push(entry.key.clone());
@@ -230,7 +234,7 @@ impl BucketOps for Bucket {
         // than with an empty page.
         Ok(slots
             .find(|(_, slot)| slot.is_some())
-            .map(|(position, _)| position as u32))
+            .map(|(position, _)| position as u64))
     }
 
     fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
@@ -325,8 +329,8 @@ mod tests {
         a1.set("k".into(), vec![1]).unwrap();
         assert_eq!(a2.get("k").unwrap(), Some(vec![1]));
         assert_eq!(b.get("k").unwrap(), None);
-        assert_eq!(a1.id(), a2.id());
-        assert_ne!(a1.id(), b.id());
+        assert_eq!(a1.tag(), a2.tag());
+        assert_ne!(a1.tag(), b.tag());
     }
 
     #[test]

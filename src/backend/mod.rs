@@ -8,6 +8,10 @@ use crate::error::Error;
 /// The function [`BucketOps::update`] applies: from the current value (if any) to the new one.
 pub type Update<'a> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error> + 'a;
 
+/// Positions in a bucket fit in 48 bits, so that a draft `u64` cursor holds a position and a
+/// 16-bit bucket tag.
+pub const MAX_POSITION: u64 = 1 << 48;
+
 /// Opens buckets by identifier.
 pub trait Backend {
     /// The backend's bucket handle.
@@ -21,9 +25,9 @@ pub trait Backend {
 /// The operations a backend implements on one bucket. Versions are numbers that change on
 /// every write or delete of a key; `0` means a key that has held no value since anyone watched.
 pub trait BucketOps {
-    /// A number that identifies the bucket among those of the backend (never 0), used to tell
-    /// one bucket's cursors from another's.
-    fn id(&self) -> u32;
+    /// A number that tells the bucket's cursors from other buckets' (never 0). Two buckets may
+    /// share a tag (there are only 65535), which only weakens that check.
+    fn tag(&self) -> u16;
 
     /// The value of `key`.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
@@ -42,15 +46,15 @@ pub trait BucketOps {
 
     /// Appends to `page` the keys at positions `from..`, stopping after `max_keys` keys or once
     /// the keys add up to `max_bytes`; returns the position to continue from, or `None` when no
-    /// key is left. A key keeps its position for as long as it is not deleted, so a walk sees
-    /// every key that stays untouched exactly once.
+    /// key is left. Positions are below [`MAX_POSITION`]. A key keeps its position for as long
+    /// as it is not deleted, so a walk sees every key that stays untouched exactly once.
     fn keys(
         &self,
-        from: u32,
+        from: u64,
         page: &mut Vec<String>,
         max_keys: usize,
         max_bytes: usize,
-    ) -> Result<Option<u32>, Error>;
+    ) -> Result<Option<u64>, Error>;
 
     /// Atomically replaces the value of `key` with `f(current value)`; when `f` fails, nothing
     /// changes.
