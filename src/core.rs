@@ -6,8 +6,10 @@ use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use crate::backend::memory::{self, Memory};
-use crate::backend::{Backend, BucketOps, MAX_POSITION};
+#[cfg(feature = "fs")]
+use crate::backend::fs::Fs;
+use crate::backend::memory::Memory;
+use crate::backend::{AnyBucket, Backend, BucketOps, MAX_POSITION};
 use crate::config::{BackendKind, Config, Op};
 use crate::error::Error;
 use crate::policy::{self, Outcome, Target, Tracer};
@@ -32,10 +34,16 @@ pub fn open(identifier: &str) -> Result<Bucket, Error> {
     })())
 }
 
-fn backend_open(config: &Config, identifier: &str) -> Result<memory::Bucket, Error> {
-    match config.backend {
-        BackendKind::Memory => Memory.open(identifier),
-        BackendKind::Fs => Err(Error::BackendUnavailable("fs")),
+fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
+    match (config.backend, &config.dir) {
+        (BackendKind::Memory, _) => Memory.open(identifier).map(AnyBucket::Memory),
+        (BackendKind::Fs, None) => Err(Error::NoStoreDir),
+        #[cfg(feature = "fs")]
+        (BackendKind::Fs, Some(dir)) => Fs::new(dir, !config.read_only)
+            .open(identifier)
+            .map(AnyBucket::Fs),
+        #[cfg(not(feature = "fs"))]
+        (BackendKind::Fs, Some(_)) => Err(Error::BackendUnavailable("fs")),
     }
 }
 
@@ -59,7 +67,7 @@ fn seed(config: &Config) -> Result<(), Error> {
 
 /// An open bucket, shared by the `bucket` resources of both drafts.
 pub struct Bucket {
-    ops: memory::Bucket,
+    ops: AnyBucket,
     name: Rc<str>,
 }
 

@@ -65,6 +65,36 @@ pub enum Error {
     },
     /// The configured backend is not part of this build.
     BackendUnavailable(&'static str),
+    /// The fs backend was configured without a store directory.
+    NoStoreDir,
+    /// The store directory cannot serve as a store.
+    StoreDir {
+        /// The directory, as the component sees it.
+        dir: String,
+        /// What is wrong, and what to do (naming `--dir` where another directory helps).
+        problem: String,
+    },
+    /// A file operation in the store directory failed.
+    FsIo {
+        /// The file or directory.
+        path: String,
+        /// What was being done, as a verb phrase (`read`, `create the lock file`).
+        action: &'static str,
+        /// The system's error.
+        cause: String,
+    },
+    /// A file in the store directory is not a valid record.
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A key's lock file stayed held, and not stale, for too long.
+    LockTimeout {
+        /// The lock file.
+        path: String,
+    },
 }
 
 /// What a draft's `error` variant carries: one of its three cases.
@@ -163,8 +193,33 @@ impl fmt::Display for Error {
             ),
             Error::BackendUnavailable(name) => write!(
                 f,
-                "the {name} backend is not available in this build of keyvalue-virt; build the \
-                 component with `--backend memory`"
+                "this build of keyvalue-virt has no {name} backend; make the component with \
+                 `keyvalue-virt build --backend {name}`, which ships it, or build this crate \
+                 with `--features {name}`"
+            ),
+            Error::NoStoreDir => f.write_str(
+                "the fs backend needs a store directory: build the component with `--backend fs \
+                 --dir GUEST_DIR` and grant that directory to it",
+            ),
+            Error::StoreDir { dir, problem } => write!(f, "the store directory `{dir}` {problem}"),
+            Error::FsIo {
+                path,
+                action,
+                cause,
+            } => write!(
+                f,
+                "failed to {action} `{path}`: {cause}; check the permissions and free space of \
+                 the store directory"
+            ),
+            Error::Corrupt { path, problem } => write!(
+                f,
+                "the store file `{path}` is damaged: {problem}; restore it from a backup or \
+                 delete it (the other keys are not affected)"
+            ),
+            Error::LockTimeout { path } => write!(
+                f,
+                "timed out waiting for the lock `{path}`, which stays held; retry later, or \
+                 delete the file if no instance is running"
             ),
         }
     }

@@ -18,6 +18,11 @@
 
 #![deny(missing_docs)]
 
+pub mod bake;
+/// The configuration format, shared with the guest.
+#[path = "../../src/config.rs"]
+pub mod config;
+
 use std::error::Error as StdError;
 
 use thiserror::Error;
@@ -27,6 +32,23 @@ use wac_graph::{
     InstantiationArgumentError, RegisterPackageError,
 };
 use wasmparser::{Encoding, Parser, Payload};
+
+/// The keyvalue-virt component as shipped (memory backend only, nothing baked in), built from
+/// this workspace by `build.rs`.
+pub static VIRT: &[u8] = include_bytes!(env!("KEYVALUE_VIRT_WASM"));
+
+/// The keyvalue-virt component with the filesystem backend too (`--features fs`); larger, so
+/// it is used only for a configuration that asks for `--backend fs`.
+pub static VIRT_FS: &[u8] = include_bytes!(env!("KEYVALUE_VIRT_FS_WASM"));
+
+/// The shipped component that can serve `config`: [`VIRT_FS`] for the fs backend, [`VIRT`]
+/// otherwise.
+pub fn virt_for(config: &config::Config) -> &'static [u8] {
+    match config.backend {
+        config::BackendKind::Fs => VIRT_FS,
+        config::BackendKind::Memory => VIRT,
+    }
+}
 
 /// The prefix shared by the names of all `wasi:keyvalue` interfaces.
 pub const KEYVALUE_PREFIX: &str = "wasi:keyvalue/";

@@ -1,6 +1,8 @@
 //! Where the data lives. The [`core`](crate::core) speaks to a bucket only through
 //! [`BucketOps`], so a backend is a type that opens buckets and implements it.
 
+#[cfg(feature = "fs")]
+pub mod fs;
 pub mod memory;
 
 use crate::error::Error;
@@ -69,4 +71,77 @@ pub trait BucketOps {
     /// Stores `value` under `key` if its version is still `seen`; otherwise returns the version
     /// it has now and changes nothing.
     fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error>;
+}
+
+/// A bucket of whichever backend the configuration selects.
+#[derive(Clone)]
+pub enum AnyBucket {
+    /// An in-memory bucket.
+    Memory(memory::Bucket),
+    /// A bucket in the store directory.
+    #[cfg(feature = "fs")]
+    Fs(fs::Bucket),
+}
+
+/// Calls `$method` on the bucket inside an [`AnyBucket`].
+macro_rules! delegate {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            AnyBucket::Memory(bucket) => bucket.$method($($arg),*),
+            #[cfg(feature = "fs")]
+            AnyBucket::Fs(bucket) => bucket.$method($($arg),*),
+        }
+    };
+}
+
+impl BucketOps for AnyBucket {
+    fn tag(&self) -> u16 {
+        delegate!(self.tag())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        delegate!(self.get(key))
+    }
+
+    fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        delegate!(self.set(key, value))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        delegate!(self.delete(key))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        delegate!(self.exists(key))
+    }
+
+    fn count(&self) -> Result<u64, Error> {
+        delegate!(self.count())
+    }
+
+    fn keys(
+        &self,
+        from: u64,
+        page: &mut Vec<String>,
+        max_keys: usize,
+        max_bytes: usize,
+    ) -> Result<Option<u64>, Error> {
+        delegate!(self.keys(from, page, max_keys, max_bytes))
+    }
+
+    fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
+        delegate!(self.update(key, f))
+    }
+
+    fn watch(&self, key: &str) -> Result<u64, Error> {
+        delegate!(self.watch(key))
+    }
+
+    fn unwatch(&self, key: &str) {
+        delegate!(self.unwatch(key))
+    }
+
+    fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error> {
+        delegate!(self.swap(key, seen, value))
+    }
 }

@@ -1,0 +1,865 @@
+//! The configuration options shared by `build` and `plug`, and how they become a [`Config`].
+//!
+//! Each option's value is checked on its own by a clap value parser (clap names the option in
+//! its error); [`ConfigArgs::to_config`] then reads the seed files and checks the options
+//! against each other. Both happen before anything is written.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use keyvalue_virt_compose::config::{BackendKind, Config, Fault, FaultError, Op, Seed};
+
+use super::seed_file;
+
+/// The configuration options of `build` and `plug`.
+#[derive(Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Configuration (baked into the component)")]
+pub struct ConfigArgs {
+    /// Where the data lives [default: memory]
+    ///
+    /// `memory` keeps it in the instance's memory for as long as the instance lives; `fs`
+    /// keeps it in files under --dir, a directory the runtime grants the app (the component
+    /// does not implement fs yet: opening a bucket returns an error saying so).
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub backend: Option<Backend>,
+
+    /// The store's directory for `--backend fs`, as the app sees it (absolute, like `/kv`)
+    ///
+    /// The runtime must grant it, e.g. `wasmtime run --dir ./data::/kv`.
+    #[arg(long, value_name = "GUEST_PATH", value_parser = parse_dir)]
+    pub dir: Option<String>,
+
+    /// Only let bucket NAME open (repeat for more); others get `access-denied`
+    ///
+    /// Without --bucket, any bucket opens. The empty name is a bucket too: `--bucket ''`.
+    #[arg(long = "bucket", value_name = "NAME")]
+    pub buckets: Vec<String>,
+
+    /// Never let bucket NAME open (repeat for more): `access-denied`
+    #[arg(long = "deny-bucket", value_name = "NAME")]
+    pub deny_buckets: Vec<String>,
+
+    /// Refuse every write with `access-denied`
+    ///
+    /// Reads still work; combine with --seed or --seed-file to serve fixed data.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Refuse to store values larger than BYTES (`error::other`)
+    ///
+    /// A number of bytes, or a number with a unit: B, KB, MB, GB (powers of 1000) or KiB, MiB,
+    /// GiB (powers of 1024), e.g. `4096`, `64KiB`, `1MB`.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_value_size: Option<u64>,
+
+    /// Refuse new keys once a bucket holds N keys (`error::other`)
+    #[arg(long, value_name = "N")]
+    pub max_keys: Option<u64>,
+
+    /// Store VALUE under KEY in BUCKET before the app runs (repeat for more)
+    ///
+    /// Split at the first `:` and then the first `=`: the bucket cannot contain `:`, the key
+    /// cannot contain `=`, the value can contain anything. VALUE is UTF-8 text; `=@FILE`
+    /// takes the value's bytes from FILE, and `=@@TEXT` stores `@TEXT`. An empty bucket is
+    /// written `:KEY=VALUE`.
+    #[arg(long = "seed", value_name = "BUCKET:KEY=VALUE", value_parser = parse_seed)]
+    pub seeds: Vec<SeedArg>,
+
+    /// Store the keys and values of a JSON file before the app runs (repeat for more)
+    ///
+    /// The file holds an object of buckets, each an object of keys; a value is a string
+    /// (UTF-8 text) or `{"base64": "..."}` (any bytes), e.g.
+    /// `{"users": {"alice": "{\"age\": 30}", "avatar": {"base64": "iVBORw0K"}}}`.
+    #[arg(long = "seed-file", value_name = "FILE.json")]
+    pub seed_files: Vec<PathBuf>,
+
+    /// Make operation OP fail with ERROR, on every call or only on the Nth (repeat for more)
+    ///
+    /// OP is one of open, get, set, delete, exists, list-keys, increment, cas-new,
+    /// cas-current, swap, get-many, set-many, delete-many. ERROR is `no-such-store`,
+    /// `access-denied` or `other:MESSAGE`. `@N` (N ≥ 1) makes only the Nth call of OP in the
+    /// instance fail; it is read only if what follows the last `@` is all digits, so a
+    /// MESSAGE may contain `@`. Example: `--fail 'get=other:disk full@3'`.
+    #[arg(long = "fail", value_name = "OP=ERROR[@N]", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+
+    /// Write one line per operation to the app's stderr
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// The values of `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// In the instance's memory.
+    Memory,
+    /// In files under --dir.
+    Fs,
+}
+
+/// A `--seed` as given: where the value comes from is resolved by [`ConfigArgs::to_config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedArg {
+    /// The option's value as the user wrote it, for messages.
+    pub raw: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The value, or the file that holds it.
+    pub value: SeedValue,
+}
+
+/// The value of a `--seed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedValue {
+    /// `=TEXT` (or `=@@TEXT` for text that starts with `@`).
+    Text(String),
+    /// `=@FILE`.
+    File(PathBuf),
+}
+
+/// Where a seed was given, for messages.
+#[derive(Debug, Clone)]
+enum Origin {
+    Arg(String),
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Arg(raw) => write!(f, "--seed `{raw}`"),
+            Origin::File(path) => write!(f, "--seed-file `{}`", path.display()),
+        }
+    }
+}
+
+impl ConfigArgs {
+    /// Reads the seed files and `--seed` value files, checks the options against each other,
+    /// and returns the configuration to bake.
+    pub fn to_config(&self) -> Result<Config> {
+        let backend = match self.backend {
+            None | Some(Backend::Memory) => BackendKind::Memory,
+            Some(Backend::Fs) => BackendKind::Fs,
+        };
+        match (backend, &self.dir) {
+            (BackendKind::Fs, None) => bail!(
+                "--backend fs needs --dir GUEST_PATH, the directory the runtime grants the app; \
+                 add e.g. `--dir /kv` (and run with `wasmtime run --dir ./data::/kv`)"
+            ),
+            (BackendKind::Memory, Some(dir)) => bail!(
+                "--dir `{dir}` is only used by the fs backend; add `--backend fs`, or drop --dir"
+            ),
+            _ => {}
+        }
+
+        let allow = dedup(&self.buckets);
+        let deny = dedup(&self.deny_buckets);
+        if let Some(both) = allow.iter().find(|name| deny.contains(name)) {
+            bail!(
+                "bucket {both:?} is both allowed (--bucket) and denied (--deny-bucket); drop one \
+                 of the two"
+            );
+        }
+
+        let faults = order_faults(&self.faults)?;
+
+        let mut seeds = Vec::new();
+        for path in &self.seed_files {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("failed to read seed file `{}`", path.display()))?;
+            let parsed = seed_file::parse(&bytes).map_err(|problem| {
+                anyhow::anyhow!("invalid seed file `{}`: {problem}", path.display())
+            })?;
+            seeds.extend(
+                parsed
+                    .into_iter()
+                    .map(|seed| (seed, Origin::File(path.clone()))),
+            );
+        }
+        for arg in &self.seeds {
+            let value = match &arg.value {
+                SeedValue::Text(text) => text.clone().into_bytes(),
+                SeedValue::File(path) => std::fs::read(path).with_context(|| {
+                    format!(
+                        "failed to read `{}` for --seed `{}`",
+                        path.display(),
+                        arg.raw
+                    )
+                })?,
+            };
+            let seed = Seed {
+                bucket: arg.bucket.clone(),
+                key: arg.key.clone(),
+                value,
+            };
+            seeds.push((seed, Origin::Arg(arg.raw.clone())));
+        }
+
+        let config = Config {
+            backend,
+            dir: self.dir.clone(),
+            allow,
+            deny,
+            read_only: self.read_only,
+            max_value_size: self.max_value_size,
+            max_keys: self.max_keys,
+            trace: self.trace,
+            faults,
+            seeds: Vec::new(),
+        };
+        check_seeds(&config, &seeds)?;
+        Ok(Config {
+            seeds: seeds.into_iter().map(|(seed, _)| seed).collect(),
+            ..config
+        })
+    }
+}
+
+/// Refuses seeds that could never be read, break a limit, or are given twice.
+fn check_seeds(config: &Config, seeds: &[(Seed, Origin)]) -> Result<()> {
+    let mut seen: HashMap<(&str, &str), &Origin> = HashMap::new();
+    let mut per_bucket: HashMap<&str, u64> = HashMap::new();
+    for (seed, origin) in seeds {
+        let what = format!(
+            "the seed of key {:?} in bucket {:?} ({origin})",
+            seed.key, seed.bucket
+        );
+        if !config.allow.is_empty() && !config.allow.contains(&seed.bucket) {
+            bail!(
+                "{what} could never be read: the bucket is not in the --bucket allow list ({}); \
+                 add `--bucket {}` or drop the seed",
+                quoted_list(&config.allow),
+                shell_word(&seed.bucket)
+            );
+        }
+        if config.deny.contains(&seed.bucket) {
+            bail!(
+                "{what} could never be read: the bucket is denied by --deny-bucket; drop the \
+                 seed or the --deny-bucket"
+            );
+        }
+        if let Some(max) = config.max_value_size
+            && seed.value.len() as u64 > max
+        {
+            bail!(
+                "{what} is {} bytes, more than --max-value-size {max}; raise --max-value-size \
+                 or shorten the value",
+                seed.value.len()
+            );
+        }
+        if let Some(first) = seen.insert((&seed.bucket, &seed.key), origin) {
+            bail!("{what} is seeded twice, also by {first}; keep one of the two");
+        }
+        let count = per_bucket.entry(&seed.bucket).or_default();
+        *count += 1;
+        if let Some(max) = config.max_keys
+            && *count > max
+        {
+            bail!(
+                "bucket {:?} is seeded with more than --max-keys {max} keys; raise --max-keys \
+                 or seed fewer keys",
+                seed.bucket
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Puts the faults for one call (`@N`) before those for every call, since the first fault that
+/// matches a call wins; refuses two faults for the same calls of the same operation.
+fn order_faults(faults: &[Fault]) -> Result<Vec<Fault>> {
+    for (i, fault) in faults.iter().enumerate() {
+        if let Some(other) = faults[..i]
+            .iter()
+            .find(|other| other.op == fault.op && other.nth == fault.nth)
+        {
+            bail!(
+                "--fail `{}` and --fail `{}` both decide the same calls of `{}`; keep one of \
+                 the two",
+                fault_spelling(other),
+                fault_spelling(fault),
+                fault.op.name()
+            );
+        }
+    }
+    let (mut ordered, every): (Vec<Fault>, Vec<Fault>) = faults
+        .iter()
+        .cloned()
+        .partition(|fault| fault.nth.is_some());
+    ordered.extend(every);
+    Ok(ordered)
+}
+
+/// How `fault` is written as a `--fail` value.
+pub fn fault_spelling(fault: &Fault) -> String {
+    let error = match &fault.error {
+        FaultError::NoSuchStore => "no-such-store".to_owned(),
+        FaultError::AccessDenied => "access-denied".to_owned(),
+        FaultError::Other(message) => format!("other:{message}"),
+    };
+    match fault.nth {
+        Some(nth) => format!("{}={error}@{nth}", fault.op.name()),
+        None => format!("{}={error}", fault.op.name()),
+    }
+}
+
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !unique.contains(name) {
+            unique.push(name.clone());
+        }
+    }
+    unique
+}
+
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name` as one shell word, for suggested commands.
+fn shell_word(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,".contains(c));
+    if plain {
+        name.to_owned()
+    } else {
+        format!("'{}'", name.replace('\'', r"'\''"))
+    }
+}
+
+const OP_LIST: &str = "open, get, set, delete, exists, list-keys, increment, cas-new, \
+                       cas-current, swap, get-many, set-many, delete-many";
+
+/// Parses `--fail OP=ERROR[@N]`.
+pub fn parse_fault(value: &str) -> Result<Fault, String> {
+    let Some((op, error)) = value.split_once('=') else {
+        return Err(
+            "expected OP=ERROR[@N], like `get=access-denied` or `set=other:disk full@3`".into(),
+        );
+    };
+    let op = Op::from_name(op)
+        .ok_or_else(|| format!("unknown operation `{op}`; OP is one of {OP_LIST}"))?;
+    let (error, nth) = match error.rsplit_once('@') {
+        Some((error, digits))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let nth: u64 = digits
+                .parse()
+                .map_err(|_| format!("call number `{digits}` is too large"))?;
+            if nth == 0 {
+                return Err("calls are counted from 1: write `@1` for the first call".into());
+            }
+            (error, Some(nth))
+        }
+        _ => (error, None),
+    };
+    let error = match error {
+        "no-such-store" => FaultError::NoSuchStore,
+        "access-denied" => FaultError::AccessDenied,
+        _ => match error.strip_prefix("other:") {
+            Some(message) => FaultError::Other(message.to_owned()),
+            None => {
+                return Err(format!(
+                    "ERROR must be no-such-store, access-denied or other:MESSAGE, not `{error}`"
+                ));
+            }
+        },
+    };
+    Ok(Fault { op, nth, error })
+}
+
+/// Parses `--seed BUCKET:KEY=VALUE`.
+pub fn parse_seed(value: &str) -> Result<SeedArg, String> {
+    const SHAPE: &str = "expected BUCKET:KEY=VALUE, like `users:alice=30` (`:KEY=VALUE` for the \
+                         bucket named \"\")";
+    let Some((bucket, rest)) = value.split_once(':') else {
+        return Err(format!("no `:` after the bucket; {SHAPE}"));
+    };
+    let Some((key, text)) = rest.split_once('=') else {
+        return Err(format!("no `=` after the key; {SHAPE}"));
+    };
+    let value_of = if let Some(text) = text.strip_prefix("@@") {
+        SeedValue::Text(format!("@{text}"))
+    } else if let Some(file) = text.strip_prefix('@') {
+        if file.is_empty() {
+            return Err(
+                "`=@` must be followed by a file name (`=@FILE`); write `=@@` for the value `@`"
+                    .into(),
+            );
+        }
+        SeedValue::File(Path::new(file).to_path_buf())
+    } else {
+        SeedValue::Text(text.to_owned())
+    };
+    Ok(SeedArg {
+        raw: value.to_owned(),
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        value: value_of,
+    })
+}
+
+/// Parses `--max-value-size`: bytes, or a number with a unit.
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    if number.is_empty() {
+        return Err("expected a number of bytes, like `65536`, `64KiB` or `4MiB`".into());
+    }
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "k" | "m" | "g" => {
+            return Err(format!(
+                "unit `{unit}` is ambiguous; write `{unit}iB` (powers of 1024) or `{unit}B` \
+                 (powers of 1000)",
+                unit = unit.to_ascii_uppercase()
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}`; use B, KB, MB, GB, KiB, MiB or GiB (whole numbers only)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{value}` is too large"))
+}
+
+/// Parses `--dir`: an absolute guest path.
+pub fn parse_dir(value: &str) -> Result<String, String> {
+    if !value.starts_with('/') {
+        return Err(format!(
+            "GUEST_PATH must be absolute, like `/kv`: it is where the runtime mounts the \
+             directory in the app (`wasmtime run --dir ./data::/kv`), not a host path; \
+             try `/{}`",
+            value.trim_start_matches("./")
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(op: Op, nth: Option<u64>, error: FaultError) -> Fault {
+        Fault { op, nth, error }
+    }
+
+    #[test]
+    fn fail_accepts_every_op_and_error() {
+        for op in Op::ALL {
+            assert_eq!(
+                parse_fault(&format!("{}=access-denied", op.name())),
+                Ok(fault(op, None, FaultError::AccessDenied))
+            );
+        }
+        assert_eq!(
+            parse_fault("open=no-such-store"),
+            Ok(fault(Op::Open, None, FaultError::NoSuchStore))
+        );
+        assert_eq!(
+            parse_fault("get=other:boom"),
+            Ok(fault(Op::Get, None, FaultError::Other("boom".into())))
+        );
+        assert_eq!(
+            parse_fault("get=other:"),
+            Ok(fault(Op::Get, None, FaultError::Other(String::new())))
+        );
+    }
+
+    #[test]
+    fn fail_reads_the_call_number_only_after_the_last_at() {
+        assert_eq!(
+            parse_fault("get=other:disk full@3"),
+            Ok(fault(
+                Op::Get,
+                Some(3),
+                FaultError::Other("disk full".into())
+            ))
+        );
+        assert_eq!(
+            parse_fault("set=access-denied@1"),
+            Ok(fault(Op::Set, Some(1), FaultError::AccessDenied))
+        );
+        assert_eq!(
+            parse_fault("get=other:mail me@example.com"),
+            Ok(fault(
+                Op::Get,
+                None,
+                FaultError::Other("mail me@example.com".into())
+            ))
+        );
+        assert_eq!(
+            parse_fault("get=other:a@b@2"),
+            Ok(fault(Op::Get, Some(2), FaultError::Other("a@b".into())))
+        );
+        assert_eq!(
+            parse_fault("get=other:trailing@"),
+            Ok(fault(Op::Get, None, FaultError::Other("trailing@".into())))
+        );
+        assert_eq!(
+            parse_fault("get=other:=:"),
+            Ok(fault(Op::Get, None, FaultError::Other("=:".into())))
+        );
+    }
+
+    #[test]
+    fn fail_rejects_bad_forms_with_the_fix() {
+        let cases = [
+            ("get", "expected OP=ERROR[@N]"),
+            ("", "expected OP=ERROR[@N]"),
+            (
+                "frob=access-denied",
+                "unknown operation `frob`; OP is one of open, get",
+            ),
+            ("Get=access-denied", "unknown operation `Get`"),
+            (
+                "get=boom",
+                "ERROR must be no-such-store, access-denied or other:MESSAGE, not `boom`",
+            ),
+            ("get=", "not ``"),
+            ("get=other", "not `other`"),
+            ("get=access-denied@0", "counted from 1"),
+            ("get=access-denied@x", "not `access-denied@x`"),
+            ("get=access-denied@99999999999999999999999", "too large"),
+            ("get=@3", "not ``"),
+        ];
+        for (value, expected) in cases {
+            let error = parse_fault(value).expect_err(value);
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn seed_splits_at_the_first_colon_then_the_first_equals() {
+        let seed = parse_seed("users:alice=a:b=c").unwrap();
+        assert_eq!(
+            (seed.bucket.as_str(), seed.key.as_str(), seed.value),
+            ("users", "alice", SeedValue::Text("a:b=c".into()))
+        );
+        let seed = parse_seed(":=").unwrap();
+        assert_eq!(
+            (seed.bucket.as_str(), seed.key.as_str(), seed.value),
+            ("", "", SeedValue::Text(String::new()))
+        );
+        let seed = parse_seed("b:k:x=v").unwrap();
+        assert_eq!((seed.bucket.as_str(), seed.key.as_str()), ("b", "k:x"));
+        assert_eq!(seed.raw, "b:k:x=v");
+    }
+
+    #[test]
+    fn seed_value_from_a_file_or_escaped_at() {
+        assert_eq!(
+            parse_seed("b:k=@data.bin").unwrap().value,
+            SeedValue::File("data.bin".into())
+        );
+        assert_eq!(
+            parse_seed("b:k=@@handle").unwrap().value,
+            SeedValue::Text("@handle".into())
+        );
+        assert_eq!(
+            parse_seed("b:k=@@").unwrap().value,
+            SeedValue::Text("@".into())
+        );
+        assert_eq!(
+            parse_seed("b:k=a@b").unwrap().value,
+            SeedValue::Text("a@b".into())
+        );
+    }
+
+    #[test]
+    fn seed_rejects_bad_forms() {
+        for (value, expected) in [
+            ("no-colon=1", "no `:` after the bucket"),
+            ("", "no `:` after the bucket"),
+            ("bucket:key", "no `=` after the key"),
+            ("b:k=@", "followed by a file name"),
+        ] {
+            let error = parse_seed(value).expect_err(value);
+            assert!(error.contains(expected), "{value}: {error}");
+            assert!(
+                error.contains("BUCKET:KEY=VALUE") || expected.contains("file"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        for (value, bytes) in [
+            ("0", 0),
+            ("4096", 4096),
+            ("12B", 12),
+            ("1KB", 1000),
+            ("1kb", 1000),
+            ("1KiB", 1024),
+            ("4MiB", 4 << 20),
+            ("4mib", 4 << 20),
+            ("2MB", 2_000_000),
+            ("1GiB", 1 << 30),
+            ("3GB", 3_000_000_000),
+            ("18446744073709551615", u64::MAX),
+        ] {
+            assert_eq!(parse_size(value), Ok(bytes), "{value}");
+        }
+    }
+
+    #[test]
+    fn sizes_reject_bad_forms() {
+        for (value, expected) in [
+            ("", "expected a number of bytes"),
+            ("MiB", "expected a number of bytes"),
+            ("-1", "expected a number of bytes"),
+            ("1.5MiB", "unknown unit `.5MiB`"),
+            ("4XB", "unknown unit `XB`"),
+            ("4 MiB", "unknown unit ` MiB`"),
+            ("4k", "`K` is ambiguous; write `KiB`"),
+            ("4M", "`M` is ambiguous"),
+            ("18446744073709551616", "too large"),
+            ("17179869184GiB", "too large"),
+        ] {
+            let error = parse_size(value).expect_err(value);
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn dir_must_be_absolute() {
+        assert_eq!(parse_dir("/kv"), Ok("/kv".into()));
+        assert_eq!(parse_dir("/"), Ok("/".into()));
+        let error = parse_dir("kv").unwrap_err();
+        assert!(
+            error.contains("must be absolute") && error.contains("try `/kv`"),
+            "{error}"
+        );
+        assert!(parse_dir("./kv").unwrap_err().contains("try `/kv`"));
+        assert!(parse_dir("").is_err());
+    }
+
+    fn args() -> ConfigArgs {
+        ConfigArgs::default()
+    }
+
+    fn seed(value: &str) -> SeedArg {
+        parse_seed(value).unwrap()
+    }
+
+    fn error_of(args: ConfigArgs) -> String {
+        format!("{:#}", args.to_config().unwrap_err())
+    }
+
+    #[test]
+    fn no_options_are_the_defaults() {
+        assert_eq!(args().to_config().unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_option_lands_in_the_config() {
+        let config = ConfigArgs {
+            backend: Some(Backend::Fs),
+            dir: Some("/kv".into()),
+            buckets: vec!["a".into(), "".into(), "a".into()],
+            deny_buckets: vec!["x".into()],
+            read_only: true,
+            max_value_size: Some(10),
+            max_keys: Some(2),
+            seeds: vec![seed("a:k=v"), seed(":k=@@v")],
+            seed_files: vec![],
+            faults: vec![
+                parse_fault("get=access-denied").unwrap(),
+                parse_fault("get=other:boom@2").unwrap(),
+            ],
+            trace: true,
+        }
+        .to_config()
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                backend: BackendKind::Fs,
+                dir: Some("/kv".into()),
+                allow: vec!["a".into(), "".into()],
+                deny: vec!["x".into()],
+                read_only: true,
+                max_value_size: Some(10),
+                max_keys: Some(2),
+                trace: true,
+                // The fault for one call comes first, so that it is not shadowed.
+                faults: vec![
+                    fault(Op::Get, Some(2), FaultError::Other("boom".into())),
+                    fault(Op::Get, None, FaultError::AccessDenied),
+                ],
+                seeds: vec![
+                    Seed {
+                        bucket: "a".into(),
+                        key: "k".into(),
+                        value: b"v".to_vec()
+                    },
+                    Seed {
+                        bucket: "".into(),
+                        key: "k".into(),
+                        value: b"@v".to_vec()
+                    },
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn backend_and_dir_go_together() {
+        let fs_without_dir = ConfigArgs {
+            backend: Some(Backend::Fs),
+            ..args()
+        };
+        assert!(error_of(fs_without_dir).contains("--backend fs needs --dir GUEST_PATH"));
+        let dir_without_fs = ConfigArgs {
+            dir: Some("/kv".into()),
+            ..args()
+        };
+        assert!(error_of(dir_without_fs).contains("add `--backend fs`"));
+        let dir_with_memory = ConfigArgs {
+            backend: Some(Backend::Memory),
+            dir: Some("/kv".into()),
+            ..args()
+        };
+        assert!(error_of(dir_with_memory).contains("only used by the fs backend"));
+    }
+
+    #[test]
+    fn a_bucket_cannot_be_allowed_and_denied() {
+        let both = ConfigArgs {
+            buckets: vec!["a".into(), "b".into()],
+            deny_buckets: vec!["b".into()],
+            ..args()
+        };
+        assert!(error_of(both).contains(r#"bucket "b" is both allowed (--bucket) and denied"#));
+    }
+
+    #[test]
+    fn the_same_calls_cannot_fail_twice() {
+        let twice = ConfigArgs {
+            faults: vec![
+                parse_fault("get=access-denied@2").unwrap(),
+                parse_fault("get=other:x@2").unwrap(),
+            ],
+            ..args()
+        };
+        assert!(error_of(twice).contains(
+            "--fail `get=access-denied@2` and --fail `get=other:x@2` both decide the same calls"
+        ));
+        let different_ops = ConfigArgs {
+            faults: vec![
+                parse_fault("get=access-denied").unwrap(),
+                parse_fault("set=access-denied").unwrap(),
+            ],
+            ..args()
+        };
+        assert!(different_ops.to_config().is_ok());
+    }
+
+    #[test]
+    fn seeds_must_be_readable() {
+        let not_allowed = ConfigArgs {
+            buckets: vec!["a".into()],
+            seeds: vec![seed("my bucket:k=v")],
+            ..args()
+        };
+        let error = error_of(not_allowed);
+        assert!(
+            error.contains(r#"the seed of key "k" in bucket "my bucket" (--seed `my bucket:k=v`)"#)
+                && error.contains(r#"not in the --bucket allow list ("a")"#)
+                && error.contains("add `--bucket 'my bucket'`"),
+            "{error}"
+        );
+        let denied = ConfigArgs {
+            deny_buckets: vec!["a".into()],
+            seeds: vec![seed("a:k=v")],
+            ..args()
+        };
+        assert!(error_of(denied).contains("denied by --deny-bucket"));
+    }
+
+    #[test]
+    fn seeds_must_fit_the_limits() {
+        let too_large = ConfigArgs {
+            max_value_size: Some(3),
+            seeds: vec![seed("a:k=abc"), seed("a:l=abcd")],
+            ..args()
+        };
+        assert!(error_of(too_large).contains("is 4 bytes, more than --max-value-size 3"));
+        let too_many = ConfigArgs {
+            max_keys: Some(1),
+            seeds: vec![seed("a:k=v"), seed("b:k=v"), seed("a:l=v")],
+            ..args()
+        };
+        assert!(error_of(too_many).contains(r#"bucket "a" is seeded with more than --max-keys 1"#));
+    }
+
+    #[test]
+    fn a_key_is_seeded_once() {
+        let twice = ConfigArgs {
+            seeds: vec![seed("a:k=1"), seed("a:k=2")],
+            ..args()
+        };
+        assert!(error_of(twice).contains("is seeded twice, also by --seed `a:k=1`"));
+    }
+
+    #[test]
+    fn a_missing_seed_value_file_is_named() {
+        let missing = ConfigArgs {
+            seeds: vec![seed("a:k=@/nonexistent/value.bin")],
+            ..args()
+        };
+        assert!(error_of(missing).contains(
+            "failed to read `/nonexistent/value.bin` for --seed `a:k=@/nonexistent/value.bin`"
+        ));
+        let missing_file = ConfigArgs {
+            seed_files: vec!["/nonexistent/seeds.json".into()],
+            ..args()
+        };
+        assert!(
+            error_of(missing_file).contains("failed to read seed file `/nonexistent/seeds.json`")
+        );
+    }
+
+    #[test]
+    fn fault_spelling_round_trips() {
+        for value in [
+            "get=other:a@b@2",
+            "open=no-such-store",
+            "swap=access-denied@7",
+            "set=other:",
+        ] {
+            assert_eq!(fault_spelling(&parse_fault(value).unwrap()), value);
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_word("users"), "users");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+}

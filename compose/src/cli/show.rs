@@ -1,0 +1,330 @@
+//! How `keyvalue-virt config` shows a configuration: as readable text, or as JSON.
+
+use std::fmt::Write;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keyvalue_virt_compose::config::{BackendKind, Config, FaultError};
+use serde_json::{Value, json};
+
+use super::options::fault_spelling;
+use super::seed_file;
+
+/// Text values longer than this many characters are cut in the text form.
+const SHOWN_CHARS: usize = 60;
+
+/// The configuration as readable text; `baked` is `None` for a component with nothing baked
+/// in, which runs with the defaults.
+pub fn text(file: &str, baked: Option<&Config>) -> String {
+    let default = Config::default();
+    let (config, mut out) = match baked {
+        Some(config) => (config, format!("configuration baked into `{file}`:\n")),
+        None => (
+            &default,
+            format!("nothing is baked into `{file}`; it runs with the defaults:\n"),
+        ),
+    };
+    let mut row = |name: &str, lines: Vec<String>| {
+        for (i, line) in lines.iter().enumerate() {
+            let label = if i == 0 { name } else { "" };
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "  {label:<16}{line}");
+        }
+    };
+
+    row(
+        "backend",
+        vec![match (config.backend, &config.dir) {
+            (BackendKind::Memory, _) => "memory".to_owned(),
+            (BackendKind::Fs, Some(dir)) => format!("fs, in `{dir}`"),
+            (BackendKind::Fs, None) => "fs (no directory set)".to_owned(),
+        }],
+    );
+    row(
+        "buckets",
+        vec![if config.allow.is_empty() {
+            "any".to_owned()
+        } else {
+            format!("only {}", quoted(&config.allow))
+        }],
+    );
+    row(
+        "denied buckets",
+        vec![if config.deny.is_empty() {
+            "none".to_owned()
+        } else {
+            quoted(&config.deny)
+        }],
+    );
+    row("read-only", vec![yes_no(config.read_only, "yes", "no")]);
+    row(
+        "max value size",
+        vec![config.max_value_size.map_or("no limit".to_owned(), size)],
+    );
+    row(
+        "max keys",
+        vec![
+            config
+                .max_keys
+                .map_or("no limit".to_owned(), |n| format!("{n} per bucket")),
+        ],
+    );
+    row("trace", vec![yes_no(config.trace, "on", "off")]);
+    row(
+        "faults",
+        if config.faults.is_empty() {
+            vec!["none".to_owned()]
+        } else {
+            config
+                .faults
+                .iter()
+                .map(|fault| format!("--fail {}", shell_quote(&fault_spelling(fault))))
+                .collect()
+        },
+    );
+    row(
+        "seeds",
+        if config.seeds.is_empty() {
+            vec!["none".to_owned()]
+        } else {
+            config
+                .seeds
+                .iter()
+                .map(|seed| {
+                    format!(
+                        "bucket {:?}, key {:?}: {}",
+                        seed.bucket,
+                        seed.key,
+                        value_text(&seed.value)
+                    )
+                })
+                .collect()
+        },
+    );
+    out
+}
+
+/// The configuration as JSON; seeds are in the `--seed-file` shape.
+pub fn json(baked: Option<&Config>) -> Value {
+    let default = Config::default();
+    let config = baked.unwrap_or(&default);
+    let faults: Vec<Value> = config
+        .faults
+        .iter()
+        .map(|fault| {
+            let (error, message) = match &fault.error {
+                FaultError::NoSuchStore => ("no-such-store", None),
+                FaultError::AccessDenied => ("access-denied", None),
+                FaultError::Other(message) => ("other", Some(message.as_str())),
+            };
+            json!({
+                "op": fault.op.name(),
+                "error": error,
+                "message": message,
+                "call": fault.nth,
+            })
+        })
+        .collect();
+    json!({
+        "baked": baked.is_some(),
+        "backend": match config.backend {
+            BackendKind::Memory => "memory",
+            BackendKind::Fs => "fs",
+        },
+        "dir": config.dir,
+        "buckets": config.allow,
+        "deny-buckets": config.deny,
+        "read-only": config.read_only,
+        "max-value-size": config.max_value_size,
+        "max-keys": config.max_keys,
+        "trace": config.trace,
+        "fail": faults,
+        "seeds": seed_file::render(&config.seeds),
+    })
+}
+
+fn yes_no(flag: bool, yes: &str, no: &str) -> String {
+    if flag { yes } else { no }.to_owned()
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `bytes` in bytes, with the binary unit it is a whole multiple of.
+fn size(bytes: u64) -> String {
+    let unit = [(30, "GiB"), (20, "MiB"), (10, "KiB")]
+        .into_iter()
+        .find(|(shift, _)| bytes >= 1 << shift && bytes.is_multiple_of(1 << shift));
+    match unit {
+        Some((shift, unit)) => format!("{bytes} bytes ({} {unit})", bytes >> shift),
+        None if bytes == 1 => "1 byte".to_owned(),
+        None => format!("{bytes} bytes"),
+    }
+}
+
+/// A seed value: quoted text (cut if long), or base64 for bytes that are not UTF-8.
+fn value_text(value: &[u8]) -> String {
+    let len = match value.len() {
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    };
+    match std::str::from_utf8(value) {
+        Ok(text) if text.chars().count() <= SHOWN_CHARS => format!("{text:?}"),
+        Ok(text) => {
+            let cut: String = text.chars().take(SHOWN_CHARS).collect();
+            format!("{cut:?}... ({len})")
+        }
+        Err(_) if value.len() <= SHOWN_CHARS / 4 * 3 => {
+            format!("base64 {} ({len})", STANDARD.encode(value))
+        }
+        Err(_) => format!(
+            "base64 {}... ({len}, not UTF-8)",
+            STANDARD.encode(&value[..SHOWN_CHARS / 4 * 3])
+        ),
+    }
+}
+
+/// `value` as one shell word.
+fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,=".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyvalue_virt_compose::config::{Fault, Op, Seed};
+
+    fn sample() -> Config {
+        Config {
+            backend: BackendKind::Fs,
+            dir: Some("/kv".into()),
+            allow: vec!["a".into(), "".into()],
+            deny: vec!["x".into()],
+            read_only: true,
+            max_value_size: Some(4 << 20),
+            max_keys: Some(10),
+            trace: true,
+            faults: vec![
+                Fault {
+                    op: Op::Get,
+                    nth: Some(3),
+                    error: FaultError::Other("disk full".into()),
+                },
+                Fault {
+                    op: Op::Open,
+                    nth: None,
+                    error: FaultError::NoSuchStore,
+                },
+            ],
+            seeds: vec![
+                Seed {
+                    bucket: "a".into(),
+                    key: "k".into(),
+                    value: b"hello".to_vec(),
+                },
+                Seed {
+                    bucket: "".into(),
+                    key: "bin".into(),
+                    value: vec![0, 255],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_shows_every_field() {
+        assert_eq!(
+            text("kv.wasm", Some(&sample())),
+            r#"configuration baked into `kv.wasm`:
+  backend         fs, in `/kv`
+  buckets         only "a", ""
+  denied buckets  "x"
+  read-only       yes
+  max value size  4194304 bytes (4 MiB)
+  max keys        10 per bucket
+  trace           on
+  faults          --fail 'get=other:disk full@3'
+                  --fail open=no-such-store
+  seeds           bucket "a", key "k": "hello"
+                  bucket "", key "bin": base64 AP8= (2 bytes)
+"#
+        );
+    }
+
+    #[test]
+    fn text_of_a_plain_component_shows_the_defaults() {
+        assert_eq!(
+            text("kv.wasm", None),
+            "nothing is baked into `kv.wasm`; it runs with the defaults:
+  backend         memory
+  buckets         any
+  denied buckets  none
+  read-only       no
+  max value size  no limit
+  max keys        no limit
+  trace           off
+  faults          none
+  seeds           none
+"
+        );
+    }
+
+    #[test]
+    fn json_shows_every_field() {
+        assert_eq!(
+            json(Some(&sample())),
+            json!({
+                "baked": true,
+                "backend": "fs",
+                "dir": "/kv",
+                "buckets": ["a", ""],
+                "deny-buckets": ["x"],
+                "read-only": true,
+                "max-value-size": 4194304,
+                "max-keys": 10,
+                "trace": true,
+                "fail": [
+                    {"op": "get", "error": "other", "message": "disk full", "call": 3},
+                    {"op": "open", "error": "no-such-store", "message": null, "call": null},
+                ],
+                "seeds": {"a": {"k": "hello"}, "": {"bin": {"base64": "AP8="}}},
+            })
+        );
+        assert_eq!(json(None)["baked"], json!(false));
+        assert_eq!(json(None)["backend"], json!("memory"));
+    }
+
+    #[test]
+    fn sizes_show_their_unit() {
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(1), "1 byte");
+        assert_eq!(size(1000), "1000 bytes");
+        assert_eq!(size(1024), "1024 bytes (1 KiB)");
+        assert_eq!(size(1536), "1536 bytes");
+        assert_eq!(size(3 << 30), "3221225472 bytes (3 GiB)");
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let long = "x".repeat(100);
+        assert_eq!(
+            value_text(long.as_bytes()),
+            format!("{:?}... (100 bytes)", "x".repeat(60))
+        );
+        assert!(value_text(&[0xff; 100]).ends_with("... (100 bytes, not UTF-8)"));
+        assert_eq!(value_text(b"a\nb"), r#""a\nb""#);
+    }
+}

@@ -1,0 +1,1004 @@
+//! Runs the real `keyvalue-virt` binary: every option, every kind of bad input, `build` then
+//! `config` round trips, and `plug` on made-up apps and on the real example app.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use keyvalue_virt_compose::config::{BackendKind, Config, Fault, FaultError, Op, Seed};
+use keyvalue_virt_compose::{bake, keyvalue_imports};
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+fn kv() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keyvalue-virt"))
+}
+
+/// A scratch directory, and the path of `name` in it.
+fn scratch() -> TempDir {
+    tempfile::tempdir().expect("failed to create a temporary directory")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("failed to read `{}`: {e}", path.display()))
+}
+
+fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Runs `build -o OUT ARGS` and returns the configuration baked into OUT.
+fn build_config(args: &[&str]) -> Option<Config> {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().arg("build")
+        .arg("-o")
+        .arg(&out)
+        .args(args)
+        .assert()
+        .success();
+    bake::read(&read(&out)).expect("the output has a readable configuration slot")
+}
+
+/// Runs `config --json FILE` and parses its output.
+fn config_json(file: &Path) -> Value {
+    let output = kv()
+        .arg("config")
+        .arg("--json")
+        .arg(file)
+        .assert()
+        .success();
+    serde_json::from_slice(&output.get_output().stdout).expect("`config --json` prints JSON")
+}
+
+/// An app that imports some `wasi:keyvalue` interfaces as empty instances, which any export of
+/// the virt satisfies, and `wasi:cli/environment`.
+fn wat_app(imports: &[&str]) -> Vec<u8> {
+    let imports: String = imports
+        .iter()
+        .map(|name| format!("(import \"{name}\" (instance))\n"))
+        .collect();
+    wat::parse_str(format!(
+        "(component {imports} (import \"wasi:cli/environment@0.2.0\" (instance)))"
+    ))
+    .unwrap()
+}
+
+/// The README's example app (`counter`, draft), built for `wasm32-wasip2` once per test
+/// process into `target/wasm`, like `build.rs` builds the virt.
+fn counter_app() -> &'static Path {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("the compose crate has no parent directory")?;
+        let target_dir = workspace.join("target").join("wasm");
+        let cargo = std::env::var_os("CARGO")
+            .or_else(|| option_env!("CARGO").map(Into::into))
+            .unwrap_or_else(|| "cargo".into());
+        let output = StdCommand::new(&cargo)
+            .current_dir(workspace)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .args(["-p", "keyvalue-virt-test-guests", "--bin", "counter"])
+            .output()
+            .map_err(|e| format!("failed to run `{}`: {e}", cargo.to_string_lossy()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "building the counter app failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(target_dir.join("wasm32-wasip2/release/counter.wasm"))
+    });
+    match built {
+        Ok(path) => path,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+// --- help ---
+
+#[test]
+fn help_lists_the_commands_with_examples() {
+    kv().arg("--help").assert().success().stdout(
+        contains("Usage: keyvalue-virt <COMMAND>")
+            .and(contains("build "))
+            .and(contains("plug "))
+            .and(contains("config "))
+            .and(contains("Examples:")),
+    );
+}
+
+#[test]
+fn each_command_has_help_with_an_example() {
+    for (command, usage, example) in [
+        (
+            "build",
+            "Usage: keyvalue-virt build [OPTIONS] --output <OUT.wasm>",
+            "keyvalue-virt build -o kv.wasm",
+        ),
+        (
+            "plug",
+            "Usage: keyvalue-virt plug [OPTIONS] --output <OUT.wasm> <APP.wasm>",
+            "keyvalue-virt plug app.wasm -o app-kv.wasm",
+        ),
+        (
+            "config",
+            "Usage: keyvalue-virt config [OPTIONS] <FILE>",
+            "keyvalue-virt config kv.wasm",
+        ),
+    ] {
+        kv().args([command, "--help"]).assert().success().stdout(
+            contains(usage)
+                .and(contains("Examples:"))
+                .and(contains(example)),
+        );
+    }
+    for command in ["build", "plug"] {
+        let output = kv().args([command, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+        for option in [
+            "--backend <BACKEND>",
+            "--dir <GUEST_PATH>",
+            "--bucket <NAME>",
+            "--deny-bucket <NAME>",
+            "--read-only",
+            "--max-value-size <BYTES>",
+            "--max-keys <N>",
+            "--seed <BUCKET:KEY=VALUE>",
+            "--seed-file <FILE.json>",
+            "--fail <OP=ERROR[@N]>",
+            "--trace",
+        ] {
+            assert!(
+                help.contains(option),
+                "`{command} --help` lacks {option}:\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn version_is_printed() {
+    kv().arg("--version")
+        .assert()
+        .success()
+        .stdout(contains(concat!(
+            "keyvalue-virt ",
+            env!("CARGO_PKG_VERSION")
+        )));
+}
+
+// --- build and config ---
+
+#[test]
+fn build_without_options_writes_the_component_as_shipped() {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().args(["build", "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains(
+            "as shipped (nothing baked in; the defaults apply)",
+        ));
+    let plain = read(&out);
+    assert_eq!(bake::read(&plain).unwrap(), None);
+    assert!(keyvalue_imports(&plain).unwrap().is_empty());
+
+    // Options that only repeat the defaults bake nothing either.
+    let same = dir.path().join("same.wasm");
+    kv().args(["build", "--backend", "memory", "-o"])
+        .arg(&same)
+        .assert()
+        .success();
+    assert_eq!(read(&same), plain);
+
+    kv().arg("config")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("nothing is baked into").and(contains("runs with the defaults")));
+    assert_eq!(config_json(&out)["baked"], json!(false));
+}
+
+#[test]
+fn each_option_round_trips_through_build_and_config() {
+    let dir = scratch();
+    let value_file = write(&dir, "value.bin", [0u8, 1, 255]);
+    let seed_file = write(
+        &dir,
+        "seeds.json",
+        r#"{"b": {"k": "v", "bin": {"base64": "AP8="}}}"#,
+    );
+    let value_arg = format!("b:blob=@{}", value_file.display());
+    let seed_file_arg = seed_file.to_str().unwrap();
+    let seed = |bucket: &str, key: &str, value: &[u8]| Seed {
+        bucket: bucket.into(),
+        key: key.into(),
+        value: value.to_vec(),
+    };
+    let fault = |op, nth, error| Fault { op, nth, error };
+
+    let cases: Vec<(Vec<&str>, Config)> = vec![
+        (
+            vec!["--backend", "fs", "--dir", "/kv"],
+            Config {
+                backend: BackendKind::Fs,
+                dir: Some("/kv".into()),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--bucket", "a", "--bucket", "", "--bucket", "a"],
+            Config {
+                allow: vec!["a".into(), "".into()],
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--deny-bucket", "x", "--deny-bucket", "y"],
+            Config {
+                deny: vec!["x".into(), "y".into()],
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--read-only"],
+            Config {
+                read_only: true,
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--max-value-size", "4MiB"],
+            Config {
+                max_value_size: Some(4 << 20),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--max-value-size", "1000"],
+            Config {
+                max_value_size: Some(1000),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--max-value-size", "0"],
+            Config {
+                max_value_size: Some(0),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--max-keys", "0"],
+            Config {
+                max_keys: Some(0),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--max-keys", "12"],
+            Config {
+                max_keys: Some(12),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--trace"],
+            Config {
+                trace: true,
+                ..Config::default()
+            },
+        ),
+        (
+            vec![
+                "--seed",
+                "b:k=v=w:x",
+                "--seed",
+                ":=",
+                "--seed",
+                "b:at=@@home",
+            ],
+            Config {
+                seeds: vec![
+                    seed("b", "k", b"v=w:x"),
+                    seed("", "", b""),
+                    seed("b", "at", b"@home"),
+                ],
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--seed", &value_arg],
+            Config {
+                seeds: vec![seed("b", "blob", &[0, 1, 255])],
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--seed-file", seed_file_arg],
+            Config {
+                seeds: vec![seed("b", "bin", &[0, 255]), seed("b", "k", b"v")],
+                ..Config::default()
+            },
+        ),
+        (
+            vec![
+                "--fail",
+                "open=no-such-store",
+                "--fail",
+                "set=access-denied@2",
+                "--fail",
+                "get=other:mail me@example.com",
+                "--fail",
+                "delete-many=other:a@b@7",
+            ],
+            Config {
+                faults: vec![
+                    fault(Op::Set, Some(2), FaultError::AccessDenied),
+                    fault(Op::DeleteMany, Some(7), FaultError::Other("a@b".into())),
+                    fault(Op::Open, None, FaultError::NoSuchStore),
+                    fault(
+                        Op::Get,
+                        None,
+                        FaultError::Other("mail me@example.com".into()),
+                    ),
+                ],
+                ..Config::default()
+            },
+        ),
+    ];
+    for (args, expected) in cases {
+        // A seed file's keys may come in any order.
+        let sorted = |mut config: Config| {
+            config
+                .seeds
+                .sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+            config
+        };
+        let seeds_in_order = !args.contains(&"--seed-file");
+        let baked = build_config(&args).expect("something is baked");
+        if seeds_in_order {
+            assert_eq!(baked, expected, "{args:?}");
+        } else {
+            assert_eq!(sorted(baked), sorted(expected), "{args:?}");
+        }
+    }
+
+    for op in Op::ALL {
+        let spelling = format!("{}=access-denied", op.name());
+        let config = build_config(&["--fail", &spelling]).unwrap();
+        assert_eq!(
+            config.faults,
+            [fault(op, None, FaultError::AccessDenied)],
+            "{spelling}"
+        );
+    }
+}
+
+#[test]
+fn build_then_config_shows_every_option() {
+    let dir = scratch();
+    let seeds = write(
+        &dir,
+        "seeds.json",
+        r#"{"users": {"avatar": {"base64": "AP8="}}}"#,
+    );
+    let out = dir.path().join("kv.wasm");
+    kv().args(["build", "-o"])
+        .arg(&out)
+        .args([
+            "--bucket",
+            "users",
+            "--bucket",
+            "",
+            "--deny-bucket",
+            "admin",
+            "--read-only",
+        ])
+        .args(["--max-value-size", "1KiB", "--max-keys", "5", "--trace"])
+        .args(["--seed", r#"users:alice={"age": 30}"#, "--seed-file"])
+        .arg(&seeds)
+        .args([
+            "--fail",
+            "get=other:disk full@3",
+            "--fail",
+            "open=no-such-store",
+        ])
+        .assert()
+        .success()
+        .stderr(contains("with the configuration baked in"));
+
+    let expected_text = format!(
+        r#"configuration baked into `{}`:
+  backend         memory
+  buckets         only "users", ""
+  denied buckets  "admin"
+  read-only       yes
+  max value size  1024 bytes (1 KiB)
+  max keys        5 per bucket
+  trace           on
+  faults          --fail 'get=other:disk full@3'
+                  --fail open=no-such-store
+  seeds           bucket "users", key "avatar": base64 AP8= (2 bytes)
+                  bucket "users", key "alice": "{{\"age\": 30}}"
+"#,
+        out.display()
+    );
+    kv().arg("config")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(expected_text);
+
+    assert_eq!(
+        config_json(&out),
+        json!({
+            "baked": true,
+            "backend": "memory",
+            "dir": null,
+            "buckets": ["users", ""],
+            "deny-buckets": ["admin"],
+            "read-only": true,
+            "max-value-size": 1024,
+            "max-keys": 5,
+            "trace": true,
+            "fail": [
+                {"op": "get", "error": "other", "message": "disk full", "call": 3},
+                {"op": "open", "error": "no-such-store", "message": null, "call": null},
+            ],
+            "seeds": {"users": {"alice": "{\"age\": 30}", "avatar": {"base64": "AP8="}}},
+        })
+    );
+}
+
+#[test]
+fn config_json_seeds_are_a_seed_file() {
+    let dir = scratch();
+    let first = dir.path().join("first.wasm");
+    kv().args(["build", "-o"])
+        .arg(&first)
+        .args(["--seed", "a:text=héllo", "--seed", "b:=", "--seed", ":k=v"])
+        .assert()
+        .success();
+    let seeds = write(&dir, "seeds.json", config_json(&first)["seeds"].to_string());
+    let second = dir.path().join("second.wasm");
+    kv().args(["build", "-o"])
+        .arg(&second)
+        .arg("--seed-file")
+        .arg(&seeds)
+        .assert()
+        .success();
+    assert_eq!(config_json(&first)["seeds"], config_json(&second)["seeds"]);
+}
+
+#[test]
+fn fs_backend_is_shown_with_its_directory() {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().args(["build", "--backend", "fs", "--dir", "/data/kv", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    kv().arg("config")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("backend         fs, in `/data/kv`"));
+    assert_eq!(config_json(&out)["dir"], json!("/data/kv"));
+}
+
+// --- bad input ---
+
+/// Runs `build` with `args` and checks that it fails with a message containing each of
+/// `expected`, and writes nothing.
+#[track_caller]
+fn refused(args: &[&str], expected: &[&str]) {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    let output = kv()
+        .arg("build")
+        .arg("-o")
+        .arg(&out)
+        .args(args)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    for part in expected {
+        assert!(
+            stderr.contains(part),
+            "{args:?}: expected {part:?} in:\n{stderr}"
+        );
+    }
+    assert!(!out.exists(), "{args:?}: wrote `{}` anyway", out.display());
+}
+
+#[test]
+fn bad_fail_values_are_refused() {
+    let option = "for '--fail <OP=ERROR[@N]>'";
+    refused(
+        &["--fail", "get"],
+        &[
+            "invalid value 'get'",
+            option,
+            "expected OP=ERROR[@N], like `get=access-denied`",
+        ],
+    );
+    refused(
+        &["--fail", "get=boom"],
+        &[
+            "invalid value 'get=boom'",
+            option,
+            "ERROR must be no-such-store, access-denied or other:MESSAGE, not `boom`",
+        ],
+    );
+    refused(
+        &["--fail", "fetch=access-denied"],
+        &["unknown operation `fetch`; OP is one of open, get, set"],
+    );
+    refused(
+        &["--fail", "get=access-denied@0"],
+        &["calls are counted from 1: write `@1`"],
+    );
+    refused(
+        &["--fail", "get=no-such-store@x"],
+        &["not `no-such-store@x`"],
+    );
+    refused(&["--fail", "get=other"], &["not `other`"]);
+    refused(
+        &["--fail", "get=access-denied@99999999999999999999"],
+        &["call number `99999999999999999999` is too large"],
+    );
+    refused(
+        &["--fail", "get=access-denied@2", "--fail", "get=other:x@2"],
+        &[
+            "--fail `get=access-denied@2` and --fail `get=other:x@2` both decide the same calls of `get`",
+        ],
+    );
+}
+
+#[test]
+fn bad_seed_values_are_refused() {
+    let option = "for '--seed <BUCKET:KEY=VALUE>'";
+    refused(
+        &["--seed", "nocolon=1"],
+        &[option, "no `:` after the bucket; expected BUCKET:KEY=VALUE"],
+    );
+    refused(&["--seed", "b:noequals"], &[option, "no `=` after the key"]);
+    refused(
+        &["--seed", "b:k=@"],
+        &[option, "`=@` must be followed by a file name"],
+    );
+    refused(
+        &["--seed", "b:k=@/nonexistent/value.bin"],
+        &["failed to read `/nonexistent/value.bin` for --seed `b:k=@/nonexistent/value.bin`"],
+    );
+    refused(
+        &["--seed", "a:k=1", "--seed", "a:k=2"],
+        &[
+            r#"the seed of key "k" in bucket "a" (--seed `a:k=2`) is seeded twice, also by --seed `a:k=1`"#,
+        ],
+    );
+}
+
+#[test]
+fn seeds_that_could_never_be_read_are_refused() {
+    refused(
+        &["--bucket", "a", "--seed", "b:k=v"],
+        &[
+            r#"the seed of key "k" in bucket "b" (--seed `b:k=v`) could never be read"#,
+            r#"not in the --bucket allow list ("a"); add `--bucket b`"#,
+        ],
+    );
+    refused(
+        &["--deny-bucket", "b", "--seed", "b:k=v"],
+        &["could never be read: the bucket is denied by --deny-bucket"],
+    );
+    refused(
+        &["--max-value-size", "2", "--seed", "b:k=abc"],
+        &["is 3 bytes, more than --max-value-size 2"],
+    );
+    refused(
+        &["--max-keys", "1", "--seed", "b:k=v", "--seed", "b:l=v"],
+        &[r#"bucket "b" is seeded with more than --max-keys 1 keys"#],
+    );
+}
+
+#[test]
+fn bad_scalar_options_are_refused() {
+    refused(
+        &["--max-value-size", "4XB"],
+        &[
+            "for '--max-value-size <BYTES>'",
+            "unknown unit `XB`; use B, KB, MB, GB, KiB, MiB or GiB",
+        ],
+    );
+    refused(
+        &["--max-value-size", "4M"],
+        &["unit `M` is ambiguous; write `MiB` (powers of 1024) or `MB`"],
+    );
+    refused(
+        &["--max-value-size", "big"],
+        &["expected a number of bytes"],
+    );
+    refused(
+        &["--max-keys=-1"],
+        &["invalid value '-1' for '--max-keys <N>'"],
+    );
+    refused(
+        &["--max-keys", "ten"],
+        &["invalid value 'ten' for '--max-keys <N>'"],
+    );
+    refused(
+        &["--backend", "redis"],
+        &[
+            "invalid value 'redis' for '--backend <BACKEND>'",
+            "[possible values: memory, fs]",
+        ],
+    );
+    refused(
+        &["--backend", "fs"],
+        &["--backend fs needs --dir GUEST_PATH", "`--dir /kv`"],
+    );
+    refused(
+        &["--dir", "/kv"],
+        &["--dir `/kv` is only used by the fs backend; add `--backend fs`"],
+    );
+    refused(
+        &["--backend", "fs", "--dir", "kv"],
+        &[
+            "for '--dir <GUEST_PATH>'",
+            "GUEST_PATH must be absolute",
+            "try `/kv`",
+        ],
+    );
+    refused(
+        &["--bucket", "a", "--deny-bucket", "a"],
+        &[r#"bucket "a" is both allowed (--bucket) and denied (--deny-bucket)"#],
+    );
+    refused(&["--frobnicate"], &["unexpected argument '--frobnicate'"]);
+}
+
+#[test]
+fn missing_output_is_refused() {
+    kv().arg("build")
+        .assert()
+        .failure()
+        .stderr(contains("--output <OUT.wasm>"));
+}
+
+#[test]
+fn bad_seed_files_are_refused_naming_the_file_bucket_and_key() {
+    let dir = scratch();
+    let cases: [(&str, &[u8], &str); 9] = [
+        ("broken.json", b"{\"a\": ", "not valid JSON"),
+        (
+            "latin1.json",
+            b"{\"a\": {\"k\": \"caf\xe9\"}}",
+            "not valid JSON",
+        ),
+        (
+            "array.json",
+            b"[1, 2]",
+            "the file holds an array, not an object of buckets; write an object of buckets",
+        ),
+        (
+            "flat.json",
+            b"{\"a\": \"v\"}",
+            r#"bucket "a" holds a string, not an object of keys; write {"a": {"key": "value"}}"#,
+        ),
+        (
+            "number.json",
+            b"{\"a\": {\"k\": 5}}",
+            r#"bucket "a", key "k": a value must be a string (UTF-8 text) or {"base64": "..."} (any bytes), found a number"#,
+        ),
+        (
+            "hex.json",
+            b"{\"a\": {\"k\": {\"hex\": \"00\"}}}",
+            r#"bucket "a", key "k": a value must be"#,
+        ),
+        (
+            "extra.json",
+            b"{\"a\": {\"k\": {\"base64\": \"AA==\", \"type\": \"png\"}}}",
+            r#"drop the field "type" next to "base64""#,
+        ),
+        (
+            "base64.json",
+            b"{\"a\": {\"k\": {\"base64\": \"%%%\"}}}",
+            r#"bucket "a", key "k": invalid base64 in "base64""#,
+        ),
+        (
+            "padding.json",
+            b"{\"a\": {\"k\": {\"base64\": \"AP8\"}}}",
+            "use the standard alphabet with `=` padding",
+        ),
+    ];
+    for (name, contents, expected) in cases {
+        let path = write(&dir, name, contents);
+        let named = format!("invalid seed file `{}`: ", path.display());
+        refused(
+            &["--seed-file", path.to_str().unwrap()],
+            &[&named, expected],
+        );
+    }
+    refused(
+        &["--seed-file", "/nonexistent/seeds.json"],
+        &["failed to read seed file `/nonexistent/seeds.json`"],
+    );
+
+    let allowed = write(&dir, "ok.json", r#"{"b": {"k": "v"}}"#);
+    refused(
+        &["--bucket", "a", "--seed-file", allowed.to_str().unwrap()],
+        &[&format!(
+            "(--seed-file `{}`) could never be read",
+            allowed.display()
+        )],
+    );
+}
+
+#[test]
+fn an_unwritable_output_is_reported() {
+    kv().args(["build", "-o", "/nonexistent/dir/kv.wasm"])
+        .assert()
+        .failure()
+        .stderr(contains(
+            "error: failed to write `/nonexistent/dir/kv.wasm`",
+        ));
+}
+
+#[test]
+fn config_of_a_non_virt_is_refused() {
+    let dir = scratch();
+    let other = write(&dir, "other.wasm", wat_app(&[]));
+    kv().arg("config").arg(&other).assert().failure().stderr(
+        contains(format!(
+            "failed to read the configuration of `{}`",
+            other.display()
+        ))
+        .and(contains("no configuration slot found")),
+    );
+    kv().args(["config", "/nonexistent.wasm"])
+        .assert()
+        .failure()
+        .stderr(contains("failed to read `/nonexistent.wasm`"));
+}
+
+// --- plug ---
+
+#[test]
+fn plug_refuses_an_app_without_keyvalue_imports() {
+    let dir = scratch();
+    let app = write(&dir, "app.wasm", wat_app(&[]));
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(&app)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!("failed to plug `{}`", app.display())).and(contains(
+                "imports no `wasi:keyvalue` interface, so there is nothing to plug",
+            )),
+        );
+    assert!(!out.exists());
+}
+
+#[test]
+fn plug_refuses_what_is_not_a_component() {
+    let dir = scratch();
+    let out = dir.path().join("out.wasm");
+    for (name, bytes) in [
+        ("module.wasm", wat::parse_str("(module)").unwrap()),
+        ("text.wasm", b"not wasm".to_vec()),
+    ] {
+        let app = write(&dir, name, bytes);
+        kv().arg("plug")
+            .arg(&app)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .failure()
+            .stderr(contains(format!(
+                "failed to read `{}` as a component",
+                app.display()
+            )));
+    }
+    kv().args(["plug", "/nonexistent/app.wasm", "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("failed to read `/nonexistent/app.wasm`"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn plug_refuses_bad_options_before_reading_the_app() {
+    let dir = scratch();
+    let out = dir.path().join("out.wasm");
+    kv().args(["plug", "/nonexistent/app.wasm", "--fail", "get=boom", "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("ERROR must be no-such-store").and(contains("app.wasm").not()));
+    kv().args([
+        "plug",
+        "/nonexistent/app.wasm",
+        "--bucket",
+        "a",
+        "--seed",
+        "b:k=v",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .failure()
+    .stderr(contains("could never be read"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn plug_refuses_an_app_whose_import_does_not_fit() {
+    let dir = scratch();
+    // The draft store as an instance with a function the virt does not export.
+    let app = write(
+        &dir,
+        "app.wasm",
+        wat::parse_str(
+            r#"(component (import "wasi:keyvalue/store@0.2.0-draft"
+                (instance (export "frobnicate" (func)))))"#,
+        )
+        .unwrap(),
+    );
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(&app)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!("failed to plug `{}`", app.display())).and(contains(
+                "failed to plug the virt's export `wasi:keyvalue/store@0.2.0-draft`",
+            )),
+        );
+    assert!(!out.exists());
+
+    let future = write(&dir, "future.wasm", wat_app(&["wasi:keyvalue/store@0.3.0"]));
+    kv().arg("plug")
+        .arg(&future)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains(
+            "the app imports `wasi:keyvalue/store@0.3.0`, which the virt does not export",
+        ));
+}
+
+#[test]
+fn plug_reports_the_drafts_and_bakes_into_the_nested_virt() {
+    let dir = scratch();
+    let app = write(
+        &dir,
+        "app.wasm",
+        wat_app(&[
+            "wasi:keyvalue/store@0.2.0-draft",
+            "wasi:keyvalue/batch@0.2.0-draft",
+            "wasi:keyvalue/store@0.2.0-draft2",
+            "wasi:keyvalue/atomics@0.2.0-draft2",
+        ]),
+    );
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(&app)
+        .arg("-o")
+        .arg(&out)
+        .args([
+            "--bucket",
+            "a",
+            "--seed",
+            "a:k=v",
+            "--fail",
+            "swap=other:conflict@1",
+        ])
+        .assert()
+        .success()
+        .stderr(
+            contains(format!(
+                "`{}` imports wasi:keyvalue@0.2.0-draft (store, batch)\n",
+                app.display()
+            ))
+            .and(contains(format!(
+                "`{}` imports wasi:keyvalue@0.2.0-draft2 (store, atomics)\n",
+                app.display()
+            )))
+            .and(contains(
+                "(configuration baked in); no wasi:keyvalue import is left",
+            )),
+        );
+    let composed = read(&out);
+    assert!(keyvalue_imports(&composed).unwrap().is_empty());
+    assert_eq!(
+        bake::read(&composed).unwrap(),
+        Some(Config {
+            allow: vec!["a".into()],
+            seeds: vec![Seed {
+                bucket: "a".into(),
+                key: "k".into(),
+                value: b"v".to_vec()
+            }],
+            faults: vec![Fault {
+                op: Op::Swap,
+                nth: Some(1),
+                error: FaultError::Other("conflict".into())
+            }],
+            ..Config::default()
+        })
+    );
+    kv().arg("config")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("configuration baked into").and(contains(r#"buckets         only "a""#)));
+}
+
+#[test]
+fn plug_without_options_bakes_nothing() {
+    let dir = scratch();
+    let app = write(
+        &dir,
+        "app.wasm",
+        wat_app(&["wasi:keyvalue/store@0.2.0-draft2"]),
+    );
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(&app)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("(nothing baked in; the defaults apply)"));
+    assert_eq!(bake::read(&read(&out)).unwrap(), None);
+    kv().arg("config")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("nothing is baked into"));
+}
+
+#[test]
+fn plug_composes_the_real_example_app() {
+    let dir = scratch();
+    let out = dir.path().join("counter-kv.wasm");
+    kv().arg("plug")
+        .arg(counter_app())
+        .arg("-o")
+        .arg(&out)
+        .args(["--seed", ":alice=41", "--max-keys", "100", "--trace"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "imports wasi:keyvalue@0.2.0-draft (store, atomics, batch)\n",
+        ));
+    let composed = read(&out);
+    assert!(keyvalue_imports(&composed).unwrap().is_empty());
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&composed)
+        .expect("the plugged app validates");
+    let json = config_json(&out);
+    assert_eq!(json["seeds"], json!({"": {"alice": "41"}}));
+    assert_eq!(json["max-keys"], json!(100));
+    assert_eq!(json["trace"], json!(true));
+}
