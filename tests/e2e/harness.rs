@@ -4,9 +4,13 @@
 // Helpers for scenario tests that do not exist yet are expected to be unused for a while.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use keyvalue_virt_compose::bake;
+use keyvalue_virt_compose::config::Config as VirtConfig;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap};
@@ -19,7 +23,7 @@ const PIPE_CAPACITY: usize = 16 << 20;
 
 /// A test application from `tests/guests`: a `wasi:cli` command that takes a scenario name as
 /// its first argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum App {
     /// `draft-app`, which imports `wasi:keyvalue@0.2.0-draft`.
     Draft,
@@ -29,13 +33,16 @@ pub enum App {
     Both,
     /// `counter`, the README's example app (draft).
     Counter,
+    /// `probe`, which runs the operations given as arguments and prints each result (draft2,
+    /// plus draft's `increment`); see `tests/guests/src/bin/probe.rs`.
+    Probe,
 }
 
 impl App {
     /// The two apps that each run every scenario of their draft.
     pub const DRAFTS: [App; 2] = [App::Draft, App::Draft2];
 
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 
     /// The binary name, which is also the program name passed as `argv[0]`.
     pub fn name(self) -> &'static str {
@@ -44,6 +51,7 @@ impl App {
             App::Draft2 => "draft2-app",
             App::Both => "both-app",
             App::Counter => "counter",
+            App::Probe => "probe",
         }
     }
 
@@ -52,13 +60,13 @@ impl App {
         match self {
             App::Draft | App::Counter => &["0.2.0-draft"],
             App::Draft2 => &["0.2.0-draft2"],
-            App::Both => &["0.2.0-draft", "0.2.0-draft2"],
+            App::Both | App::Probe => &["0.2.0-draft", "0.2.0-draft2"],
         }
     }
 
     /// Every app.
     pub fn all() -> [App; App::COUNT] {
-        [App::Draft, App::Draft2, App::Both, App::Counter]
+        [App::Draft, App::Draft2, App::Both, App::Counter, App::Probe]
     }
 
     /// The built, unplugged component.
@@ -71,9 +79,17 @@ impl App {
     }
 }
 
-/// The path of the built keyvalue-virt component.
+/// The path of the keyvalue-virt component the CLI ships (memory backend, nothing baked in),
+/// written once per process for tools that take a file, such as `wac plug`.
 pub fn virt_path() -> PathBuf {
-    artifacts().join("keyvalue_virt.wasm")
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = scratch_dir().join("keyvalue_virt.wasm");
+        std::fs::write(&path, keyvalue_virt_compose::VIRT)
+            .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
+        path
+    })
+    .clone()
 }
 
 /// The workspace root (the root package's manifest directory).
@@ -88,9 +104,10 @@ pub fn scratch_dir() -> &'static Path {
 
 /// The directory holding the release guest artifacts, built on first use.
 ///
-/// The build runs once per test process with its own `CARGO_TARGET_DIR` (`target/e2e`), so it
-/// never waits on the lock of the cargo that runs the tests. Panics with cargo's output if the
-/// build fails (in every test that needs the artifacts).
+/// The build runs once per test process with its own `CARGO_TARGET_DIR` (`target/wasm`, which
+/// the CLI's `build.rs` uses too), so it never waits on the lock of the cargo that runs the
+/// tests. Panics with cargo's output if the build fails (in every test that needs the
+/// artifacts).
 pub fn artifacts() -> &'static Path {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match BUILT.get_or_init(build_guests) {
@@ -103,12 +120,18 @@ fn build_guests() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO")
         .or_else(|| option_env!("CARGO").map(Into::into))
         .unwrap_or_else(|| "cargo".into());
-    let target_dir = workspace_root().join("target").join("e2e");
+    let target_dir = workspace_root().join("target").join("wasm");
     let output = Command::new(&cargo)
         .current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", &target_dir)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .args(["-p", "keyvalue-virt", "-p", "keyvalue-virt-test-guests"])
+        // The virt itself comes from the CLI's build (`keyvalue_virt_compose::VIRT`).
+        .args([
+            "-p",
+            "keyvalue-virt-test-guests",
+            "-p",
+            "keyvalue-virt-null",
+        ])
         .output()
         .map_err(|e| format!("failed to run `{}`: {e}", cargo.to_string_lossy()))?;
     if !output.status.success() {
@@ -142,7 +165,7 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn composed(app: App) -> &'static [u8] {
     static COMPOSED: [OnceLock<Vec<u8>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
     COMPOSED[app.index()].get_or_init(|| {
-        let bytes = keyvalue_virt_compose::plug(&read(&app.path()), &read(&virt_path()))
+        let bytes = keyvalue_virt_compose::plug(&read(&app.path()), plain_virt())
             .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
         assert_no_keyvalue_imports(&bytes);
         bytes
@@ -222,6 +245,60 @@ pub fn run_with(app: App, args: &[&str], configure: impl FnOnce(&mut WasiCtxBuil
     static PRE: [OnceLock<CommandPre<Host>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
     let pre = PRE[app.index()].get_or_init(|| pre_instantiate(&compile(composed(app))));
     execute(pre, app.name(), args, configure)
+}
+
+/// The plain virt component (nothing baked in), as the CLI ships it.
+pub fn plain_virt() -> &'static [u8] {
+    keyvalue_virt_compose::VIRT
+}
+
+/// The virt with `config` baked in by [`bake::bake`], from the build the CLI would pick (the
+/// one with the fs backend for `--backend fs`); panics if baking fails.
+pub fn baked_virt(config: &VirtConfig) -> Vec<u8> {
+    bake::bake(keyvalue_virt_compose::virt_for(config), config)
+        .unwrap_or_else(|e| panic!("failed to bake the configuration: {}", chain(&e)))
+}
+
+/// `app` plugged with `virt`, which may be baked or altered. Panics if the composition fails
+/// or still imports `wasi:keyvalue`.
+pub fn plug_with(app: App, virt: &[u8]) -> Vec<u8> {
+    let bytes = keyvalue_virt_compose::plug(&read(&app.path()), virt)
+        .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
+    assert_no_keyvalue_imports(&bytes);
+    bytes
+}
+
+/// Runs `app` plugged with the virt that has `config` baked in, with `args` after the program
+/// name. Each configuration is baked, plugged and compiled once per process and app, so tests
+/// that share a configuration share the compiled component.
+pub fn run_configured(app: App, config: &VirtConfig, args: &[&str]) -> Outcome {
+    run_configured_with(app, config, args, |_| {})
+}
+
+/// Like [`run_configured`], letting `configure` add to the WASI context (preopens, environment).
+pub fn run_configured_with(
+    app: App,
+    config: &VirtConfig,
+    args: &[&str],
+    configure: impl FnOnce(&mut WasiCtxBuilder),
+) -> Outcome {
+    type Cache = Mutex<HashMap<(App, Vec<u8>), Arc<OnceLock<CommandPre<Host>>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let slot = CACHE
+        .get_or_init(Cache::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry((app, config.encode()))
+        .or_default()
+        .clone();
+    // Compiled outside the lock, so that tests with other configurations compile in parallel.
+    let pre = slot.get_or_init(|| pre_instantiate(&compile(&plug_with(app, &baked_virt(config)))));
+    execute(pre, app.name(), args, configure)
+}
+
+/// Runs `app` plugged with `virt` (not cached: for virts altered by the test).
+pub fn run_plugged(app: App, virt: &[u8], args: &[&str]) -> Outcome {
+    run_component(&compile(&plug_with(app, virt)), app.name(), args)
 }
 
 /// Runs an already compiled command component with `program` as `argv[0]` followed by `args`.
@@ -310,4 +387,14 @@ impl WasiView for Host {
             table: &mut self.table,
         }
     }
+}
+
+/// [`run_component`], letting `configure` add to the WASI context (preopens for the fs backend).
+pub fn run_component_with(
+    component: &Component,
+    program: &str,
+    args: &[&str],
+    configure: impl FnOnce(&mut WasiCtxBuilder),
+) -> Outcome {
+    execute(&pre_instantiate(component), program, args, configure)
 }

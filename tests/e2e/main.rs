@@ -2,6 +2,8 @@
 //! wasmtime. The guest components are built on first use (see `harness::artifacts`).
 
 mod cli_plug;
+mod configured;
+mod fs;
 mod harness;
 mod plug;
 mod scenarios;

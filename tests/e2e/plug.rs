@@ -2,7 +2,7 @@
 
 use keyvalue_virt_compose::{PlugError, keyvalue_imports, plug};
 
-use crate::harness::{App, assert_no_keyvalue_imports, composed, read, virt_path};
+use crate::harness::{App, assert_no_keyvalue_imports, composed, plain_virt, read};
 
 #[test]
 fn apps_import_the_drafts_they_are_built_for() {
@@ -29,7 +29,7 @@ fn plugged_apps_import_no_keyvalue() {
 
 #[test]
 fn plug_refuses_a_component_without_keyvalue_imports() {
-    let virt = read(&virt_path());
-    let err = plug(&virt, &virt).unwrap_err();
+    let virt = plain_virt();
+    let err = plug(virt, virt).unwrap_err();
     assert!(matches!(err, PlugError::NoKeyvalueImport), "{err}");
 }

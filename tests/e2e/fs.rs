@@ -1,0 +1,364 @@
+//! The fs backend (`--backend fs --dir /kv`) with the real component under wasmtime, on a
+//! directory under the target's scratch directory: persistence, concurrent instances, crashes,
+//! hostile names and damaged files.
+
+use std::hash::BuildHasher;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use keyvalue_virt_compose::config::{BackendKind, Config};
+use wasmtime::component::Component;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::harness::{
+    App, Outcome, artifacts, baked_virt, compile, engine, read, run_component_with, scratch_dir,
+};
+
+/// The guest path the store directory is granted at.
+const GUEST_DIR: &str = "/kv";
+
+fn fs_config() -> Config {
+    Config {
+        backend: BackendKind::Fs,
+        dir: Some(GUEST_DIR.into()),
+        ..Config::default()
+    }
+}
+
+/// `app` (or `fs-app`, for `None`) plugged with the fs-configured virt, compiled once.
+fn component(app: Option<App>) -> &'static Component {
+    static FS_APP: OnceLock<Component> = OnceLock::new();
+    static PROBE: OnceLock<Component> = OnceLock::new();
+    let (slot, path) = match app {
+        None => (&FS_APP, artifacts().join("fs-app.wasm")),
+        Some(app) => (&PROBE, app.path()),
+    };
+    slot.get_or_init(|| {
+        let app_bytes = read(&path);
+        let plugged = keyvalue_virt_compose::plug(&app_bytes, &baked_virt(&fs_config()))
+            .unwrap_or_else(|e| panic!("failed to plug `{}`: {e}", path.display()));
+        compile(&plugged)
+    })
+}
+
+/// A fresh, empty store directory for one test.
+fn store_dir(name: &str) -> PathBuf {
+    let dir = scratch_dir().join("fs").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("store")).unwrap();
+    dir.join("store")
+}
+
+fn grant(dir: &Path) -> impl FnOnce(&mut WasiCtxBuilder) + '_ {
+    move |builder| {
+        // As `wasmtime run` does: file operations run on the calling thread, not a pool's.
+        builder
+            .allow_blocking_current_thread(true)
+            .preopened_dir(dir, GUEST_DIR, FsPerms::ReadWrite)
+            .unwrap();
+    }
+}
+
+fn fs_app(dir: &Path, args: &[&str]) -> Outcome {
+    run_component_with(component(None), "fs-app", args, grant(dir))
+}
+
+fn probe(dir: &Path, args: &[&str]) -> Outcome {
+    run_component_with(component(Some(App::Probe)), "probe", args, grant(dir))
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn data_persists_across_runs() {
+    let dir = store_dir("persist");
+    let first = probe(
+        &dir,
+        &[
+            "set:b:k=hello",
+            "inc:b:n:5",
+            "set:other:k=x",
+            "delete:other:k",
+        ],
+    )
+    .assert_ok();
+    assert_eq!(
+        first.stdout,
+        "set:b:k=hello -> ok\ninc:b:n:5 -> ok 5\nset:other:k=x -> ok\ndelete:other:k -> ok\n"
+    );
+    let second = probe(&dir, &["get:b:k", "inc:b:n:1", "list:b", "exists:other:k"]).assert_ok();
+    assert_eq!(
+        second.stdout,
+        "get:b:k -> ok \"hello\"\ninc:b:n:1 -> ok 6\nlist:b -> ok [\"k\", \"n\"]\n\
+         exists:other:k -> ok false\n"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("FORMAT")).unwrap(),
+        b"keyvalue-virt store, format 1\n"
+    );
+}
+
+#[test]
+fn eight_instances_lose_no_increment() {
+    let dir = store_dir("increments");
+    let start = Instant::now();
+    fs_app(&dir, &["inc", "b", "solo", "500"]).assert_ok();
+    eprintln!("1 x 500 increments: {:?}", start.elapsed());
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| fs_app(&dir, &["inc", "b", "n", "500"]).assert_ok());
+        }
+    });
+    let elapsed = start.elapsed();
+    let out = probe(&dir, &["get:b:n"]).assert_ok();
+    assert_eq!(out.stdout, "get:b:n -> ok \"4000\"\n");
+    eprintln!("8 x 500 increments on one key: {elapsed:?}");
+}
+
+#[test]
+fn cas_retry_loops_lose_no_update() {
+    let dir = store_dir("cas");
+    let retries: u64 = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| fs_app(&dir, &["cas-inc", "b", "n", "100"]).assert_ok()))
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap().stdout.trim().parse::<u64>().unwrap())
+            .sum()
+    });
+    let out = probe(&dir, &["get:b:n"]).assert_ok();
+    assert_eq!(out.stdout, "get:b:n -> ok \"400\"\n");
+    eprintln!("4 x 100 cas increments: {retries} retries");
+}
+
+#[test]
+fn a_64_mib_value_round_trips() {
+    let dir = store_dir("big");
+    assert_eq!(
+        fs_app(&dir, &["big", "b", "k", "64"]).assert_ok().stdout,
+        "ok\n"
+    );
+    let file = files(&dir)
+        .into_iter()
+        .find(|f| std::fs::metadata(f).unwrap().len() > 64 << 20)
+        .expect("the value's file");
+    assert_eq!(std::fs::metadata(file).unwrap().len(), (64 << 20) + 40 + 1);
+}
+
+#[test]
+fn hostile_names_write_nothing_outside_the_directory() {
+    let root = store_dir("hostile");
+    let parent = root.parent().unwrap();
+    assert_eq!(fs_app(&root, &["hostile"]).assert_ok().stdout, "ok\n");
+    let outside: Vec<_> = std::fs::read_dir(parent).unwrap().collect();
+    assert_eq!(outside.len(), 1, "only the store directory is next to it");
+    for file in files(&root) {
+        let name = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            name == "FORMAT"
+                || name
+                    .trim_end_matches("/NAME")
+                    .bytes()
+                    .all(|c| b"0123456789abcdef-/".contains(&c)),
+            "unexpected file {name}"
+        );
+    }
+}
+
+#[test]
+fn damaged_files_are_reported_by_name_and_others_keep_working() {
+    let dir = store_dir("damaged");
+    probe(&dir, &["set:b:good=fine", "set:b:bad=doomed value"]).assert_ok();
+    let bad = files(&dir)
+        .into_iter()
+        .find(|f| {
+            let bytes = std::fs::read(f).unwrap();
+            bytes.windows(12).any(|w| w == b"doomed value")
+        })
+        .unwrap();
+    let guest = format!("/kv/{}", bad.strip_prefix(&dir).unwrap().display());
+    let mut bytes = std::fs::read(&bad).unwrap();
+    for damage in ["flip", "truncate", "foreign"] {
+        match damage {
+            "flip" => *bytes.last_mut().unwrap() ^= 0x20,
+            "truncate" => bytes.truncate(bytes.len() - 4),
+            _ => bytes = b"#!/bin/sh\necho not a record\n".to_vec(),
+        }
+        std::fs::write(&bad, &bytes).unwrap();
+        let out = probe(&dir, &["get:b:bad", "get:b:good", "set:b:new=1", "list:b"]).assert_ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines[0].starts_with("get:b:bad -> error other: the store file")
+                && lines[0].contains(&guest),
+            "{damage}: {}",
+            lines[0]
+        );
+        assert_eq!(lines[1], "get:b:good -> ok \"fine\"", "{damage}");
+        assert_eq!(lines[2], "set:b:new=1 -> ok", "{damage}");
+    }
+    // Deleting the damaged file by hand recovers.
+    std::fs::remove_file(&bad).unwrap();
+    let out = probe(&dir, &["get:b:bad", "list:b"]).assert_ok();
+    assert_eq!(
+        out.stdout,
+        "get:b:bad -> ok none\nlist:b -> ok [\"good\", \"new\"]\n"
+    );
+}
+
+#[test]
+fn missing_and_read_only_directories_fail_on_open() {
+    let out =
+        run_component_with(component(Some(App::Probe)), "probe", &["open:b"], |_| {}).assert_ok();
+    assert!(
+        out.stdout
+            .contains("open:b -> error other: the store directory `/kv` does not exist")
+            && out.stdout.contains("--dir"),
+        "{}",
+        out.stdout
+    );
+
+    let dir = store_dir("read-only");
+    let out = run_component_with(component(Some(App::Probe)), "probe", &["open:b"], |b| {
+        b.preopened_dir(&dir, GUEST_DIR, FsPerms::ReadOnly).unwrap();
+    })
+    .assert_ok();
+    assert!(
+        out.stdout.contains("is not writable") && out.stdout.contains("--read-only"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Set by the crash test in the writer processes it starts: the serialized component to run.
+const CRASH_COMPONENT: &str = "KEYVALUE_VIRT_FS_CRASH_COMPONENT";
+/// Set with [`CRASH_COMPONENT`]: the host store directory.
+const CRASH_DIR: &str = "KEYVALUE_VIRT_FS_CRASH_DIR";
+/// What the writer process prints once it is about to run the component.
+const READY: &str = "crash writer ready";
+/// Set with [`CRASH_COMPONENT`]: the writer's round number.
+const CRASH_ROUND: &str = "KEYVALUE_VIRT_FS_CRASH_ROUND";
+
+/// Not a test on its own: the writer process of [`writes_survive_sigkill`], which re-executes
+/// the test binary with only this test selected and the variables above set.
+#[test]
+fn crash_writer_child() {
+    let (Some(component), Some(dir), Some(round)) = (
+        std::env::var_os(CRASH_COMPONENT),
+        std::env::var_os(CRASH_DIR),
+        std::env::var(CRASH_ROUND).ok(),
+    ) else {
+        return;
+    };
+    // SAFETY: the parent test serialized this file with the same engine configuration.
+    let component = unsafe { Component::deserialize_file(engine(), component) }.unwrap();
+    println!("{READY}");
+    let out = run_component_with(
+        &component,
+        "fs-app",
+        &["writer", "b", &round],
+        grant(Path::new(&dir)),
+    );
+    panic!("the writer stopped: {:?}\n{}", out.result, out.stderr);
+}
+
+#[test]
+fn writes_survive_sigkill() {
+    const ROUNDS: u64 = 50;
+    let dir = store_dir("crash");
+    let serialized = dir.parent().unwrap().join("fs-app.cwasm");
+    std::fs::write(&serialized, component(None).serialize().unwrap()).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut rounds_seen = std::collections::HashSet::new();
+    for round in 0..ROUNDS {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "fs::crash_writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_COMPONENT, &serialized)
+            .env(CRASH_DIR, &dir)
+            .env(CRASH_ROUND, round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        assert!(
+            stdout.lines().any(|line| line.unwrap().ends_with(READY)),
+            "the writer process did not start"
+        );
+        // A random moment in the first 150 ms of writing (a write takes a few ms).
+        let delay = std::hash::RandomState::new().hash_one(round) % 150;
+        std::thread::sleep(Duration::from_millis(delay));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer exited early"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let out = fs_app(&dir, &["check", "b"]).assert_ok();
+        let rounds = out.stdout.trim().strip_prefix("ok").unwrap().trim();
+        rounds_seen.extend(
+            rounds
+                .split(',')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    // Many writers got to write before they were killed (some wait on a lock left stale).
+    assert!(
+        rounds_seen.len() > ROUNDS as usize / 5,
+        "values of only {} rounds survived",
+        rounds_seen.len()
+    );
+    // Leftovers of killed writers (temporary and lock files) do not stop the store: every key
+    // can be written again, once the locks the writers held are stale.
+    let leftovers = |suffix: &str| {
+        files(&dir)
+            .iter()
+            .filter(|f| f.to_str().unwrap().ends_with(suffix))
+            .count()
+    };
+    eprintln!(
+        "{ROUNDS} kills: values of {} rounds survived; {} temporary and {} lock files left",
+        rounds_seen.len(),
+        leftovers(".tmp"),
+        leftovers(".lock")
+    );
+    let start = Instant::now();
+    let out = probe(
+        &dir,
+        &["set-many:b:k0=0,k1=1,k2=2,k3=3,k4=4,k5=5,k6=6,k7=7"],
+    )
+    .assert_ok();
+    assert!(out.stdout.ends_with("-> ok\n"), "{}", out.stdout);
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "stale locks were not broken in time"
+    );
+    assert_eq!(leftovers(".lock"), 0);
+}

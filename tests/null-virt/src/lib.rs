@@ -1,0 +1,91 @@
+//! A component that exports `wasi:keyvalue@0.2.0-draft` and does nothing: every write is
+//! dropped and every read returns the same 100 bytes (the benchmark's value size), so that the
+//! results cross the component boundary just as keyvalue-virt's do. Plugged into an app exactly
+//! like keyvalue-virt, it measures what a call costs the runtime alone: the floor our
+//! benchmarks compare against.
+
+mod bindings {
+    wit_bindgen::generate!({
+        inline: "
+            package keyvalue-virt:null;
+            world null {
+                export wasi:keyvalue/store@0.2.0-draft;
+                export wasi:keyvalue/atomics@0.2.0-draft;
+                export wasi:keyvalue/batch@0.2.0-draft;
+            }
+        ",
+        path: "../../wit/deps/keyvalue-0.2.0-draft",
+        world: "keyvalue-virt:null/null",
+        generate_all,
+    });
+
+    use super::Null;
+    export!(Null);
+}
+
+use bindings::exports::wasi::keyvalue::{atomics, batch, store};
+
+struct Null;
+
+const VALUE: [u8; 100] = [7; 100];
+
+struct Bucket;
+
+impl store::Guest for Null {
+    type Bucket = Bucket;
+
+    fn open(_: String) -> Result<store::Bucket, store::Error> {
+        Ok(store::Bucket::new(Bucket))
+    }
+}
+
+impl store::GuestBucket for Bucket {
+    fn get(&self, _: String) -> Result<Option<Vec<u8>>, store::Error> {
+        Ok(Some(VALUE.to_vec()))
+    }
+
+    fn set(&self, _: String, _: Vec<u8>) -> Result<(), store::Error> {
+        Ok(())
+    }
+
+    fn delete(&self, _: String) -> Result<(), store::Error> {
+        Ok(())
+    }
+
+    fn exists(&self, _: String) -> Result<bool, store::Error> {
+        Ok(true)
+    }
+
+    fn list_keys(&self, _: Option<u64>) -> Result<store::KeyResponse, store::Error> {
+        Ok(store::KeyResponse {
+            keys: Vec::new(),
+            cursor: None,
+        })
+    }
+}
+
+impl atomics::Guest for Null {
+    fn increment(_: store::BucketBorrow<'_>, _: String, delta: u64) -> Result<u64, store::Error> {
+        Ok(delta)
+    }
+}
+
+impl batch::Guest for Null {
+    fn get_many(
+        _: store::BucketBorrow<'_>,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
+        Ok(keys
+            .into_iter()
+            .map(|key| Some((key, VALUE.to_vec())))
+            .collect())
+    }
+
+    fn set_many(_: store::BucketBorrow<'_>, _: Vec<(String, Vec<u8>)>) -> Result<(), store::Error> {
+        Ok(())
+    }
+
+    fn delete_many(_: store::BucketBorrow<'_>, _: Vec<String>) -> Result<(), store::Error> {
+        Ok(())
+    }
+}
