@@ -15,12 +15,18 @@ pub mod backend;
 mod baked;
 pub mod config;
 pub mod core;
+// The exports exist only in the component; natively the crate is the storage core, used by unit
+// tests and by the CLI's host-side store tools (and export names holding `:` and `/` would
+// break a native cdylib's version script).
+#[cfg(target_arch = "wasm32")]
 mod draft;
+#[cfg(target_arch = "wasm32")]
 mod draft2;
 pub mod error;
 mod policy;
 
 /// The generated bindings of the `keyvalue-virt` world.
+#[cfg(target_arch = "wasm32")]
 mod bindings {
     wit_bindgen::generate!({
         path: "wit",
@@ -32,4 +38,5 @@ mod bindings {
 }
 
 /// The type on which every exported interface is implemented.
+#[cfg(target_arch = "wasm32")]
 pub struct Component;

@@ -16,9 +16,11 @@ mod cli {
     pub mod options;
     pub mod seed_file;
     pub mod show;
+    pub mod store;
 }
 
 use cli::options::ConfigArgs;
+use cli::store::{ExportArgs, ImportArgs, InspectArgs};
 
 const ABOUT: &str = "Configures the keyvalue-virt component and plugs it into apps that import \
                      wasi:keyvalue";
@@ -30,7 +32,8 @@ keyvalue-virt is a WebAssembly component that exports wasi:keyvalue (store, atom
 drafts 0.2.0-draft and 0.2.0-draft2) and implements it inside the guest. An app plugged with it \
 needs no key-value support from the runtime. This tool ships the component: `build` writes it \
 with a configuration baked in, `plug` composes it into an app, `config` shows what a component \
-has baked in.";
+has baked in. `inspect`, `export` and `import` read and write the directory of a store kept by the \
+fs backend (`--backend fs`) from the host.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -42,7 +45,11 @@ Examples:
   keyvalue-virt build -o kv.wasm --bucket users --seed users:alice=30
 
   # Show what is baked in
-  keyvalue-virt config app-kv.wasm";
+  keyvalue-virt config app-kv.wasm
+
+  # Copy the data of an fs-backend store, through a JSON dump
+  keyvalue-virt export ./data > dump.json
+  keyvalue-virt import ./copy < dump.json";
 
 const BUILD_EXAMPLES: &str = "\
 With no configuration options (or only default ones) the component is written as shipped, with \
@@ -115,6 +122,28 @@ enum Command {
     /// baked in, prints the defaults it runs with.
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ShowArgs),
+
+    /// Lists the buckets and keys of an fs-backend store directory, with value sizes
+    ///
+    /// Reads DIR, the host directory behind a component built with `--backend fs --dir`, with
+    /// the component's own code, and prints each bucket, then its keys and the size of their
+    /// values. --json prints the values too, in the --seed-file shape.
+    #[command(after_help = cli::store::INSPECT_EXAMPLES)]
+    Inspect(InspectArgs),
+
+    /// Prints a whole fs-backend store directory as JSON in the --seed-file shape
+    ///
+    /// Writes every bucket, key and value of DIR to stdout as `{"bucket": {"key": "text" or
+    /// {"base64": "..."}}}`, ready for `import` or --seed-file.
+    #[command(after_help = cli::store::EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+
+    /// Writes the keys of a JSON dump (the --seed-file shape) into an fs-backend store directory
+    ///
+    /// Reads the dump from stdin (or --file), checks all of it, then stores every key in DIR,
+    /// making DIR a store if it is empty or missing.
+    #[command(after_help = cli::store::IMPORT_EXAMPLES)]
+    Import(ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +187,9 @@ fn main() -> ExitCode {
         Command::Build(args) => build(args),
         Command::Plug(args) => plug_app(args),
         Command::Config(args) => show(args),
+        Command::Inspect(args) => cli::store::inspect(args),
+        Command::Export(args) => cli::store::export(args),
+        Command::Import(args) => cli::store::import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,8 +21,8 @@ pub struct ConfigArgs {
     /// Where the data lives [default: memory]
     ///
     /// `memory` keeps it in the instance's memory for as long as the instance lives; `fs`
-    /// keeps it in files under --dir, a directory the runtime grants the app (the component
-    /// does not implement fs yet: opening a bucket returns an error saying so).
+    /// keeps it in files under --dir, a directory the runtime grants the app, shared by every
+    /// instance and process that uses it (the component with fs is larger: 214 KB, not 134).
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub backend: Option<Backend>,
 

@@ -8,7 +8,10 @@
 //! }
 //! ```
 //!
-//! `config --json` prints seeds in the same shape.
+//! `config --json` prints seeds in the same shape, and `export` (and `inspect --json`) a whole
+//! store; `import` reads it.
+
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -19,9 +22,28 @@ use serde_json::{Map, Value};
 const VALUE_SHAPE: &str =
     r#"a value must be a string (UTF-8 text) or {"base64": "..."} (any bytes)"#;
 
+/// A seed file's content, or a whole store's: each bucket's keys and values, in name order.
+/// A bucket with no keys is kept (`export` writes `"bucket": {}`).
+pub type Buckets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
+
 /// Parses a seed file; the error says where the file is wrong and how to fix it (the caller
 /// adds the file's name).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Seed>, String> {
+    let seeds = parse_buckets(bytes)?
+        .into_iter()
+        .flat_map(|(bucket, keys)| {
+            keys.into_iter().map(move |(key, value)| Seed {
+                bucket: bucket.clone(),
+                key,
+                value,
+            })
+        })
+        .collect();
+    Ok(seeds)
+}
+
+/// Parses a seed file into its buckets, keeping those with no keys; errors as [`parse`].
+pub fn parse_buckets(bytes: &[u8]) -> Result<Buckets, String> {
     let document: Value = serde_json::from_slice(bytes)
         .map_err(|error| format!("not valid JSON ({error}); {}", shape_hint()))?;
     let Value::Object(buckets) = document else {
@@ -31,7 +53,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Seed>, String> {
             shape_hint()
         ));
     };
-    let mut seeds = Vec::new();
+    let mut parsed = Buckets::new();
     for (bucket, keys) in buckets {
         let Value::Object(keys) = keys else {
             return Err(format!(
@@ -39,30 +61,41 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Seed>, String> {
                 kind(&keys)
             ));
         };
+        let mut values = BTreeMap::new();
         for (key, value) in keys {
             let value = value_bytes(&value)
                 .map_err(|problem| format!("bucket {bucket:?}, key {key:?}: {problem}"))?;
-            seeds.push(Seed {
-                bucket: bucket.clone(),
-                key,
-                value,
-            });
+            values.insert(key, value);
         }
+        parsed.insert(bucket, values);
     }
-    Ok(seeds)
+    Ok(parsed)
 }
 
 /// Renders seeds in the seed-file shape.
 pub fn render(seeds: &[Seed]) -> Value {
-    let mut buckets = Map::new();
+    let mut buckets = Buckets::new();
     for seed in seeds {
-        let keys = buckets
+        buckets
             .entry(seed.bucket.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(keys) = keys {
-            keys.insert(seed.key.clone(), value_json(&seed.value));
-        }
+            .or_default()
+            .insert(seed.key.clone(), seed.value.clone());
     }
+    render_buckets(&buckets)
+}
+
+/// Renders buckets in the seed-file shape, the inverse of [`parse_buckets`].
+pub fn render_buckets(buckets: &Buckets) -> Value {
+    let buckets = buckets
+        .iter()
+        .map(|(bucket, keys)| {
+            let keys = keys
+                .iter()
+                .map(|(key, value)| (key.clone(), value_json(value)))
+                .collect();
+            (bucket.clone(), Value::Object(keys))
+        })
+        .collect();
     Value::Object(buckets)
 }
 
@@ -167,6 +200,19 @@ mod tests {
         ];
         let rendered = serde_json::to_vec(&render(&seeds)).unwrap();
         assert_eq!(sorted(parse(&rendered).unwrap()), sorted(seeds));
+    }
+
+    #[test]
+    fn buckets_without_keys_are_kept() {
+        let buckets = parse_buckets(br#"{"empty": {}, "a": {"k": {"base64": "AP8="}}}"#).unwrap();
+        assert_eq!(buckets["empty"], BTreeMap::new());
+        assert_eq!(buckets["a"]["k"], [0, 255]);
+        let rendered = serde_json::to_vec(&render_buckets(&buckets)).unwrap();
+        assert_eq!(parse_buckets(&rendered).unwrap(), buckets);
+        assert_eq!(
+            render_buckets(&buckets),
+            serde_json::json!({"empty": {}, "a": {"k": {"base64": "AP8="}}})
+        );
     }
 
     #[test]

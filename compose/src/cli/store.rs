@@ -1,0 +1,361 @@
+//! `inspect`, `export` and `import`: a store directory of the fs backend (`--backend fs`), read
+//! and written from the host with the component's own backend code, so the format has one
+//! implementation. Dumps use the `--seed-file` shape ([`seed_file`]).
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use keyvalue_virt::backend::fs::{FORMAT, Fs};
+use keyvalue_virt::backend::{Backend, BucketOps};
+use keyvalue_virt::core::{PAGE_BYTES, PAGE_KEYS};
+use keyvalue_virt::error::Error;
+
+use super::seed_file::{self, Buckets};
+
+pub const INSPECT_EXAMPLES: &str = "\
+DIR is the host directory behind the component's --dir (the HOST_DIR of `wasmtime run --dir \
+HOST_DIR::GUEST_PATH`). Nothing in it is changed.
+
+Examples:
+  keyvalue-virt inspect ./data
+  keyvalue-virt inspect ./data --json";
+
+pub const EXPORT_EXAMPLES: &str = "\
+DIR is the host directory behind the component's --dir. Values that are UTF-8 text are written \
+as strings, others as {\"base64\": \"...\"}. The dump can be imported into another store, or \
+baked into a component with --seed-file.
+
+Examples:
+  keyvalue-virt export ./data > dump.json
+  keyvalue-virt import ./copy < dump.json";
+
+pub const IMPORT_EXAMPLES: &str = "\
+The dump is checked whole before anything is written: a dump with any error writes nothing. \
+Keys in the dump replace the values the store holds; other keys stay. DIR is created if missing; \
+an empty directory becomes a store.
+
+Examples:
+  keyvalue-virt export ./data > dump.json
+  keyvalue-virt import ./copy < dump.json
+  keyvalue-virt import ./data --file fixture.json";
+
+/// `inspect DIR [--json]`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The store directory
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Print the whole store, values too, as JSON in the --seed-file shape (like `export`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `export DIR`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The store directory
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// `import DIR [--file FILE]`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The store directory (created if missing)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Read the dump from FILE instead of stdin
+    #[arg(long, value_name = "FILE.json")]
+    pub file: Option<PathBuf>,
+}
+
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let buckets = read_store(&args.dir)?;
+    if args.json {
+        print_json(&buckets)
+    } else {
+        print!("{}", text(&args.dir, &buckets));
+        Ok(())
+    }
+}
+
+pub fn export(args: ExportArgs) -> Result<()> {
+    let buckets = read_store(&args.dir)?;
+    print_json(&buckets)?;
+    let keys: usize = buckets.values().map(|keys| keys.len()).sum();
+    eprintln!(
+        "exported {} and {} from `{}`",
+        count(buckets.len(), "bucket"),
+        count(keys, "key"),
+        args.dir.display()
+    );
+    Ok(())
+}
+
+pub fn import(args: ImportArgs) -> Result<()> {
+    let (bytes, source) = match &args.file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("failed to read seed file `{}`", path.display()))?;
+            (bytes, format!("`{}`", path.display()))
+        }
+        None => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                bail!(
+                    "`import` reads the dump from stdin, which is a terminal; run `keyvalue-virt \
+                     import {} < dump.json`, or pass --file dump.json",
+                    args.dir.display()
+                );
+            }
+            let mut bytes = Vec::new();
+            stdin
+                .read_to_end(&mut bytes)
+                .context("failed to read the dump from stdin")?;
+            if bytes.is_empty() {
+                bail!(
+                    "nothing on stdin: pipe the dump in (`keyvalue-virt import {} < dump.json`), \
+                     or pass --file dump.json",
+                    args.dir.display()
+                );
+            }
+            (bytes, "on stdin".to_owned())
+        }
+    };
+    let buckets = seed_file::parse_buckets(&bytes)
+        .map_err(|problem| anyhow!("invalid seed file {source}: {problem}"))?;
+    let keys = write_store(&args.dir, &buckets)?;
+    eprintln!(
+        "imported {} into {} of `{}`",
+        count(keys, "key"),
+        count(buckets.len(), "bucket"),
+        args.dir.display()
+    );
+    Ok(())
+}
+
+/// Every bucket, key and value of the store in `dir`. Reads only.
+pub fn read_store(dir: &Path) -> Result<Buckets> {
+    check_dir(dir, false)?;
+    let in_dir = || format!("failed to read the store in `{}`", dir.display());
+    let store = Fs::new(dir, false);
+    let mut buckets = Buckets::new();
+    for name in store.buckets().map_err(kv).with_context(in_dir)? {
+        let bucket = store.open(&name).map_err(kv).with_context(in_dir)?;
+        let mut keys = Vec::new();
+        let mut from = Some(0);
+        while let Some(position) = from {
+            from = bucket
+                .keys(position, &mut keys, PAGE_KEYS, PAGE_BYTES)
+                .map_err(kv)
+                .with_context(|| {
+                    format!("failed to list bucket {name:?} in `{}`", dir.display())
+                })?;
+        }
+        let mut values = std::collections::BTreeMap::new();
+        for key in keys {
+            let value = bucket.get(&key).map_err(kv).with_context(|| {
+                format!(
+                    "failed to read key {key:?} of bucket {name:?} in `{}`",
+                    dir.display()
+                )
+            })?;
+            // A key deleted meanwhile by a running app is left out.
+            if let Some(value) = value {
+                values.insert(key, value);
+            }
+        }
+        buckets.insert(name, values);
+    }
+    Ok(buckets)
+}
+
+/// Writes every bucket and key of `buckets` into the store in `dir` (creating `dir`, and the
+/// store in it, if needed); returns how many keys it wrote.
+pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
+    check_dir(dir, true)?;
+    let store = Fs::new(dir, true);
+    // Checks the store's format and that it is writable before any write, and makes an empty
+    // directory a store even for a dump with no buckets.
+    store
+        .buckets()
+        .map_err(kv)
+        .with_context(|| format!("failed to open the store in `{}`", dir.display()))?;
+    let mut written = 0;
+    for (name, keys) in buckets {
+        let bucket = store
+            .open(name)
+            .map_err(kv)
+            .with_context(|| format!("failed to open bucket {name:?} in `{}`", dir.display()))?;
+        for (key, value) in keys {
+            bucket
+                .set(key.clone(), value.clone())
+                .map_err(kv)
+                .with_context(|| {
+                    format!(
+                        "failed to write key {key:?} of bucket {name:?} in `{}`",
+                        dir.display()
+                    )
+                })?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// Refuses a `dir` that cannot be a store: missing (unless `create`), not a directory, or a
+/// directory with files but no `FORMAT`, which is not a store (the backend checks `FORMAT`
+/// itself). `create` makes a missing `dir`.
+fn check_dir(dir: &Path, create: bool) -> Result<()> {
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!("`{shown}` is not a directory; give the store's directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create the store directory `{shown}`"))?;
+            return Ok(());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "the store directory `{shown}` does not exist; give the host directory that the \
+             component's --dir is granted from (`wasmtime run --dir HOST_DIR::GUEST_PATH`)"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{shown}`")),
+    }
+    if dir.join("FORMAT").exists() {
+        return Ok(());
+    }
+    let mut entries =
+        std::fs::read_dir(dir).with_context(|| format!("failed to list `{shown}`"))?;
+    if entries.next().is_some() {
+        let fix = if create {
+            "import into an empty directory or an existing store"
+        } else {
+            "give the directory of a store written by keyvalue-virt's fs backend"
+        };
+        bail!(
+            "`{shown}` is not a keyvalue-virt store: it is not empty but has no `FORMAT` \
+             file (a store starts with one holding {:?}); {fix}",
+            String::from_utf8_lossy(FORMAT).trim_end()
+        );
+    }
+    Ok(())
+}
+
+/// The store as text: a line per bucket, then one per key with its value's size.
+pub fn text(dir: &Path, buckets: &Buckets) -> String {
+    let mut out = String::new();
+    if buckets.is_empty() {
+        let _ = writeln!(out, "no buckets in `{}`", dir.display());
+    }
+    for (name, keys) in buckets {
+        let bytes: usize = keys.values().map(Vec::len).sum();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "bucket {name:?}: {}, {}",
+            count(keys.len(), "key"),
+            count(bytes, "byte")
+        );
+        for (key, value) in keys {
+            let _ = writeln!(out, "  {key:?}  {}", count(value.len(), "byte"));
+        }
+    }
+    out
+}
+
+fn print_json(buckets: &Buckets) -> Result<()> {
+    let json = serde_json::to_string_pretty(&seed_file::render_buckets(buckets))
+        .context("failed to render the store as JSON")?;
+    println!("{json}");
+    Ok(())
+}
+
+/// `1 key`, `2 keys`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The backend's error, which has no `std::error::Error` impl, for anyhow.
+fn kv(error: Error) -> anyhow::Error {
+    anyhow!("{error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bucket's keys and values, for [`buckets`].
+    type Keys<'a> = &'a [(&'a str, &'a [u8])];
+
+    fn buckets(entries: &[(&str, Keys<'_>)]) -> Buckets {
+        entries
+            .iter()
+            .map(|(bucket, keys)| {
+                let keys = keys
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_vec()))
+                    .collect();
+                (bucket.to_string(), keys)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn write_then_read_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let data = buckets(&[
+            ("", &[("", b""), ("k", b"v")]),
+            ("bin", &[("blob", &[0, 255, 1]), ("/..", b"x")]),
+            ("empty", &[]),
+        ]);
+        assert_eq!(write_store(&store, &data).unwrap(), 4);
+        assert_eq!(read_store(&store).unwrap(), data);
+        // Writing again replaces values and keeps other keys.
+        let more = buckets(&[("", &[("k", b"w")])]);
+        write_store(&store, &more).unwrap();
+        let mut expected = data;
+        expected
+            .get_mut("")
+            .unwrap()
+            .insert("k".into(), b"w".to_vec());
+        assert_eq!(read_store(&store).unwrap(), expected);
+    }
+
+    #[test]
+    fn text_lists_buckets_then_keys_with_sizes() {
+        let data = buckets(&[("a", &[("k", b"v"), ("l", b"vw")]), ("e", &[])]);
+        assert_eq!(
+            text(Path::new("d"), &data),
+            "bucket \"a\": 2 keys, 3 bytes\n  \"k\"  1 byte\n  \"l\"  2 bytes\n\
+             bucket \"e\": 0 keys, 0 bytes\n"
+        );
+        assert_eq!(text(Path::new("d"), &Buckets::new()), "no buckets in `d`\n");
+    }
+
+    #[test]
+    fn directories_that_are_not_stores_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let error = read_store(&missing).unwrap_err().to_string();
+        assert!(error.contains("does not exist"), "{error}");
+        std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
+        let error = read_store(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("is not a keyvalue-virt store"), "{error}");
+        let error = write_store(dir.path(), &Buckets::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("import into an empty directory"), "{error}");
+        assert!(!dir.path().join("FORMAT").exists());
+    }
+}

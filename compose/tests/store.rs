@@ -1,0 +1,370 @@
+//! Runs the real `keyvalue-virt` binary on store directories of the fs backend: `import`, then
+//! `inspect` and `export`, round trips, empty and missing directories, and bad dumps.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::{Map, Value, json};
+use tempfile::TempDir;
+
+fn kv() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keyvalue-virt"))
+}
+
+fn scratch() -> TempDir {
+    tempfile::tempdir().expect("failed to create a temporary directory")
+}
+
+/// Runs `import DIR` with `dump` on stdin.
+fn import(dir: &Path, dump: &Value) -> assert_cmd::assert::Assert {
+    kv().arg("import")
+        .arg(dir)
+        .write_stdin(serde_json::to_vec(dump).unwrap())
+        .assert()
+}
+
+/// Runs `export DIR` (or `inspect --json DIR`) and parses its output.
+fn export(dir: &Path, command: &[&str]) -> Value {
+    let output = kv().args(command).arg(dir).assert().success();
+    serde_json::from_slice(&output.get_output().stdout).expect("the dump is JSON")
+}
+
+/// Every file under `dir`, sorted, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push((path, bytes));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn b64(bytes: &[u8]) -> Value {
+    json!({ "base64": STANDARD.encode(bytes) })
+}
+
+/// A dump with every kind of bucket, key and value.
+fn varied_dump() -> Value {
+    let all_bytes: Vec<u8> = (0..=255).collect();
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    json!({
+        "": { "": "", "counter": "41" },
+        "users": {
+            "alice": "{\"age\": 30}",
+            "avatar": b64(&[0x89, b'P', b'N', b'G', 0, 0xff]),
+            "héllo wörld ✓": "ünïcödé",
+            "/": "slash",
+            "..": "dots",
+            "Key": "upper",
+            "key": "lower",
+            "nul\u{0}key": "nul\u{0}value",
+            "all bytes": b64(&all_bytes),
+            "big": b64(&big),
+            "lone continuation": b64(&[0x80]),
+        },
+        "empty bucket": {},
+    })
+}
+
+#[test]
+fn import_then_export_and_inspect_round_trip_every_key_and_value() {
+    let dir = scratch();
+    let store = dir.path().join("store");
+    let dump = varied_dump();
+    import(&store, &dump)
+        .success()
+        .stderr(contains("imported 13 keys into 3 buckets of `"));
+    assert!(store.join("FORMAT").is_file());
+
+    assert_eq!(export(&store, &["export"]), dump);
+    assert_eq!(export(&store, &["inspect", "--json"]), dump);
+
+    // Importing the export into another store gives the same store.
+    let copy = dir.path().join("copy");
+    let exported = kv().arg("export").arg(&store).assert().success();
+    let exported = exported.get_output().stdout.clone();
+    kv().arg("import")
+        .arg(&copy)
+        .write_stdin(exported)
+        .assert()
+        .success();
+    assert_eq!(export(&copy, &["export"]), dump);
+
+    // --file reads the dump from a file, like --seed-file.
+    let file = dir.path().join("dump.json");
+    std::fs::write(&file, serde_json::to_vec(&dump).unwrap()).unwrap();
+    let third = dir.path().join("third");
+    kv().arg("import")
+        .arg(&third)
+        .arg("--file")
+        .arg(&file)
+        .assert()
+        .success();
+    assert_eq!(export(&third, &["export"]), dump);
+}
+
+#[test]
+fn a_bucket_of_more_than_one_list_keys_page_is_exported_whole() {
+    let dir = scratch();
+    let mut many = Map::new();
+    for i in 0..1001 {
+        many.insert(format!("key-{i}"), json!(i.to_string()));
+    }
+    let dump = json!({ "many": many });
+    import(dir.path(), &dump).success();
+    assert_eq!(export(dir.path(), &["export"]), dump);
+}
+
+#[test]
+fn values_that_are_not_utf8_are_exported_as_base64_and_text_as_strings() {
+    let dir = scratch();
+    // Text given as base64 comes back as a string: the bytes are what counts.
+    import(
+        dir.path(),
+        &json!({"b": {"text": b64(b"plain"), "bin": b64(&[0xc3, 0x28])}}),
+    )
+    .success();
+    assert_eq!(
+        export(dir.path(), &["export"]),
+        json!({"b": {"text": "plain", "bin": {"base64": "wyg="}}})
+    );
+}
+
+#[test]
+fn inspect_lists_buckets_then_keys_with_sizes() {
+    let dir = scratch();
+    import(
+        dir.path(),
+        &json!({"users": {"alice": "{\"age\": 30}", "avatar": b64(&[0, 255])}, "": {"n": "7"}, "e": {}}),
+    )
+    .success();
+    kv().arg("inspect")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(
+            "bucket \"\": 1 key, 1 byte\n  \"n\"  1 byte\n\
+         bucket \"e\": 0 keys, 0 bytes\n\
+         bucket \"users\": 2 keys, 13 bytes\n  \"alice\"  11 bytes\n  \"avatar\"  2 bytes\n",
+        );
+}
+
+#[test]
+fn an_empty_directory_is_an_empty_store_and_is_left_untouched() {
+    let dir = scratch();
+    assert_eq!(export(dir.path(), &["export"]), json!({}));
+    kv().arg("export")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout("{}\n")
+        .stderr(contains("exported 0 buckets and 0 keys"));
+    kv().arg("inspect")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(format!("no buckets in `{}`\n", dir.path().display()));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    // An empty dump makes an empty store.
+    import(dir.path(), &json!({})).success();
+    assert!(dir.path().join("FORMAT").is_file());
+    assert_eq!(export(dir.path(), &["export"]), json!({}));
+}
+
+#[test]
+fn a_missing_directory_is_named_and_not_created() {
+    let dir = scratch();
+    let missing = dir.path().join("missing");
+    for command in ["inspect", "export"] {
+        kv().arg(command)
+            .arg(&missing)
+            .assert()
+            .failure()
+            .stdout("")
+            .stderr(contains(format!(
+                "error: the store directory `{}` does not exist",
+                missing.display()
+            )));
+    }
+    assert!(!missing.exists());
+
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    kv().arg("inspect")
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(contains("is not a directory"));
+}
+
+#[test]
+fn a_directory_that_is_not_a_store_is_refused() {
+    let dir = scratch();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    kv().arg("export")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(contains("is not a keyvalue-virt store").and(contains("no `FORMAT` file")));
+    import(dir.path(), &json!({"b": {"k": "v"}}))
+        .failure()
+        .stderr(contains(
+            "import into an empty directory or an existing store",
+        ));
+    assert_eq!(files(dir.path()).len(), 1);
+
+    std::fs::write(dir.path().join("FORMAT"), "keyvalue-virt store, format 9\n").unwrap();
+    kv().arg("inspect")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!(
+                "failed to read the store in `{}`",
+                dir.path().display()
+            ))
+            .and(contains("format 9")),
+        );
+}
+
+#[test]
+fn a_bad_dump_is_refused_whole_and_writes_nothing() {
+    let dir = scratch();
+    let store = dir.path().join("store");
+    import(&store, &json!({"a": {"k": "old"}})).success();
+    let before = files(&store);
+
+    // The bad value is in the last bucket, after keys that would have been written first.
+    let bad = json!({"a": {"k": "new", "l": "x"}, "b": {"k": "v"}, "z": {"bad": 5}});
+    import(&store, &bad).failure().stderr(contains(
+        r#"error: invalid seed file on stdin: bucket "z", key "bad": a value must be a string (UTF-8 text) or {"base64": "..."} (any bytes), found a number"#,
+    ));
+    assert_eq!(files(&store), before);
+
+    for (text, problem) in [
+        (
+            "{\"a\": {\"k\": \"v\"}",
+            "not valid JSON (EOF while parsing",
+        ),
+        ("[1]", "the file holds an array, not an object of buckets"),
+        (
+            "{\"a\": {\"k\": {\"base64\": \"no!\"}}}",
+            r#"bucket "a", key "k": invalid base64 in "base64""#,
+        ),
+        ("{\"a\": [\"k\"]}", r#"bucket "a" holds an array"#),
+    ] {
+        kv().arg("import")
+            .arg(&store)
+            .write_stdin(text)
+            .assert()
+            .failure()
+            .stderr(contains(problem));
+        assert_eq!(files(&store), before, "{text}");
+    }
+
+    // Same messages as --seed-file, naming the file.
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, "{\"a\": {\"k\": null}}").unwrap();
+    kv().arg("import")
+        .arg(&store)
+        .arg("--file")
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "error: invalid seed file `{}`: bucket \"a\", key \"k\": a value must be",
+            file.display()
+        )));
+    kv().arg("import")
+        .arg(&store)
+        .arg("--file")
+        .arg(dir.path().join("nope.json"))
+        .assert()
+        .failure()
+        .stderr(contains("failed to read seed file `"));
+    kv().arg("import")
+        .arg(&store)
+        .write_stdin("")
+        .assert()
+        .failure()
+        .stderr(contains("nothing on stdin"));
+    assert_eq!(files(&store), before);
+
+    // A bad dump does not create a missing directory either.
+    let missing = dir.path().join("missing");
+    kv().arg("import")
+        .arg(&missing)
+        .write_stdin("nope")
+        .assert()
+        .failure();
+    assert!(!missing.exists());
+}
+
+#[test]
+fn import_replaces_the_keys_it_holds_and_keeps_the_others() {
+    let dir = scratch();
+    import(
+        dir.path(),
+        &json!({"a": {"k": "1", "l": "2"}, "b": {"x": "y"}}),
+    )
+    .success();
+    import(dir.path(), &json!({"a": {"k": b64(&[0xff])}, "c": {}})).success();
+    assert_eq!(
+        export(dir.path(), &["export"]),
+        json!({"a": {"k": {"base64": "/w=="}, "l": "2"}, "b": {"x": "y"}, "c": {}})
+    );
+}
+
+#[test]
+fn a_damaged_record_is_an_error_naming_the_file() {
+    let dir = scratch();
+    import(dir.path(), &json!({"b": {"k": "some value"}})).success();
+    // The value's record is the only file in a shard (two levels down) that ends in `-0`.
+    let (path, mut bytes) = files(dir.path())
+        .into_iter()
+        .find(|(path, _)| {
+            path.parent().unwrap().parent().unwrap() != dir.path()
+                && path.to_string_lossy().ends_with("-0")
+        })
+        .expect("the value's record");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    kv().arg("export")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(
+            contains(r#"failed to read key "k" of bucket "b""#)
+                .and(contains(path.display().to_string()))
+                .and(contains("checksum mismatch")),
+        );
+}
+
+#[test]
+fn help_shows_the_store_commands() {
+    kv().arg("--help").assert().success().stdout(
+        contains("inspect")
+            .and(contains("export"))
+            .and(contains("import")),
+    );
+    kv().args(["import", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("keyvalue-virt import ./copy < dump.json"));
+}
