@@ -326,12 +326,12 @@ fn quoted_list(names: &[String]) -> String {
         .join(", ")
 }
 
-/// `name` as one shell word, for suggested commands.
-fn shell_word(name: &str) -> String {
+/// `name` as one shell word, for suggested commands and for printing options back.
+pub fn shell_word(name: &str) -> String {
     let plain = !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,=".contains(c));
     if plain {
         name.to_owned()
     } else {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use keyvalue_virt_compose::config::{BackendKind, Config, FaultError};
 use serde_json::{Value, json};
 
-use super::options::fault_spelling;
+use super::options::{fault_spelling, shell_word};
 use super::seed_file;
 
 /// Text values longer than this many characters are cut in the text form.
@@ -78,7 +78,7 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
             config
                 .faults
                 .iter()
-                .map(|fault| format!("--fail {}", shell_quote(&fault_spelling(fault))))
+                .map(|fault| format!("--fail {}", shell_word(&fault_spelling(fault))))
                 .collect()
         },
     );
@@ -186,19 +186,6 @@ fn value_text(value: &[u8]) -> String {
             "base64 {}... ({len}, not UTF-8)",
             STANDARD.encode(&value[..SHOWN_CHARS / 4 * 3])
         ),
-    }
-}
-
-/// `value` as one shell word.
-fn shell_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,=".contains(c));
-    if plain {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
     }
 }
 
