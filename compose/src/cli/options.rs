@@ -318,7 +318,8 @@ fn dedup(names: &[String]) -> Vec<String> {
     unique
 }
 
-fn quoted_list(names: &[String]) -> String {
+/// `names` quoted and escaped, separated by commas.
+pub fn quoted_list(names: &[String]) -> String {
     names
         .iter()
         .map(|name| format!("{name:?}"))

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use keyvalue_virt_compose::config::{BackendKind, Config, FaultError};
 use serde_json::{Value, json};
 
-use super::options::{fault_spelling, shell_word};
+use super::options::{fault_spelling, quoted_list, shell_word};
 use super::seed_file;
 
 /// Text values longer than this many characters are cut in the text form.
@@ -45,7 +45,7 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
         vec![if config.allow.is_empty() {
             "any".to_owned()
         } else {
-            format!("only {}", quoted(&config.allow))
+            format!("only {}", quoted_list(&config.allow))
         }],
     );
     row(
@@ -53,7 +53,7 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
         vec![if config.deny.is_empty() {
             "none".to_owned()
         } else {
-            quoted(&config.deny)
+            quoted_list(&config.deny)
         }],
     );
     row("read-only", vec![yes_no(config.read_only, "yes", "no")]);
@@ -145,14 +145,6 @@ pub fn json(baked: Option<&Config>) -> Value {
 
 fn yes_no(flag: bool, yes: &str, no: &str) -> String {
     if flag { yes } else { no }.to_owned()
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("{name:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `bytes` in bytes, with the binary unit it is a whole multiple of.
