@@ -2,15 +2,15 @@
 
 use crate::Component;
 use crate::bindings::exports::wasi::keyvalue0_2_0_draft::{atomics, batch, store};
-use crate::core::{self, Bucket, Cursor};
-use crate::error::{self, Kind};
+use keyvalue_virt_core::config::ErrorCase;
+use keyvalue_virt_core::{Bucket, Cursor, Error};
 
-impl From<error::Error> for store::Error {
-    fn from(error: error::Error) -> Self {
-        match error.into_parts() {
-            Kind::NoSuchStore => store::Error::NoSuchStore,
-            Kind::AccessDenied => store::Error::AccessDenied,
-            Kind::Other(message) => store::Error::Other(message),
+impl From<Error> for store::Error {
+    fn from(error: Error) -> Self {
+        match error.into_case() {
+            ErrorCase::NoSuchStore => store::Error::NoSuchStore,
+            ErrorCase::AccessDenied => store::Error::AccessDenied,
+            ErrorCase::Other(message) => store::Error::Other(message),
         }
     }
 }
@@ -19,7 +19,7 @@ impl store::Guest for Component {
     type Bucket = Bucket;
 
     fn open(identifier: String) -> Result<store::Bucket, store::Error> {
-        Ok(store::Bucket::new(core::open(&identifier)?))
+        Ok(store::Bucket::new(keyvalue_virt_core::open(&identifier)?))
     }
 }
 

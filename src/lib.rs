@@ -6,24 +6,18 @@
 //! key-value imports from state kept inside the composed component, so the result runs on any
 //! WASI Preview 2 runtime without key-value support from the host.
 //!
-//! Layout: [`core`] holds the semantics shared by both drafts (cursors, counters, errors) over a
-//! [`backend`]; `draft` and `draft2` only convert between the drafts' types and the core's.
+//! This crate is only the boundary: the bindings, and one module per draft that converts the
+//! draft's types to and from those of the storage core, `keyvalue-virt-core` (`src/core/`),
+//! which holds every behaviour.
 
 #![deny(missing_docs)]
 
-pub mod backend;
-mod baked;
-pub mod config;
-pub mod core;
-// The exports exist only in the component; natively the crate is the storage core, used by unit
-// tests and by the CLI's host-side store tools (and export names holding `:` and `/` would
-// break a native cdylib's version script).
+// The exports exist only in the component: natively this crate is empty (export names holding
+// `:` and `/` would break a native cdylib's version script).
 #[cfg(target_arch = "wasm32")]
 mod draft;
 #[cfg(target_arch = "wasm32")]
 mod draft2;
-pub mod error;
-mod policy;
 
 /// The generated bindings of the `keyvalue-virt` world.
 #[cfg(target_arch = "wasm32")]

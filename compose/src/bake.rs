@@ -399,7 +399,7 @@ fn malformed(what: impl Into<String>) -> BakeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Fault, FaultError, Op, Seed};
+    use crate::config::{ErrorCase, Fault, Op, Seed};
 
     /// A core module shaped like the virt's: one memory and the slot in an active segment.
     const MODULE: &str = r#"(core module
@@ -427,7 +427,7 @@ mod tests {
             faults: vec![Fault {
                 op: Op::Get,
                 nth: Some(2),
-                error: FaultError::Other("boom".into()),
+                error: ErrorCase::Other("boom".into()),
             }],
             // Larger than a page, so that memory grows by two pages.
             seeds: vec![Seed {

@@ -20,8 +20,7 @@
 
 pub mod bake;
 /// The configuration format, shared with the guest.
-#[path = "../../src/config.rs"]
-pub mod config;
+pub use keyvalue_virt_core::config;
 
 use std::error::Error as StdError;
 
@@ -33,16 +32,10 @@ use wac_graph::{
 };
 use wasmparser::{Encoding, Parser, Payload};
 
-/// The keyvalue-virt component as shipped (memory backend only, nothing baked in), built from
-/// this workspace by `build.rs`.
-pub static VIRT: &[u8] = include_bytes!(env!("KEYVALUE_VIRT_WASM"));
+pub use keyvalue_virt_artifacts::{VIRT, VIRT_FS};
 
-/// The keyvalue-virt component with the filesystem backend too (`--features fs`); larger, so
-/// it is used only for a configuration that asks for `--backend fs`.
-pub static VIRT_FS: &[u8] = include_bytes!(env!("KEYVALUE_VIRT_FS_WASM"));
-
-/// The shipped component that can serve `config`: [`VIRT_FS`] for the fs backend, [`VIRT`]
-/// otherwise.
+/// The shipped component that can serve `config`: [`VIRT_FS`] (the component with the fs
+/// backend, larger) for the fs backend, [`VIRT`] (memory only) otherwise.
 pub fn virt_for(config: &config::Config) -> &'static [u8] {
     match config.backend {
         config::BackendKind::Fs => VIRT_FS,

@@ -1,26 +1,18 @@
 //! Runs the real `keyvalue-virt` binary: every option, every kind of bad input, `build` then
 //! `config` round trips, and `plug` on made-up apps and on the real example app.
 
-use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
-use std::sync::OnceLock;
+mod common;
 
-use assert_cmd::Command;
-use keyvalue_virt_compose::config::{BackendKind, Config, Fault, FaultError, Op, Seed};
+use std::path::{Path, PathBuf};
+
+use common::{kv, scratch};
+use keyvalue_virt_artifacts::guests::COUNTER;
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-fn kv() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_keyvalue-virt"))
-}
-
-/// A scratch directory, and the path of `name` in it.
-fn scratch() -> TempDir {
-    tempfile::tempdir().expect("failed to create a temporary directory")
-}
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("failed to read `{}`: {e}", path.display()))
@@ -67,42 +59,6 @@ fn wat_app(imports: &[&str]) -> Vec<u8> {
         "(component {imports} (import \"wasi:cli/environment@0.2.0\" (instance)))"
     ))
     .unwrap()
-}
-
-/// The README's example app (`counter`, draft), built for `wasm32-wasip2` once per test
-/// process into `target/wasm`, like `build.rs` builds the virt.
-fn counter_app() -> &'static Path {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .ok_or("the compose crate has no parent directory")?;
-        let target_dir = workspace.join("target").join("wasm");
-        let cargo = std::env::var_os("CARGO")
-            .or_else(|| option_env!("CARGO").map(Into::into))
-            .unwrap_or_else(|| "cargo".into());
-        let output = StdCommand::new(&cargo)
-            .current_dir(workspace)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTFLAGS")
-            .args(["build", "--release", "--target", "wasm32-wasip2"])
-            .args(["-p", "keyvalue-virt-test-guests", "--bin", "counter"])
-            .output()
-            .map_err(|e| format!("failed to run `{}`: {e}", cargo.to_string_lossy()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "building the counter app failed ({}):\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(target_dir.join("wasm32-wasip2/release/counter.wasm"))
-    });
-    match built {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
 }
 
 // --- help ---
@@ -346,13 +302,13 @@ fn each_option_round_trips_through_build_and_config() {
             ],
             Config {
                 faults: vec![
-                    fault(Op::Set, Some(2), FaultError::AccessDenied),
-                    fault(Op::DeleteMany, Some(7), FaultError::Other("a@b".into())),
-                    fault(Op::Open, None, FaultError::NoSuchStore),
+                    fault(Op::Set, Some(2), ErrorCase::AccessDenied),
+                    fault(Op::DeleteMany, Some(7), ErrorCase::Other("a@b".into())),
+                    fault(Op::Open, None, ErrorCase::NoSuchStore),
                     fault(
                         Op::Get,
                         None,
-                        FaultError::Other("mail me@example.com".into()),
+                        ErrorCase::Other("mail me@example.com".into()),
                     ),
                 ],
                 ..Config::default()
@@ -381,7 +337,7 @@ fn each_option_round_trips_through_build_and_config() {
         let config = build_config(&["--fail", &spelling]).unwrap();
         assert_eq!(
             config.faults,
-            [fault(op, None, FaultError::AccessDenied)],
+            [fault(op, None, ErrorCase::AccessDenied)],
             "{spelling}"
         );
     }
@@ -942,7 +898,7 @@ fn plug_reports_the_drafts_and_bakes_into_the_nested_virt() {
             faults: vec![Fault {
                 op: Op::Swap,
                 nth: Some(1),
-                error: FaultError::Other("conflict".into())
+                error: ErrorCase::Other("conflict".into())
             }],
             ..Config::default()
         })
@@ -983,7 +939,7 @@ fn plug_composes_the_real_example_app() {
     let dir = scratch();
     let out = dir.path().join("counter-kv.wasm");
     kv().arg("plug")
-        .arg(counter_app())
+        .arg(COUNTER)
         .arg("-o")
         .arg(&out)
         .args(["--seed", ":alice=41", "--max-keys", "100", "--trace"])

@@ -1,23 +1,16 @@
 //! Runs the real `keyvalue-virt` binary on store directories of the fs backend: `import`, then
 //! `inspect` and `export`, round trips, empty and missing directories, and bad dumps.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{kv, scratch};
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Map, Value, json};
-use tempfile::TempDir;
-
-fn kv() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_keyvalue-virt"))
-}
-
-fn scratch() -> TempDir {
-    tempfile::tempdir().expect("failed to create a temporary directory")
-}
 
 /// Runs `import DIR` with `dump` on stdin.
 fn import(dir: &Path, dump: &Value) -> assert_cmd::assert::Assert {
@@ -195,10 +188,16 @@ fn a_missing_directory_is_named_and_not_created() {
             .assert()
             .failure()
             .stdout("")
-            .stderr(contains(format!(
-                "error: the store directory `{}` does not exist",
-                missing.display()
-            )));
+            .stderr(
+                contains(format!(
+                    "error: failed to read the store in `{}`",
+                    missing.display()
+                ))
+                .and(contains(format!(
+                    "the store directory `{}` does not exist",
+                    missing.display()
+                ))),
+            );
     }
     assert!(!missing.exists());
 

@@ -9,13 +9,11 @@
 //!
 //! `cargo bench --bench calls -- N` sets the calls per run (default 200000).
 
-#[path = "../e2e/harness.rs"]
-mod harness;
-
 use std::path::Path;
 use std::process::Command;
 
-use harness::{artifacts, compile, read, run_component};
+use keyvalue_virt_artifacts::guests;
+use keyvalue_virt_harness::{self as harness, compile, read, run_component};
 
 const OPS: [&str; 6] = ["set", "get", "exists", "increment", "get-many", "set-many"];
 const RUNS: usize = 5;
@@ -26,13 +24,13 @@ fn main() {
         .skip(1)
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(200_000);
-    let app = read(&artifacts().join("bench-app.wasm"));
+    let app = read(Path::new(guests::BENCH_APP));
     let plugged = |virt: &[u8]| {
         keyvalue_virt_compose::plug(&app, virt)
             .unwrap_or_else(|e| panic!("failed to plug the bench app: {e}"))
     };
-    let floor = plugged(&read(&artifacts().join("keyvalue_virt_null.wasm")));
-    let virt = plugged(keyvalue_virt_compose::VIRT);
+    let floor = plugged(&read(Path::new(guests::NULL_VIRT)));
+    let virt = plugged(keyvalue_virt_artifacts::VIRT);
 
     println!(
         "wasmtime 48 embedded (concurrency support off), {calls} calls per run, best of {RUNS}"

@@ -4,90 +4,49 @@
 
 use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use keyvalue_virt_compose::config::{BackendKind, Config};
-use wasmtime::component::Component;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
-
-use crate::harness::{
-    App, Outcome, artifacts, baked_virt, compile, engine, read, run_component_with, scratch_dir,
+use keyvalue_virt_core::config::{BackendKind, Config};
+use keyvalue_virt_harness::{
+    App, GUEST_DIR, Outcome, baked_virt, compile, engine, files, fs_config, grant, read,
+    run_component_with, run_configured_with, store_dir,
 };
+use wasmtime::component::Component;
+use wasmtime_wasi::FsPerms;
 
-/// The guest path the store directory is granted at.
-const GUEST_DIR: &str = "/kv";
-
-fn fs_config() -> Config {
-    Config {
-        backend: BackendKind::Fs,
-        dir: Some(GUEST_DIR.into()),
-        ..Config::default()
-    }
-}
+use crate::probe::{TRACE, assert_other, assert_results, parse, probe};
 
 /// `app` (or `fs-app`, for `None`) plugged with the fs-configured virt, compiled once.
 fn component(app: Option<App>) -> &'static Component {
     static FS_APP: OnceLock<Component> = OnceLock::new();
     static PROBE: OnceLock<Component> = OnceLock::new();
     let (slot, path) = match app {
-        None => (&FS_APP, artifacts().join("fs-app.wasm")),
+        None => (&FS_APP, App::Fs.path()),
         Some(app) => (&PROBE, app.path()),
     };
     slot.get_or_init(|| {
-        let app_bytes = read(&path);
+        let app_bytes = read(path);
         let plugged = keyvalue_virt_compose::plug(&app_bytes, &baked_virt(&fs_config()))
             .unwrap_or_else(|e| panic!("failed to plug `{}`: {e}", path.display()));
         compile(&plugged)
     })
 }
 
-/// A fresh, empty store directory for one test.
-fn store_dir(name: &str) -> PathBuf {
-    let dir = scratch_dir().join("fs").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("store")).unwrap();
-    dir.join("store")
-}
-
-fn grant(dir: &Path) -> impl FnOnce(&mut WasiCtxBuilder) + '_ {
-    move |builder| {
-        // As `wasmtime run` does: file operations run on the calling thread, not a pool's.
-        builder
-            .allow_blocking_current_thread(true)
-            .preopened_dir(dir, GUEST_DIR, FsPerms::ReadWrite)
-            .unwrap();
-    }
-}
-
 fn fs_app(dir: &Path, args: &[&str]) -> Outcome {
     run_component_with(component(None), "fs-app", args, grant(dir))
 }
 
-fn probe(dir: &Path, args: &[&str]) -> Outcome {
+fn probe_dir(dir: &Path, args: &[&str]) -> Outcome {
     run_component_with(component(Some(App::Probe)), "probe", args, grant(dir))
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
 fn data_persists_across_runs() {
     let dir = store_dir("persist");
-    let first = probe(
+    let first = probe_dir(
         &dir,
         &[
             "set:b:k=hello",
@@ -101,7 +60,7 @@ fn data_persists_across_runs() {
         first.stdout,
         "set:b:k=hello -> ok\ninc:b:n:5 -> ok 5\nset:other:k=x -> ok\ndelete:other:k -> ok\n"
     );
-    let second = probe(&dir, &["get:b:k", "inc:b:n:1", "list:b", "exists:other:k"]).assert_ok();
+    let second = probe_dir(&dir, &["get:b:k", "inc:b:n:1", "list:b", "exists:other:k"]).assert_ok();
     assert_eq!(
         second.stdout,
         "get:b:k -> ok \"hello\"\ninc:b:n:1 -> ok 6\nlist:b -> ok [\"k\", \"n\"]\n\
@@ -126,7 +85,7 @@ fn eight_instances_lose_no_increment() {
         }
     });
     let elapsed = start.elapsed();
-    let out = probe(&dir, &["get:b:n"]).assert_ok();
+    let out = probe_dir(&dir, &["get:b:n"]).assert_ok();
     assert_eq!(out.stdout, "get:b:n -> ok \"4000\"\n");
     eprintln!("8 x 500 increments on one key: {elapsed:?}");
 }
@@ -142,7 +101,7 @@ fn cas_retry_loops_lose_no_update() {
             .map(|run| run.join().unwrap().stdout.trim().parse::<u64>().unwrap())
             .sum()
     });
-    let out = probe(&dir, &["get:b:n"]).assert_ok();
+    let out = probe_dir(&dir, &["get:b:n"]).assert_ok();
     assert_eq!(out.stdout, "get:b:n -> ok \"400\"\n");
     eprintln!("4 x 100 cas increments: {retries} retries");
 }
@@ -189,7 +148,7 @@ fn hostile_names_write_nothing_outside_the_directory() {
 #[test]
 fn damaged_files_are_reported_by_name_and_others_keep_working() {
     let dir = store_dir("damaged");
-    probe(&dir, &["set:b:good=fine", "set:b:bad=doomed value"]).assert_ok();
+    probe_dir(&dir, &["set:b:good=fine", "set:b:bad=doomed value"]).assert_ok();
     let bad = files(&dir)
         .into_iter()
         .find(|f| {
@@ -206,7 +165,8 @@ fn damaged_files_are_reported_by_name_and_others_keep_working() {
             _ => bytes = b"#!/bin/sh\necho not a record\n".to_vec(),
         }
         std::fs::write(&bad, &bytes).unwrap();
-        let out = probe(&dir, &["get:b:bad", "get:b:good", "set:b:new=1", "list:b"]).assert_ok();
+        let out =
+            probe_dir(&dir, &["get:b:bad", "get:b:good", "set:b:new=1", "list:b"]).assert_ok();
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert!(
             lines[0].starts_with("get:b:bad -> error other: the store file")
@@ -219,7 +179,7 @@ fn damaged_files_are_reported_by_name_and_others_keep_working() {
     }
     // Deleting the damaged file by hand recovers.
     std::fs::remove_file(&bad).unwrap();
-    let out = probe(&dir, &["get:b:bad", "list:b"]).assert_ok();
+    let out = probe_dir(&dir, &["get:b:bad", "list:b"]).assert_ok();
     assert_eq!(
         out.stdout,
         "get:b:bad -> ok none\nlist:b -> ok [\"good\", \"new\"]\n"
@@ -351,7 +311,7 @@ fn writes_survive_sigkill() {
         leftovers(".lock")
     );
     let start = Instant::now();
-    let out = probe(
+    let out = probe_dir(
         &dir,
         &["set-many:b:k0=0,k1=1,k2=2,k3=3,k4=4,k5=5,k6=6,k7=7"],
     )
@@ -362,4 +322,92 @@ fn writes_survive_sigkill() {
         "stale locks were not broken in time"
     );
     assert_eq!(leftovers(".lock"), 0);
+}
+
+/// Runs `ops` with `config`, `host` granted to the guest as `/kv`, and asserts their results.
+#[track_caller]
+fn check_in_dir(config: &Config, host: &Path, ops: &[(&str, &str)]) {
+    let (ops, expected): (Vec<&str>, Vec<&str>) = ops.iter().copied().unzip();
+    let outcome = run_configured_with(App::Probe, config, &ops, grant(host)).assert_ok();
+    assert!(
+        !outcome.stderr.contains(TRACE),
+        "trace lines without --trace:\n{}",
+        outcome.stderr
+    );
+    assert_results(&ops, &parse(&ops, &outcome.stdout), &expected);
+}
+
+/// The fs backend keeps the data in the granted directory: a new instance reads what an earlier
+/// one wrote, through both drafts, and a read-only component reads it and writes nothing.
+#[test]
+fn data_is_shared_by_both_drafts_and_read_only_instances() {
+    let dir = store_dir("keeps-data-through-both-drafts");
+    check_in_dir(
+        &fs_config(),
+        &dir,
+        &[
+            ("set:b:k=v", "ok"),
+            ("inc:b:n:5", "ok 5"),
+            ("set-many:b:x=1,y=2", "ok"),
+            ("delete:b:x", "ok"),
+            ("set:c:k=other bucket", "ok"),
+            ("list:b", "ok [\"k\", \"n\", \"y\"]"),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("FORMAT")).expect("the store has no FORMAT file"),
+        b"keyvalue-virt store, format 1\n"
+    );
+    let read_only = Config {
+        read_only: true,
+        ..fs_config()
+    };
+    check_in_dir(
+        &fs_config(),
+        &dir,
+        &[
+            ("get:b:k", "ok \"v\""),
+            ("draft-inc:b:n:1", "ok 6"),
+            ("get-many:b:x,y", "ok [none, (\"y\", \"2\")]"),
+            ("list:b", "ok [\"k\", \"n\", \"y\"]"),
+            ("get:c:k", "ok \"other bucket\""),
+            ("list:d", "ok []"),
+            ("cas:b:k=w", "new ok, current ok \"v\", swap ok"),
+        ],
+    );
+    check_in_dir(
+        &read_only,
+        &dir,
+        &[
+            ("get:b:k", "ok \"w\""),
+            ("get:b:n", "ok \"6\""),
+            ("set:b:k=read-only", "error access-denied"),
+            ("delete:b:y", "error access-denied"),
+            ("list:b", "ok [\"k\", \"n\", \"y\"]"),
+            ("get:b:k", "ok \"w\""),
+        ],
+    );
+}
+
+/// The fs backend with its directory not granted: `open` says how to grant it.
+#[test]
+fn without_a_granted_dir_open_says_how_to_grant_it() {
+    let ops = ["open:b", "get:b:k", "draft-inc:b:n:1"];
+    let probed = probe(Some(&fs_config()), &ops);
+    // `get` and `draft-inc` fail at their implicit `open`.
+    for result in &probed.results {
+        let result = result.strip_prefix("open ").unwrap_or(result);
+        assert_other(result, &["`/kv`", "--dir"]);
+    }
+}
+
+/// The fs backend without `--dir`: `open` says that it needs one.
+#[test]
+fn without_a_dir_open_says_it_needs_one() {
+    let config = Config {
+        backend: BackendKind::Fs,
+        ..Config::default()
+    };
+    let probed = probe(Some(&config), &["open:b"]);
+    assert_other(&probed.results[0], &["needs a store directory", "--dir"]);
 }

@@ -1,9 +1,14 @@
 //! End-to-end tests: the keyvalue-virt component plugged into real `wasi:keyvalue` apps, run in
-//! wasmtime. The guest components are built on first use (see `harness::artifacts`).
+//! wasmtime embedded (`keyvalue-virt-harness`). One module per subject.
 
-mod cli_plug;
-mod configured;
+mod buckets;
+mod corrupt_config;
+mod defaults;
+mod faults;
 mod fs;
-mod harness;
+mod limits;
 mod plug;
+mod probe;
 mod scenarios;
+mod seeds;
+mod trace;

@@ -1,48 +1,39 @@
 //! One test per guest scenario and draft: the app, plugged with the virt, runs the scenario
 //! named like the test and must succeed.
 
-use crate::harness::{App, run, run_ok};
+use keyvalue_virt_harness::{App, run, run_ok};
 
-/// Declares, for each scenario, a test in `draft` and one in `draft2` that runs it; the test
+/// For each scenario of [`keyvalue_virt_artifacts::for_each_scenario`], a test in `draft` and
+/// one in `draft2` (and for the draft2-only ones, in `draft2` alone) that runs it; the test
 /// `odd_keys` runs the scenario `odd-keys`.
-macro_rules! scenarios {
-    ($($scenario:ident),* $(,)?) => {
+macro_rules! scenario_tests {
+    (both: [$($both:ident),* $(,)?], draft2_only: [$($only:ident),* $(,)?] $(,)?) => {
         mod draft {
             $(
                 #[test]
-                fn $scenario() {
-                    super::run_scenario(super::App::Draft, stringify!($scenario));
+                fn $both() {
+                    super::run_scenario(super::App::Draft, stringify!($both));
                 }
             )*
         }
         mod draft2 {
             $(
                 #[test]
-                fn $scenario() {
-                    super::run_scenario(super::App::Draft2, stringify!($scenario));
+                fn $both() {
+                    super::run_scenario(super::App::Draft2, stringify!($both));
+                }
+            )*
+            $(
+                #[test]
+                fn $only() {
+                    super::run_scenario(super::App::Draft2, stringify!($only));
                 }
             )*
         }
     };
 }
 
-scenarios!(
-    smoke,
-    buckets,
-    odd_keys,
-    overwrite,
-    pagination,
-    bad_cursor,
-    increment,
-    batch,
-    errors_never_trap,
-);
-
-/// Compare-and-swap exists only in draft2.
-#[test]
-fn draft2_cas() {
-    run_scenario(App::Draft2, "cas");
-}
+keyvalue_virt_artifacts::for_each_scenario!(scenario_tests);
 
 /// The draft app has no `cas` scenario: the name must be refused, not silently pass.
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use keyvalue_virt_compose::config::{BackendKind, Config, Fault, FaultError, Op, Seed};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed};
 
 use super::seed_file;
 
@@ -297,14 +297,10 @@ fn order_faults(faults: &[Fault]) -> Result<Vec<Fault>> {
 
 /// How `fault` is written as a `--fail` value.
 pub fn fault_spelling(fault: &Fault) -> String {
-    let error = match &fault.error {
-        FaultError::NoSuchStore => "no-such-store".to_owned(),
-        FaultError::AccessDenied => "access-denied".to_owned(),
-        FaultError::Other(message) => format!("other:{message}"),
-    };
+    let (op, error) = (fault.op.name(), &fault.error);
     match fault.nth {
-        Some(nth) => format!("{}={error}@{nth}", fault.op.name()),
-        None => format!("{}={error}", fault.op.name()),
+        Some(nth) => format!("{op}={error}@{nth}"),
+        None => format!("{op}={error}"),
     }
 }
 
@@ -340,8 +336,10 @@ pub fn shell_word(name: &str) -> String {
     }
 }
 
-const OP_LIST: &str = "open, get, set, delete, exists, list-keys, increment, cas-new, \
-                       cas-current, swap, get-many, set-many, delete-many";
+/// The names of every operation, separated by commas, for messages.
+fn op_list() -> String {
+    Op::ALL.map(Op::name).join(", ")
+}
 
 /// Parses `--fail OP=ERROR[@N]`.
 pub fn parse_fault(value: &str) -> Result<Fault, String> {
@@ -351,7 +349,7 @@ pub fn parse_fault(value: &str) -> Result<Fault, String> {
         );
     };
     let op = Op::from_name(op)
-        .ok_or_else(|| format!("unknown operation `{op}`; OP is one of {OP_LIST}"))?;
+        .ok_or_else(|| format!("unknown operation `{op}`; OP is one of {}", op_list()))?;
     let (error, nth) = match error.rsplit_once('@') {
         Some((error, digits))
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
@@ -366,18 +364,8 @@ pub fn parse_fault(value: &str) -> Result<Fault, String> {
         }
         _ => (error, None),
     };
-    let error = match error {
-        "no-such-store" => FaultError::NoSuchStore,
-        "access-denied" => FaultError::AccessDenied,
-        _ => match error.strip_prefix("other:") {
-            Some(message) => FaultError::Other(message.to_owned()),
-            None => {
-                return Err(format!(
-                    "ERROR must be no-such-store, access-denied or other:MESSAGE, not `{error}`"
-                ));
-            }
-        },
-    };
+    let error = ErrorCase::from_name(error)
+        .ok_or_else(|| format!("ERROR must be {}, not `{error}`", ErrorCase::SYNTAX))?;
     Ok(Fault { op, nth, error })
 }
 
@@ -464,7 +452,7 @@ pub fn parse_dir(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn fault(op: Op, nth: Option<u64>, error: FaultError) -> Fault {
+    fn fault(op: Op, nth: Option<u64>, error: ErrorCase) -> Fault {
         Fault { op, nth, error }
     }
 
@@ -473,20 +461,20 @@ mod tests {
         for op in Op::ALL {
             assert_eq!(
                 parse_fault(&format!("{}=access-denied", op.name())),
-                Ok(fault(op, None, FaultError::AccessDenied))
+                Ok(fault(op, None, ErrorCase::AccessDenied))
             );
         }
         assert_eq!(
             parse_fault("open=no-such-store"),
-            Ok(fault(Op::Open, None, FaultError::NoSuchStore))
+            Ok(fault(Op::Open, None, ErrorCase::NoSuchStore))
         );
         assert_eq!(
             parse_fault("get=other:boom"),
-            Ok(fault(Op::Get, None, FaultError::Other("boom".into())))
+            Ok(fault(Op::Get, None, ErrorCase::Other("boom".into())))
         );
         assert_eq!(
             parse_fault("get=other:"),
-            Ok(fault(Op::Get, None, FaultError::Other(String::new())))
+            Ok(fault(Op::Get, None, ErrorCase::Other(String::new())))
         );
     }
 
@@ -497,32 +485,32 @@ mod tests {
             Ok(fault(
                 Op::Get,
                 Some(3),
-                FaultError::Other("disk full".into())
+                ErrorCase::Other("disk full".into())
             ))
         );
         assert_eq!(
             parse_fault("set=access-denied@1"),
-            Ok(fault(Op::Set, Some(1), FaultError::AccessDenied))
+            Ok(fault(Op::Set, Some(1), ErrorCase::AccessDenied))
         );
         assert_eq!(
             parse_fault("get=other:mail me@example.com"),
             Ok(fault(
                 Op::Get,
                 None,
-                FaultError::Other("mail me@example.com".into())
+                ErrorCase::Other("mail me@example.com".into())
             ))
         );
         assert_eq!(
             parse_fault("get=other:a@b@2"),
-            Ok(fault(Op::Get, Some(2), FaultError::Other("a@b".into())))
+            Ok(fault(Op::Get, Some(2), ErrorCase::Other("a@b".into())))
         );
         assert_eq!(
             parse_fault("get=other:trailing@"),
-            Ok(fault(Op::Get, None, FaultError::Other("trailing@".into())))
+            Ok(fault(Op::Get, None, ErrorCase::Other("trailing@".into())))
         );
         assert_eq!(
             parse_fault("get=other:=:"),
-            Ok(fault(Op::Get, None, FaultError::Other("=:".into())))
+            Ok(fault(Op::Get, None, ErrorCase::Other("=:".into())))
         );
     }
 
@@ -550,6 +538,37 @@ mod tests {
         for (value, expected) in cases {
             let error = parse_fault(value).expect_err(value);
             assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_operations_are_told_every_operation() {
+        assert_eq!(
+            parse_fault("frob=access-denied").unwrap_err(),
+            "unknown operation `frob`; OP is one of open, get, set, delete, exists, list-keys, \
+             increment, cas-new, cas-current, swap, get-many, set-many, delete-many"
+        );
+    }
+
+    #[test]
+    fn the_fail_help_names_every_operation_and_error() {
+        let command = ConfigArgs::augment_args(clap::Command::new("test"));
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "faults")
+            .and_then(|arg| arg.get_long_help())
+            .expect("--fail has a long help")
+            .to_string();
+        assert!(
+            help.contains(&format!("OP is one of {}.", op_list())),
+            "{help}"
+        );
+        for case in [
+            ErrorCase::NoSuchStore,
+            ErrorCase::AccessDenied,
+            ErrorCase::Other("MESSAGE".into()),
+        ] {
+            assert!(help.contains(&format!("`{case}`")), "{help}");
         }
     }
 
@@ -709,8 +728,8 @@ mod tests {
                 trace: true,
                 // The fault for one call comes first, so that it is not shadowed.
                 faults: vec![
-                    fault(Op::Get, Some(2), FaultError::Other("boom".into())),
-                    fault(Op::Get, None, FaultError::AccessDenied),
+                    fault(Op::Get, Some(2), ErrorCase::Other("boom".into())),
+                    fault(Op::Get, None, ErrorCase::AccessDenied),
                 ],
                 seeds: vec![
                     Seed {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue_virt_compose::config::{BackendKind, Config, FaultError};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase};
 use serde_json::{Value, json};
 
 use super::options::{fault_spelling, quoted_list, shell_word};
@@ -112,14 +112,13 @@ pub fn json(baked: Option<&Config>) -> Value {
         .faults
         .iter()
         .map(|fault| {
-            let (error, message) = match &fault.error {
-                FaultError::NoSuchStore => ("no-such-store", None),
-                FaultError::AccessDenied => ("access-denied", None),
-                FaultError::Other(message) => ("other", Some(message.as_str())),
+            let message = match &fault.error {
+                ErrorCase::Other(message) => Some(message.as_str()),
+                ErrorCase::NoSuchStore | ErrorCase::AccessDenied => None,
             };
             json!({
                 "op": fault.op.name(),
-                "error": error,
+                "error": fault.error.name(),
                 "message": message,
                 "call": fault.nth,
             })
@@ -200,12 +199,12 @@ mod tests {
                 Fault {
                     op: Op::Get,
                     nth: Some(3),
-                    error: FaultError::Other("disk full".into()),
+                    error: ErrorCase::Other("disk full".into()),
                 },
                 Fault {
                     op: Op::Open,
                     nth: None,
-                    error: FaultError::NoSuchStore,
+                    error: ErrorCase::NoSuchStore,
                 },
             ],
             seeds: vec![

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use keyvalue_virt::backend::fs::{FORMAT, Fs};
-use keyvalue_virt::backend::{Backend, BucketOps};
-use keyvalue_virt::core::{PAGE_BYTES, PAGE_KEYS};
-use keyvalue_virt::error::Error;
+use keyvalue_virt_core::backend::fs::{FORMAT, Fs};
+use keyvalue_virt_core::backend::{Backend, BucketOps};
+use keyvalue_virt_core::bucket::{PAGE_BYTES, PAGE_KEYS};
 
 use super::seed_file::{self, Buckets};
 
+/// The help of `inspect` after its options.
 pub const INSPECT_EXAMPLES: &str = "\
 DIR is the host directory behind the component's --dir (the HOST_DIR of `wasmtime run --dir \
 HOST_DIR::GUEST_PATH`). Nothing in it is changed.
@@ -23,6 +23,7 @@ Examples:
   keyvalue-virt inspect ./data
   keyvalue-virt inspect ./data --json";
 
+/// The help of `export` after its options.
 pub const EXPORT_EXAMPLES: &str = "\
 DIR is the host directory behind the component's --dir. Values that are UTF-8 text are written \
 as strings, others as {\"base64\": \"...\"}. The dump can be imported into another store, or \
@@ -32,6 +33,7 @@ Examples:
   keyvalue-virt export ./data > dump.json
   keyvalue-virt import ./copy < dump.json";
 
+/// The help of `import` after its options.
 pub const IMPORT_EXAMPLES: &str = "\
 The dump is checked whole before anything is written: a dump with any error writes nothing. \
 Keys in the dump replace the values the store holds; other keys stay. DIR is created if missing; \
@@ -74,6 +76,7 @@ pub struct ImportArgs {
     pub file: Option<PathBuf>,
 }
 
+/// Runs `inspect`.
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let buckets = read_store(&args.dir)?;
     if args.json {
@@ -84,6 +87,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     }
 }
 
+/// Runs `export`.
 pub fn export(args: ExportArgs) -> Result<()> {
     let buckets = read_store(&args.dir)?;
     print_json(&buckets)?;
@@ -97,6 +101,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs `import`.
 pub fn import(args: ImportArgs) -> Result<()> {
     let (bytes, source) = match &args.file {
         Some(path) => {
@@ -141,25 +146,24 @@ pub fn import(args: ImportArgs) -> Result<()> {
 
 /// Every bucket, key and value of the store in `dir`. Reads only.
 pub fn read_store(dir: &Path) -> Result<Buckets> {
-    check_dir(dir, false)?;
+    refuse_foreign(dir, false)?;
     let in_dir = || format!("failed to read the store in `{}`", dir.display());
     let store = Fs::new(dir, false);
     let mut buckets = Buckets::new();
-    for name in store.buckets().map_err(kv).with_context(in_dir)? {
-        let bucket = store.open(&name).map_err(kv).with_context(in_dir)?;
+    for name in store.buckets().with_context(in_dir)? {
+        let bucket = store.open(&name).with_context(in_dir)?;
         let mut keys = Vec::new();
         let mut from = Some(0);
         while let Some(position) = from {
             from = bucket
                 .keys(position, &mut keys, PAGE_KEYS, PAGE_BYTES)
-                .map_err(kv)
                 .with_context(|| {
                     format!("failed to list bucket {name:?} in `{}`", dir.display())
                 })?;
         }
         let mut values = std::collections::BTreeMap::new();
         for key in keys {
-            let value = bucket.get(&key).map_err(kv).with_context(|| {
+            let value = bucket.get(&key).with_context(|| {
                 format!(
                     "failed to read key {key:?} of bucket {name:?} in `{}`",
                     dir.display()
@@ -178,62 +182,51 @@ pub fn read_store(dir: &Path) -> Result<Buckets> {
 /// Writes every bucket and key of `buckets` into the store in `dir` (creating `dir`, and the
 /// store in it, if needed); returns how many keys it wrote.
 pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
-    check_dir(dir, true)?;
+    if let Err(e) = std::fs::metadata(dir)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create the store directory `{}`", dir.display()))?;
+    }
+    refuse_foreign(dir, true)?;
     let store = Fs::new(dir, true);
     // Checks the store's format and that it is writable before any write, and makes an empty
     // directory a store even for a dump with no buckets.
     store
         .buckets()
-        .map_err(kv)
         .with_context(|| format!("failed to open the store in `{}`", dir.display()))?;
     let mut written = 0;
     for (name, keys) in buckets {
         let bucket = store
             .open(name)
-            .map_err(kv)
             .with_context(|| format!("failed to open bucket {name:?} in `{}`", dir.display()))?;
         for (key, value) in keys {
-            bucket
-                .set(key.clone(), value.clone())
-                .map_err(kv)
-                .with_context(|| {
-                    format!(
-                        "failed to write key {key:?} of bucket {name:?} in `{}`",
-                        dir.display()
-                    )
-                })?;
+            bucket.set(key.clone(), value.clone()).with_context(|| {
+                format!(
+                    "failed to write key {key:?} of bucket {name:?} in `{}`",
+                    dir.display()
+                )
+            })?;
             written += 1;
         }
     }
     Ok(written)
 }
 
-/// Refuses a `dir` that cannot be a store: missing (unless `create`), not a directory, or a
-/// directory with files but no `FORMAT`, which is not a store (the backend checks `FORMAT`
-/// itself). `create` makes a missing `dir`.
-fn check_dir(dir: &Path, create: bool) -> Result<()> {
-    let shown = dir.display();
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => bail!("`{shown}` is not a directory; give the store's directory"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("failed to create the store directory `{shown}`"))?;
-            return Ok(());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "the store directory `{shown}` does not exist; give the host directory that the \
-             component's --dir is granted from (`wasmtime run --dir HOST_DIR::GUEST_PATH`)"
-        ),
-        Err(e) => return Err(e).with_context(|| format!("failed to read `{shown}`")),
-    }
-    if dir.join("FORMAT").exists() {
+/// Refuses a directory with files but no `FORMAT`, which is not a store. The backend reports
+/// every other bad store directory (missing, not a directory, another format), but takes this
+/// one for a store (empty when read, made one when written): fine for the `--dir` a component
+/// is built with, but these commands are pointed at a directory by hand, so a wrong path is
+/// refused rather than read as empty or written into.
+fn refuse_foreign(dir: &Path, writing: bool) -> Result<()> {
+    if !dir.is_dir() || dir.join("FORMAT").exists() {
         return Ok(());
     }
+    let shown = dir.display();
     let mut entries =
         std::fs::read_dir(dir).with_context(|| format!("failed to list `{shown}`"))?;
     if entries.next().is_some() {
-        let fix = if create {
+        let fix = if writing {
             "import into an empty directory or an existing store"
         } else {
             "give the directory of a store written by keyvalue-virt's fs backend"
@@ -283,11 +276,6 @@ fn count(n: usize, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
-}
-
-/// The backend's error, which has no `std::error::Error` impl, for anyhow.
-fn kv(error: Error) -> anyhow::Error {
-    anyhow!("{error}")
 }
 
 #[cfg(test)]
@@ -347,15 +335,31 @@ mod tests {
     fn directories_that_are_not_stores_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing");
-        let error = read_store(&missing).unwrap_err().to_string();
+        let error = format!("{:#}", read_store(&missing).unwrap_err());
         assert!(error.contains("does not exist"), "{error}");
+        assert!(!missing.exists());
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let error = format!("{:#}", write_store(&file, &Buckets::new()).unwrap_err());
+        assert!(error.contains("is not a directory"), "{error}");
+        std::fs::remove_file(&file).unwrap();
+
         std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
-        let error = read_store(dir.path()).unwrap_err().to_string();
+        let error = format!("{:#}", read_store(dir.path()).unwrap_err());
         assert!(error.contains("is not a keyvalue-virt store"), "{error}");
-        let error = write_store(dir.path(), &Buckets::new())
-            .unwrap_err()
-            .to_string();
+        let error = format!(
+            "{:#}",
+            write_store(dir.path(), &Buckets::new()).unwrap_err()
+        );
         assert!(error.contains("import into an empty directory"), "{error}");
         assert!(!dir.path().join("FORMAT").exists());
+
+        std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
+        std::fs::write(dir.path().join("FORMAT"), "keyvalue-virt store, format 9\n").unwrap();
+        let error = format!(
+            "{:#}",
+            write_store(dir.path(), &Buckets::new()).unwrap_err()
+        );
+        assert!(error.contains("another format"), "{error}");
     }
 }

@@ -55,22 +55,52 @@ pub trait KvBucket: Sized {
     fn delete_many(&self, keys: &[String]) -> Result<(), Error>;
 }
 
-/// The scenario named by `argv[1]` as given, and its canonical name: `_` may stand for `-`, so
-/// that a harness can derive the name from a Rust identifier. Panics with the list of `known`
-/// names when there is no argument.
-pub fn scenario_arg(known: &[&str]) -> (String, String) {
-    match std::env::args().nth(1) {
-        Some(name) => {
-            let canonical = name.replace('_', "-");
-            (name, canonical)
+/// Calls `$m!` with the scenarios of `draft-app` and `draft2-app`, the one place they are
+/// listed: both apps run those under `both`, only `draft2-app` those under `draft2_only`.
+///
+/// Each app builds its dispatch from this list, so a listed scenario that an app does not
+/// implement does not compile (and one it implements but is not listed is dead code, which the
+/// lints refuse); the end-to-end tests build one test per scenario and app from it.
+#[macro_export]
+macro_rules! for_each_scenario {
+    ($m:ident) => {
+        $m! {
+            both: [
+                smoke,
+                buckets,
+                odd_keys,
+                overwrite,
+                pagination,
+                bad_cursor,
+                increment,
+                batch,
+                errors_never_trap,
+            ],
+            draft2_only: [cas],
         }
-        None => panic!("usage: <app> SCENARIO; scenarios: {}", known.join(", ")),
-    }
+    };
 }
 
-/// Panics because `name` is not one of the `known` scenarios.
-pub fn unknown_scenario(name: &str, known: &[&str]) -> ! {
-    panic!("unknown scenario `{name}`; scenarios: {}", known.join(", "))
+/// Runs the scenario that `argv[1]` names (`_` may stand for `-`) from `scenarios`, which
+/// pairs each scenario's identifier with its function, and prints `ok NAME` after it. Panics
+/// with the list of scenarios when the name is missing or unknown.
+pub fn run_scenario(scenarios: &[(&str, fn())]) {
+    let known = || {
+        scenarios
+            .iter()
+            .map(|(name, _)| name.replace('_', "-"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(name) = std::env::args().nth(1) else {
+        panic!("usage: <app> SCENARIO; scenarios: {}", known());
+    };
+    let wanted = name.replace('-', "_");
+    match scenarios.iter().find(|(scenario, _)| *scenario == wanted) {
+        Some((_, run)) => run(),
+        None => panic!("unknown scenario `{name}`; scenarios: {}", known()),
+    }
+    println!("ok {name}");
 }
 
 /// Unwraps `result` of the operation described by `what`, panicking with the error otherwise.

@@ -12,35 +12,45 @@ mod bindings {
     });
 }
 
-const SCENARIOS: &[&str] = &[
-    "smoke",
-    "buckets",
-    "odd-keys",
-    "overwrite",
-    "pagination",
-    "bad-cursor",
-    "increment",
-    "batch",
-    "cas",
-    "errors-never-trap",
-];
-
 fn main() {
-    let (scenario, canonical) = common::scenario_arg(SCENARIOS);
-    match canonical.as_str() {
-        "smoke" => common::smoke::<store::Bucket>(),
-        "buckets" => common::buckets::<store::Bucket>(),
-        "odd-keys" => common::odd_keys::<store::Bucket>(),
-        "overwrite" => common::overwrite::<store::Bucket>(),
-        "pagination" => common::pagination::<store::Bucket>(),
-        "bad-cursor" => bad_cursor(),
-        "increment" => increment(),
-        "batch" => common::batch::<store::Bucket>(),
-        "cas" => cas(),
-        "errors-never-trap" => errors_never_trap(),
-        _ => common::unknown_scenario(&scenario, SCENARIOS),
+    macro_rules! dispatch {
+        (both: [$($both:ident),* $(,)?], draft2_only: [$($only:ident),* $(,)?] $(,)?) => {
+            common::run_scenario(&[
+                $((stringify!($both), scenarios::$both as fn()),)*
+                $((stringify!($only), scenarios::$only as fn()),)*
+            ])
+        };
     }
-    println!("ok {scenario}");
+    common::for_each_scenario!(dispatch);
+}
+
+/// The scenarios, named as [`common::for_each_scenario`] lists them.
+mod scenarios {
+    pub(crate) use super::{bad_cursor, cas, errors_never_trap, increment};
+
+    pub fn smoke() {
+        super::common::smoke::<super::store::Bucket>()
+    }
+
+    pub fn buckets() {
+        super::common::buckets::<super::store::Bucket>()
+    }
+
+    pub fn odd_keys() {
+        super::common::odd_keys::<super::store::Bucket>()
+    }
+
+    pub fn overwrite() {
+        super::common::overwrite::<super::store::Bucket>()
+    }
+
+    pub fn pagination() {
+        super::common::pagination::<super::store::Bucket>()
+    }
+
+    pub fn batch() {
+        super::common::batch::<super::store::Bucket>()
+    }
 }
 
 impl From<store::Error> for common::Error {

@@ -1,6 +1,8 @@
-//! Where the data lives. The [`core`](crate::core) speaks to a bucket only through
+//! Where the data lives. The [`bucket`](crate::bucket) layer speaks to a bucket only through
 //! [`BucketOps`], so a backend is a type that opens buckets and implements it.
 
+#[cfg(test)]
+mod contract;
 #[cfg(feature = "fs")]
 pub mod fs;
 pub mod memory;

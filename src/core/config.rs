@@ -1,7 +1,7 @@
 //! The configuration the `keyvalue-virt` CLI bakes into the component, and its binary format.
 //!
-//! This file is shared: the guest decodes it, and the CLI (`compose/`) includes the same file
-//! to encode and print it, so the two sides cannot drift apart. It uses only `std`.
+//! The guest decodes it, and the CLI (`compose/`) encodes and prints it with this same module,
+//! so the two sides cannot drift apart.
 //!
 //! Format (all integers little-endian): the magic `KVCF`, a format version byte, then the
 //! fields in the order of [`Config`]. A string or byte string is a `u32` length and the bytes;
@@ -109,20 +109,59 @@ impl Op {
         )
     }
 
-    fn index(self) -> u8 {
-        Op::ALL.iter().position(|op| *op == self).unwrap_or(0) as u8
+    /// The operation's place in [`Op::ALL`], which is its declaration order.
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
-/// The error an injected fault returns.
+/// A case of the WIT `error` variant, as `--fail` and trace lines name it: what an injected
+/// fault returns, and what every core [`Error`](crate::error::Error) becomes at the boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaultError {
+pub enum ErrorCase {
     /// `error::no-such-store`.
     NoSuchStore,
     /// `error::access-denied`.
     AccessDenied,
     /// `error::other(message)`.
     Other(String),
+}
+
+impl ErrorCase {
+    /// The case's name in WIT, without the message.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorCase::NoSuchStore => "no-such-store",
+            ErrorCase::AccessDenied => "access-denied",
+            ErrorCase::Other(_) => ErrorCase::OTHER,
+        }
+    }
+
+    /// Reads the form `--fail` takes: `no-such-store`, `access-denied` or `other:MESSAGE`.
+    pub fn from_name(text: &str) -> Option<ErrorCase> {
+        match text.split_once(':') {
+            Some((ErrorCase::OTHER, message)) => Some(ErrorCase::Other(message.to_owned())),
+            _ => [ErrorCase::NoSuchStore, ErrorCase::AccessDenied]
+                .into_iter()
+                .find(|case| case.name() == text),
+        }
+    }
+
+    /// The name of the `other` case.
+    pub const OTHER: &'static str = "other";
+
+    /// What [`ErrorCase::from_name`] accepts, for messages.
+    pub const SYNTAX: &'static str = "no-such-store, access-denied or other:MESSAGE";
+}
+
+/// Writes the form [`ErrorCase::from_name`] reads.
+impl std::fmt::Display for ErrorCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorCase::Other(message) => write!(f, "{}:{message}", ErrorCase::OTHER),
+            case => f.write_str(case.name()),
+        }
+    }
 }
 
 /// An injected failure: calls of `op` fail with `error`.
@@ -134,7 +173,7 @@ pub struct Fault {
     /// fails when `None`.
     pub nth: Option<u64>,
     /// What the failing call returns.
-    pub error: FaultError,
+    pub error: ErrorCase,
 }
 
 /// A key-value pair the store holds before the application runs.
@@ -196,12 +235,12 @@ impl Config {
         put_opt_u64(&mut out, self.max_keys);
         out.push(self.trace as u8);
         put_list(&mut out, &self.faults, |out, fault| {
-            out.push(fault.op.index());
+            out.push(fault.op.index() as u8);
             put_opt_u64(out, fault.nth);
             match &fault.error {
-                FaultError::NoSuchStore => out.push(0),
-                FaultError::AccessDenied => out.push(1),
-                FaultError::Other(message) => {
+                ErrorCase::NoSuchStore => out.push(0),
+                ErrorCase::AccessDenied => out.push(1),
+                ErrorCase::Other(message) => {
                     out.push(2);
                     put_bytes(out, message.as_bytes());
                 }
@@ -247,9 +286,9 @@ impl Config {
                     .ok_or("unknown operation in a fault")?;
                 let nth = r.opt_u64()?;
                 let error = match r.u8()? {
-                    0 => FaultError::NoSuchStore,
-                    1 => FaultError::AccessDenied,
-                    2 => FaultError::Other(r.string()?),
+                    0 => ErrorCase::NoSuchStore,
+                    1 => ErrorCase::AccessDenied,
+                    2 => ErrorCase::Other(r.string()?),
                     _ => return Err("unknown fault error"),
                 };
                 Ok(Fault { op, nth, error })
@@ -399,17 +438,17 @@ mod tests {
                 Fault {
                     op: Op::Get,
                     nth: Some(3),
-                    error: FaultError::Other("boom".into()),
+                    error: ErrorCase::Other("boom".into()),
                 },
                 Fault {
                     op: Op::DeleteMany,
                     nth: None,
-                    error: FaultError::AccessDenied,
+                    error: ErrorCase::AccessDenied,
                 },
                 Fault {
                     op: Op::Open,
                     nth: None,
-                    error: FaultError::NoSuchStore,
+                    error: ErrorCase::NoSuchStore,
                 },
             ],
             seeds: vec![Seed {
@@ -460,9 +499,25 @@ mod tests {
     }
 
     #[test]
+    fn error_case_names_round_trip() {
+        for case in [
+            ErrorCase::NoSuchStore,
+            ErrorCase::AccessDenied,
+            ErrorCase::Other("disk: on fire".into()),
+            ErrorCase::Other(String::new()),
+        ] {
+            assert_eq!(ErrorCase::from_name(&case.to_string()), Some(case));
+        }
+        for bad in ["", "other", "Other:x", "access-denied:x", "no-such-store "] {
+            assert_eq!(ErrorCase::from_name(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn op_names_round_trip() {
-        for op in Op::ALL {
+        for (index, op) in Op::ALL.into_iter().enumerate() {
             assert_eq!(Op::from_name(op.name()), Some(op));
+            assert_eq!(op.index(), index);
         }
         assert_eq!(Op::from_name("frobnicate"), None);
     }

@@ -9,8 +9,9 @@ use std::str::FromStr;
 #[cfg(feature = "fs")]
 use crate::backend::fs::Fs;
 use crate::backend::memory::Memory;
-use crate::backend::{AnyBucket, Backend, BucketOps, MAX_POSITION};
+use crate::backend::{AnyBucket, Backend, BucketOps};
 use crate::config::{BackendKind, Config, Op};
+use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::policy::{self, Outcome, Target, Tracer};
 
@@ -21,17 +22,47 @@ pub const PAGE_BYTES: usize = 1 << 20;
 
 /// Opens the bucket named `identifier`.
 pub fn open(identifier: &str) -> Result<Bucket, Error> {
-    let config = policy::config()?;
-    let tracer = Tracer::start(config, Op::Open, identifier, Target::Bucket);
-    tracer.finish((|| {
-        policy::inject(config, Op::Open)?;
+    Call::begin(Op::Open, identifier, Target::Bucket)?.run(|config| {
         policy::check_bucket(config, identifier)?;
         seed(config)?;
         Ok(Bucket {
             ops: backend_open(config, identifier)?,
             name: identifier.into(),
         })
-    })())
+    })
+}
+
+/// One operation in progress: the configuration in force and the operation's trace line.
+struct Call {
+    op: Op,
+    config: &'static Config,
+    tracer: Tracer,
+}
+
+impl Call {
+    /// Reads the configuration and starts the trace line of `op` on `bucket`.
+    #[inline(always)]
+    fn begin(op: Op, bucket: &str, target: Target<'_>) -> Result<Call, Error> {
+        let config = policy::config()?;
+        Ok(Call {
+            op,
+            config,
+            tracer: Tracer::start(config, op, bucket, target),
+        })
+    }
+
+    /// Passes the checks every operation passes first (injected faults, then read-only mode),
+    /// does the `work`, and ends the trace line with its result.
+    #[inline(always)]
+    fn run<T: Outcome>(
+        self,
+        work: impl FnOnce(&'static Config) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let result = policy::inject(self.config, self.op)
+            .and_then(|()| policy::check_write(self.config, self.op))
+            .and_then(|()| work(self.config));
+        self.tracer.finish(result)
+    }
 }
 
 fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
@@ -83,17 +114,10 @@ pub struct Page {
 }
 
 impl Bucket {
-    /// Reads the configuration, starts the trace line, and counts the call for fault
-    /// injection; `run` then does the work and ends the trace line with its result.
-    fn begin(&self, op: Op, target: Target<'_>) -> Result<(&'static Config, Tracer), Error> {
-        let config = policy::config()?;
-        Ok((config, Tracer::start(config, op, &self.name, target)))
-    }
-
-    /// The checks every operation passes first: injected faults, then read-only mode.
-    fn admit(config: &Config, op: Op) -> Result<(), Error> {
-        policy::inject(config, op)?;
-        policy::check_write(config, op)
+    /// Starts `op` on this bucket (see [`Call`]).
+    #[inline(always)]
+    fn begin(&self, op: Op, target: Target<'_>) -> Result<Call, Error> {
+        Call::begin(op, &self.name, target)
     }
 
     /// Refuses to add `new_keys` more keys to a bucket at `--max-keys`.
@@ -119,63 +143,52 @@ impl Bucket {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let (config, tracer) = self.begin(Op::Get, Target::Key(key))?;
-        tracer.finish(Self::admit(config, Op::Get).and_then(|()| self.ops.get(key)))
+        self.begin(Op::Get, Target::Key(key))?
+            .run(|_| self.ops.get(key))
     }
 
     /// Stores `value` under `key`.
     pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
-        let (config, tracer) = self.begin(Op::Set, Target::Key(&key))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::Set)?;
+        self.begin(Op::Set, Target::Key(&key))?.run(|config| {
             policy::check_value(config, &key, value.len())?;
             self.check_room_for(config, &key)?;
             self.ops.set(key, value)
-        })())
+        })
     }
 
     /// Removes `key`; a missing key is not an error.
     pub fn delete(&self, key: &str) -> Result<(), Error> {
-        let (config, tracer) = self.begin(Op::Delete, Target::Key(key))?;
-        tracer.finish(Self::admit(config, Op::Delete).and_then(|()| self.ops.delete(key)))
+        self.begin(Op::Delete, Target::Key(key))?
+            .run(|_| self.ops.delete(key))
     }
 
     /// Whether `key` holds a value.
     pub fn exists(&self, key: &str) -> Result<bool, Error> {
-        let (config, tracer) = self.begin(Op::Exists, Target::Key(key))?;
-        tracer.finish(Self::admit(config, Op::Exists).and_then(|()| self.ops.exists(key)))
+        self.begin(Op::Exists, Target::Key(key))?
+            .run(|_| self.ops.exists(key))
     }
 
     /// The page of keys that starts at `cursor` (`None`: the first page).
     pub fn list_keys(&self, cursor: Option<Cursor>) -> Result<Page, Error> {
-        let (config, tracer) = self.begin(Op::ListKeys, Target::Bucket)?;
-        tracer.finish((|| {
-            Self::admit(config, Op::ListKeys)?;
+        self.begin(Op::ListKeys, Target::Bucket)?.run(|_| {
             let tag = self.ops.tag();
-            let from = match cursor {
-                None => 0,
-                Some(cursor) if cursor.bucket != tag => return Err(Error::ForeignCursor),
-                Some(cursor) => cursor.position,
-            };
+            let from = cursor.map_or(Ok(0), |cursor| cursor.position_in(tag))?;
             let mut keys = Vec::new();
             let next = self.ops.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;
             Ok(Page {
                 keys,
-                next: next.map(|position| Cursor {
-                    bucket: tag,
-                    position,
-                }),
+                next: next
+                    .map(|position| Cursor::new(tag, position))
+                    .transpose()?,
             })
-        })())
+        })
     }
 
     /// Adds `delta` to the decimal number stored under `key` (a missing key counts as 0) and
     /// returns the sum, which is stored in decimal ASCII. A value that is not such a number,
     /// or a sum out of range, is an error and leaves the value as it was.
     pub fn increment<N: Counter>(&self, key: &str, delta: N) -> Result<N, Error> {
-        let (config, tracer) = self.begin(Op::Increment, Target::Key(key))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::Increment)?;
+        self.begin(Op::Increment, Target::Key(key))?.run(|config| {
             self.check_room_for(config, key)?;
             let mut sum = N::default();
             self.ops.update(key, &mut |old| {
@@ -200,51 +213,43 @@ impl Bucket {
                 Ok(value)
             })?;
             Ok(sum)
-        })())
+        })
     }
 
     /// The values of `keys`, in order, each with its key; `None` for a missing key.
     pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
-        let (config, tracer) = self.begin(Op::GetMany, Target::Keys(keys.len()))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::GetMany)?;
+        self.begin(Op::GetMany, Target::Keys(keys.len()))?.run(|_| {
             keys.into_iter()
                 .map(|key| Ok(self.ops.get(&key)?.map(|value| (key, value))))
                 .collect()
-        })())
+        })
     }
 
     /// Stores every pair, in order. Value sizes are checked for the whole batch first, so a
     /// batch with one value too large stores nothing; a batch that reaches `--max-keys` stores
     /// the pairs before the first key that does not fit (batches are not atomic).
     pub fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        let (config, tracer) = self.begin(Op::SetMany, Target::Keys(pairs.len()))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::SetMany)?;
-            for (key, value) in &pairs {
-                policy::check_value(config, key, value.len())?;
-            }
-            pairs.into_iter().try_for_each(|(key, value)| {
-                self.check_room_for(config, &key)?;
-                self.ops.set(key, value)
+        self.begin(Op::SetMany, Target::Keys(pairs.len()))?
+            .run(|config| {
+                for (key, value) in &pairs {
+                    policy::check_value(config, key, value.len())?;
+                }
+                pairs.into_iter().try_for_each(|(key, value)| {
+                    self.check_room_for(config, &key)?;
+                    self.ops.set(key, value)
+                })
             })
-        })())
     }
 
     /// Removes every key.
     pub fn delete_many(&self, keys: Vec<String>) -> Result<(), Error> {
-        let (config, tracer) = self.begin(Op::DeleteMany, Target::Keys(keys.len()))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::DeleteMany)?;
-            keys.iter().try_for_each(|key| self.ops.delete(key))
-        })())
+        self.begin(Op::DeleteMany, Target::Keys(keys.len()))?
+            .run(|_| keys.iter().try_for_each(|key| self.ops.delete(key)))
     }
 
     /// Starts a compare-and-swap on `key`.
     pub fn cas(&self, key: String) -> Result<Cas, Error> {
-        let (config, tracer) = self.begin(Op::CasNew, Target::Key(&key))?;
-        tracer.finish((|| {
-            Self::admit(config, Op::CasNew)?;
+        self.begin(Op::CasNew, Target::Key(&key))?.run(|_| {
             let seen = self.ops.watch(&key)?;
             Ok(Cas {
                 bucket: Bucket {
@@ -254,7 +259,7 @@ impl Bucket {
                 key,
                 seen: Cell::new(seen),
             })
-        })())
+        })
     }
 }
 
@@ -293,10 +298,9 @@ pub struct Cas {
 impl Cas {
     /// The value the key holds now.
     pub fn current(&self) -> Result<Option<Vec<u8>>, Error> {
-        let (config, tracer) = self.bucket.begin(Op::CasCurrent, Target::Key(&self.key))?;
-        tracer.finish(
-            Bucket::admit(config, Op::CasCurrent).and_then(|()| self.bucket.ops.get(&self.key)),
-        )
+        self.bucket
+            .begin(Op::CasCurrent, Target::Key(&self.key))?
+            .run(|_| self.bucket.ops.get(&self.key))
     }
 
     /// Stores `value` if nothing wrote or deleted the key since this handle last saw it.
@@ -304,19 +308,19 @@ impl Cas {
     /// caller can retry with it.
     pub fn swap(&self, value: Vec<u8>) -> Result<bool, Error> {
         let bucket = &self.bucket;
-        let (config, tracer) = bucket.begin(Op::Swap, Target::Key(&self.key))?;
-        tracer.finish((|| {
-            Bucket::admit(config, Op::Swap)?;
-            policy::check_value(config, &self.key, value.len())?;
-            bucket.check_room_for(config, &self.key)?;
-            match bucket.ops.swap(&self.key, self.seen.get(), value)? {
-                Ok(()) => Ok(true),
-                Err(now) => {
-                    self.seen.set(now);
-                    Ok(false)
+        bucket
+            .begin(Op::Swap, Target::Key(&self.key))?
+            .run(|config| {
+                policy::check_value(config, &self.key, value.len())?;
+                bucket.check_room_for(config, &self.key)?;
+                match bucket.ops.swap(&self.key, self.seen.get(), value)? {
+                    Ok(()) => Ok(true),
+                    Err(now) => {
+                        self.seen.set(now);
+                        Ok(false)
+                    }
                 }
-            }
-        })())
+            })
     }
 }
 
@@ -352,88 +356,9 @@ impl Outcome for Cas {
     }
 }
 
-/// Where a `list-keys` walk continues: a bucket's tag and a position in it.
-///
-/// Draft cursors are `u64`s (tag in the top 16 bits, position in the low 48); draft2 cursors
-/// are the strings `"<tag>.<position>"` in lowercase hex. Tags start at 1, so no cursor
-/// handed out is below 2^48.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    bucket: u16,
-    position: u64,
-}
-
-impl Cursor {
-    /// Reads a draft cursor.
-    pub fn from_u64(raw: u64) -> Result<Self, Error> {
-        Cursor::new((raw >> 48) as u16, raw & (MAX_POSITION - 1))
-    }
-
-    /// The draft form of the cursor.
-    pub fn to_u64(self) -> u64 {
-        (u64::from(self.bucket) << 48) | self.position
-    }
-
-    fn new(bucket: u16, position: u64) -> Result<Self, Error> {
-        if bucket == 0 || position >= MAX_POSITION {
-            return Err(Error::MalformedCursor);
-        }
-        Ok(Cursor { bucket, position })
-    }
-}
-
-impl FromStr for Cursor {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self, Error> {
-        let (bucket, position) = text.split_once('.').ok_or(Error::MalformedCursor)?;
-        // Only the canonical spelling: no sign, no leading zeros, lowercase.
-        let canonical = |part: &str, n: u64| part == format!("{n:x}");
-        let bucket_n = u16::from_str_radix(bucket, 16).map_err(|_| Error::MalformedCursor)?;
-        let position_n = u64::from_str_radix(position, 16).map_err(|_| Error::MalformedCursor)?;
-        if !canonical(bucket, bucket_n.into()) || !canonical(position, position_n) {
-            return Err(Error::MalformedCursor);
-        }
-        Cursor::new(bucket_n, position_n)
-    }
-}
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:x}.{:x}", self.bucket, self.position)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_in_both_forms() {
-        let cursor = Cursor {
-            bucket: 7,
-            position: 0xabc,
-        };
-        assert_eq!(Cursor::from_u64(cursor.to_u64()), Ok(cursor));
-        assert_eq!(cursor.to_string(), "7.abc");
-        assert_eq!("7.abc".parse(), Ok(cursor));
-    }
-
-    #[test]
-    fn malformed_cursors_are_rejected() {
-        for text in [
-            "", ".", "7", "7.", ".1", "0.1", "7.ABC", "+7.1", "07.1", "7.1.1", "x.1",
-        ] {
-            assert_eq!(
-                text.parse::<Cursor>(),
-                Err(Error::MalformedCursor),
-                "{text:?}"
-            );
-        }
-        for raw in [0, 1, 12345, MAX_POSITION - 1] {
-            assert_eq!(Cursor::from_u64(raw), Err(Error::MalformedCursor), "{raw}");
-        }
-    }
 
     #[test]
     fn cursors_of_another_bucket_are_refused() {

@@ -1,22 +1,22 @@
-//! Builds the guest components once per test process, plugs the test apps with the virt, and
-//! runs them in wasmtime with in-memory stdio.
+//! What the end-to-end tests and the bench share: the test apps (built by
+//! `keyvalue-virt-artifacts`) plugged with keyvalue-virt, configured or not, and run in wasmtime
+//! embedded with in-memory stdio; and scratch store directories for the fs backend.
 
-// Helpers for scenario tests that do not exist yet are expected to be unused for a while.
-#![allow(dead_code)]
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use keyvalue_virt_artifacts::guests;
 use keyvalue_virt_compose::bake;
-use keyvalue_virt_compose::config::Config as VirtConfig;
+use keyvalue_virt_core::config::{BackendKind, Config as VirtConfig};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// Most a guest may write to stdout or stderr; beyond it the write traps.
 const PIPE_CAPACITY: usize = 16 << 20;
@@ -36,13 +36,16 @@ pub enum App {
     /// `probe`, which runs the operations given as arguments and prints each result (draft2,
     /// plus draft's `increment`); see `tests/guests/src/bin/probe.rs`.
     Probe,
+    /// `fs-app`, the fs backend's workloads: concurrent increments, CAS loops, large values, a
+    /// writer to kill (draft2); see `tests/guests/src/bin/fs-app.rs`.
+    Fs,
 }
 
 impl App {
     /// The two apps that each run every scenario of their draft.
     pub const DRAFTS: [App; 2] = [App::Draft, App::Draft2];
 
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 
     /// The binary name, which is also the program name passed as `argv[0]`.
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl App {
             App::Both => "both-app",
             App::Counter => "counter",
             App::Probe => "probe",
+            App::Fs => "fs-app",
         }
     }
 
@@ -61,17 +65,41 @@ impl App {
             App::Draft | App::Counter => &["0.2.0-draft"],
             App::Draft2 => &["0.2.0-draft2"],
             App::Both | App::Probe => &["0.2.0-draft", "0.2.0-draft2"],
+            App::Fs => &["0.2.0-draft2"],
+        }
+    }
+
+    /// The `wasi:keyvalue` interfaces this app calls, and so imports (the linker drops the
+    /// imports of interfaces an app never calls).
+    pub fn keyvalue_interfaces(self) -> &'static [&'static str] {
+        match self {
+            App::Fs => &["store", "atomics"],
+            _ => &["store", "atomics", "batch"],
         }
     }
 
     /// Every app.
     pub fn all() -> [App; App::COUNT] {
-        [App::Draft, App::Draft2, App::Both, App::Counter, App::Probe]
+        [
+            App::Draft,
+            App::Draft2,
+            App::Both,
+            App::Counter,
+            App::Probe,
+            App::Fs,
+        ]
     }
 
     /// The built, unplugged component.
-    pub fn path(self) -> PathBuf {
-        artifacts().join(format!("{}.wasm", self.name()))
+    pub fn path(self) -> &'static Path {
+        Path::new(match self {
+            App::Draft => guests::DRAFT_APP,
+            App::Draft2 => guests::DRAFT2_APP,
+            App::Both => guests::BOTH_APP,
+            App::Counter => guests::COUNTER,
+            App::Probe => guests::PROBE,
+            App::Fs => guests::FS_APP,
+        })
     }
 
     fn index(self) -> usize {
@@ -85,63 +113,82 @@ pub fn virt_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let path = scratch_dir().join("keyvalue_virt.wasm");
-        std::fs::write(&path, keyvalue_virt_compose::VIRT)
+        std::fs::write(&path, plain_virt())
             .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
         path
     })
     .clone()
 }
 
-/// The workspace root (the root package's manifest directory).
+/// The workspace root (two levels above this crate, `tests/harness`).
 pub fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .expect("the harness lives in `tests/harness` of the workspace")
+            .to_path_buf()
+    })
 }
 
-/// A scratch directory for files the tests write, inside the target directory.
+/// A scratch directory for files the tests write: `target/tmp/harness` in the workspace.
 pub fn scratch_dir() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = workspace_root().join("target").join("tmp").join("harness");
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("failed to create `{}`: {e}", dir.display()));
+        dir
+    })
 }
 
-/// The directory holding the release guest artifacts, built on first use.
-///
-/// The build runs once per test process with its own `CARGO_TARGET_DIR` (`target/wasm`, which
-/// the CLI's `build.rs` uses too), so it never waits on the lock of the cargo that runs the
-/// tests. Panics with cargo's output if the build fails (in every test that needs the
-/// artifacts).
-pub fn artifacts() -> &'static Path {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BUILT.get_or_init(build_guests) {
-        Ok(dir) => dir,
-        Err(message) => panic!("{message}"),
+/// The guest path at which the tests grant a store directory to the fs backend.
+pub const GUEST_DIR: &str = "/kv";
+
+/// The configuration of the fs backend on [`GUEST_DIR`], for [`store_dir`]s granted there.
+pub fn fs_config() -> VirtConfig {
+    VirtConfig {
+        backend: BackendKind::Fs,
+        dir: Some(GUEST_DIR.into()),
+        ..VirtConfig::default()
     }
 }
 
-fn build_guests() -> Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO")
-        .or_else(|| option_env!("CARGO").map(Into::into))
-        .unwrap_or_else(|| "cargo".into());
-    let target_dir = workspace_root().join("target").join("wasm");
-    let output = Command::new(&cargo)
-        .current_dir(workspace_root())
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        // The virt itself comes from the CLI's build (`keyvalue_virt_compose::VIRT`).
-        .args([
-            "-p",
-            "keyvalue-virt-test-guests",
-            "-p",
-            "keyvalue-virt-null",
-        ])
-        .output()
-        .map_err(|e| format!("failed to run `{}`: {e}", cargo.to_string_lossy()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "building the guest components failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
+/// A fresh, empty store directory for the test called `name` (under [`scratch_dir`]).
+pub fn store_dir(name: &str) -> PathBuf {
+    let dir = scratch_dir().join("fs").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("store"))
+        .unwrap_or_else(|e| panic!("failed to create `{}`: {e}", dir.display()));
+    dir.join("store")
+}
+
+/// A [`run_with`] configuration that grants `dir` to the guest at [`GUEST_DIR`], read-write.
+pub fn grant(dir: &Path) -> impl FnOnce(&mut WasiCtxBuilder) + '_ {
+    move |builder| {
+        // As `wasmtime run` does: file operations run on the calling thread, not a pool's.
+        builder
+            .allow_blocking_current_thread(true)
+            .preopened_dir(dir, GUEST_DIR, FsPerms::ReadWrite)
+            .unwrap_or_else(|e| panic!("failed to grant `{}`: {e:?}", dir.display()));
     }
-    Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// Every file under `dir`, recursively.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("failed to list `{}`: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// The engine every test shares: component model on, concurrency support off (the guests are
@@ -165,7 +212,7 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn composed(app: App) -> &'static [u8] {
     static COMPOSED: [OnceLock<Vec<u8>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
     COMPOSED[app.index()].get_or_init(|| {
-        let bytes = keyvalue_virt_compose::plug(&read(&app.path()), plain_virt())
+        let bytes = keyvalue_virt_compose::plug(&read(app.path()), plain_virt())
             .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
         assert_no_keyvalue_imports(&bytes);
         bytes
@@ -249,7 +296,7 @@ pub fn run_with(app: App, args: &[&str], configure: impl FnOnce(&mut WasiCtxBuil
 
 /// The plain virt component (nothing baked in), as the CLI ships it.
 pub fn plain_virt() -> &'static [u8] {
-    keyvalue_virt_compose::VIRT
+    keyvalue_virt_artifacts::VIRT
 }
 
 /// The virt with `config` baked in by [`bake::bake`], from the build the CLI would pick (the
@@ -262,7 +309,7 @@ pub fn baked_virt(config: &VirtConfig) -> Vec<u8> {
 /// `app` plugged with `virt`, which may be baked or altered. Panics if the composition fails
 /// or still imports `wasi:keyvalue`.
 pub fn plug_with(app: App, virt: &[u8]) -> Vec<u8> {
-    let bytes = keyvalue_virt_compose::plug(&read(&app.path()), virt)
+    let bytes = keyvalue_virt_compose::plug(&read(app.path()), virt)
         .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
     assert_no_keyvalue_imports(&bytes);
     bytes

@@ -807,56 +807,7 @@ impl BucketOps for Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    /// A fresh directory under the system's temp dir, removed on drop.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new() -> Scratch {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "kv-fs-unit-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(dir.join("store")).unwrap();
-            Scratch(dir)
-        }
-
-        fn store(&self) -> PathBuf {
-            self.0.join("store")
-        }
-
-        fn open(&self, bucket: &str) -> Bucket {
-            Fs::new(self.store(), true).open(bucket).unwrap()
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn walk(bucket: &Bucket, max_keys: usize) -> Vec<String> {
-        let mut all = Vec::new();
-        let mut from = Some(0);
-        while let Some(position) = from {
-            let mut page = Vec::new();
-            from = bucket
-                .keys(position, &mut page, max_keys, usize::MAX)
-                .unwrap();
-            assert!(page.len() <= max_keys);
-            assert!(
-                !page.is_empty() || position == 0,
-                "an empty page before the end"
-            );
-            all.extend(page);
-        }
-        all
-    }
+    use crate::backend::contract::{Scratch, walk};
 
     /// Every file under `dir`, recursively.
     fn files(dir: &Path) -> Vec<PathBuf> {
@@ -994,67 +945,6 @@ mod tests {
         expected.sort();
         assert_eq!(listed, expected);
         assert_eq!(b.count().unwrap(), expected.len() as u64);
-    }
-
-    #[test]
-    fn walks_are_exact_despite_changes() {
-        let s = Scratch::new();
-        let b = s.open("b");
-        for i in 0..600 {
-            b.set(format!("k{i}"), vec![]).unwrap();
-        }
-        let mut listed = walk(&b, 7);
-        listed.sort();
-        listed.dedup();
-        assert_eq!(listed.len(), 600);
-
-        let mut seen = Vec::new();
-        let mut page = Vec::new();
-        let mut from = b.keys(0, &mut page, 100, usize::MAX).unwrap();
-        seen.append(&mut page);
-        b.delete("k3").unwrap();
-        b.delete("k400").unwrap();
-        b.set("late".into(), vec![]).unwrap();
-        while let Some(position) = from {
-            assert!(position < super::super::MAX_POSITION);
-            from = b.keys(position, &mut page, 100, usize::MAX).unwrap();
-            seen.append(&mut page);
-        }
-        for i in (0..600).filter(|&i| i != 3 && i != 400) {
-            let key = format!("k{i}");
-            assert_eq!(seen.iter().filter(|k| **k == key).count(), 1, "{key}");
-        }
-
-        let mut page = Vec::new();
-        b.keys(0, &mut page, 1000, 10).unwrap();
-        let bytes: usize = page.iter().map(String::len).sum();
-        let last = page.last().unwrap().len();
-        assert!(
-            bytes >= 10 && bytes - last < 10,
-            "stops once the keys reach the budget"
-        );
-    }
-
-    #[test]
-    fn swap_detects_writes_and_deletes() {
-        let s = Scratch::new();
-        let b = s.open("b");
-        b.set("k".into(), b"1".to_vec()).unwrap();
-        let seen = b.watch("k").unwrap();
-        b.set("k".into(), b"2".to_vec()).unwrap();
-        let now = b.swap("k", seen, b"3".to_vec()).unwrap().unwrap_err();
-        assert_eq!(b.swap("k", now, b"3".to_vec()).unwrap(), Ok(()));
-        assert_eq!(b.get("k").unwrap(), Some(b"3".to_vec()));
-
-        let seen = b.watch("gone").unwrap();
-        assert_eq!(seen, 0);
-        b.set("gone".into(), vec![]).unwrap();
-        b.delete("gone").unwrap();
-        assert!(b.swap("gone", seen, vec![]).unwrap().is_err());
-
-        let seen = b.watch("new").unwrap();
-        assert_eq!(b.swap("new", seen, b"x".to_vec()).unwrap(), Ok(()));
-        assert_eq!(b.get("new").unwrap(), Some(b"x".to_vec()));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The errors of the storage core, converted to each draft's `error` variant in one place
-//! ([`Error::into_parts`]).
+//! ([`Error::into_case`]).
 
 use std::fmt;
+
+use crate::config::ErrorCase;
 
 /// Everything that can go wrong inside the component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,40 +99,43 @@ pub enum Error {
     },
 }
 
-/// What a draft's `error` variant carries: one of its three cases.
-pub enum Kind {
-    /// `no-such-store`.
-    NoSuchStore,
-    /// `access-denied`.
-    AccessDenied,
-    /// `other(message)`.
-    Other(String),
-}
-
 impl Error {
-    /// Splits the error into the case of the WIT `error` variant and, for `other`, its message.
-    pub fn into_parts(self) -> Kind {
+    /// The case of the WIT `error` variant this error becomes, with the message for `other`.
+    pub fn into_case(self) -> ErrorCase {
         match self {
-            Error::NoSuchStore => Kind::NoSuchStore,
+            Error::NoSuchStore => ErrorCase::NoSuchStore,
             Error::AccessDenied | Error::BucketNotAllowed { .. } | Error::ReadOnly => {
-                Kind::AccessDenied
+                ErrorCase::AccessDenied
             }
-            Error::Injected(message) => Kind::Other(message),
-            other => Kind::Other(other.to_string()),
+            Error::Injected(message) => ErrorCase::Other(message),
+            other => ErrorCase::Other(other.to_string()),
         }
     }
 
     /// The name of the WIT `error` case this error becomes.
-    pub fn case(&self) -> &'static str {
+    pub fn case_name(&self) -> &'static str {
         match self {
-            Error::NoSuchStore => "no-such-store",
+            Error::NoSuchStore => ErrorCase::NoSuchStore.name(),
             Error::AccessDenied | Error::BucketNotAllowed { .. } | Error::ReadOnly => {
-                "access-denied"
+                ErrorCase::AccessDenied.name()
             }
-            _ => "other",
+            _ => ErrorCase::OTHER,
         }
     }
 }
+
+/// An injected fault: the error it makes the operation return.
+impl From<ErrorCase> for Error {
+    fn from(case: ErrorCase) -> Self {
+        match case {
+            ErrorCase::NoSuchStore => Error::NoSuchStore,
+            ErrorCase::AccessDenied => Error::AccessDenied,
+            ErrorCase::Other(message) => Error::Injected(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -261,14 +266,24 @@ mod tests {
 
     #[test]
     fn only_other_errors_carry_a_message() {
-        assert!(matches!(Error::NoSuchStore.into_parts(), Kind::NoSuchStore));
-        assert!(matches!(
-            Error::AccessDenied.into_parts(),
-            Kind::AccessDenied
-        ));
-        match Error::MalformedCursor.into_parts() {
-            Kind::Other(message) => assert!(message.contains("`none`"), "{message}"),
-            _ => panic!("a cursor error must be `other`"),
+        assert_eq!(Error::NoSuchStore.into_case(), ErrorCase::NoSuchStore);
+        assert_eq!(Error::ReadOnly.into_case(), ErrorCase::AccessDenied);
+        match Error::MalformedCursor.into_case() {
+            ErrorCase::Other(message) => assert!(message.contains("`none`"), "{message}"),
+            case => panic!("a cursor error must be `other`, not {case}"),
+        }
+    }
+
+    #[test]
+    fn injected_faults_come_back_as_the_case_they_name() {
+        for case in [
+            ErrorCase::NoSuchStore,
+            ErrorCase::AccessDenied,
+            ErrorCase::Other("disk on fire".into()),
+        ] {
+            let error = Error::from(case.clone());
+            assert_eq!(error.case_name(), case.name());
+            assert_eq!(error.into_case(), case);
         }
     }
 }

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
 
-use crate::config::{Config, FaultError, Op};
+use crate::config::{Config, Op};
 use crate::error::{Error, ShortKey};
 
 /// The configuration in force; a configuration that cannot be read fails every operation.
@@ -23,7 +23,7 @@ pub fn inject(config: &Config, op: Op) -> Result<(), Error> {
     if config.faults.is_empty() {
         return Ok(());
     }
-    let index = Op::ALL.iter().position(|o| *o == op).unwrap_or(0);
+    let index = op.index();
     let call = CALLS.with(|calls| {
         let n = calls[index].get().saturating_add(1);
         calls[index].set(n);
@@ -35,11 +35,7 @@ pub fn inject(config: &Config, op: Op) -> Result<(), Error> {
         .find(|f| f.op == op && f.nth.is_none_or(|nth| nth == call))
     {
         None => Ok(()),
-        Some(fault) => Err(match &fault.error {
-            FaultError::NoSuchStore => Error::NoSuchStore,
-            FaultError::AccessDenied => Error::AccessDenied,
-            FaultError::Other(message) => Error::Injected(message.clone()),
-        }),
+        Some(fault) => Err(fault.error.clone().into()),
     }
 }
 
@@ -130,7 +126,7 @@ fn start_line(op: Op, bucket: &str, target: Target<'_>) -> String {
 fn write_line(mut line: String, result: Result<&dyn Outcome, &Error>) {
     match result {
         Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
-        Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case())),
+        Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
     }
     line.push('\n');
     // A trace that cannot be written must not fail the operation.

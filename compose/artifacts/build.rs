@@ -1,0 +1,202 @@
+//! Builds the workspace's guests for `wasm32-wasip2`, once, and hands them to the crate.
+//!
+//! Two nested `cargo build --release` runs share the target directory `target/artifacts`: the
+//! component with the memory backend (plus, with the `test-guests` feature, every test app and
+//! the do-nothing component in the same run), then the component with `--features fs`. Each
+//! artifact is copied to `OUT_DIR`, which stays valid if the target directory is removed.
+//! A separate target directory keeps the nested cargo from waiting on the lock of the cargo
+//! that runs this script.
+
+use std::env;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio, exit};
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// The component's package and artifact.
+const VIRT_PACKAGE: &str = "keyvalue-virt";
+const VIRT_ARTIFACT: &str = "keyvalue_virt.wasm";
+
+/// The test apps' package (one artifact per binary) and the do-nothing component's.
+const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";
+const NULL_PACKAGE: &str = "keyvalue-virt-null";
+const NULL_ARTIFACT: &str = "keyvalue_virt_null.wasm";
+
+fn main() {
+    let workspace = workspace_root();
+    for input in [
+        "src",
+        "wit",
+        "tests/guests",
+        "tests/null-virt",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
+    }
+    check_target_installed();
+
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
+    let target_dir = workspace.join("target").join("artifacts");
+    let built = target_dir.join(TARGET).join("release");
+    let test_guests = env::var_os("CARGO_FEATURE_TEST_GUESTS").is_some();
+
+    let mut packages = vec![VIRT_PACKAGE];
+    if test_guests {
+        packages.extend([GUESTS_PACKAGE, NULL_PACKAGE]);
+    }
+    cargo_build(&workspace, &target_dir, &packages, &[]);
+    copy(
+        &built.join(VIRT_ARTIFACT),
+        &out_dir.join("keyvalue_virt.wasm"),
+    );
+
+    if test_guests {
+        let mut consts = String::new();
+        let bins = guest_binaries(&workspace.join("tests/guests/src/bin"));
+        let artifacts = bins
+            .iter()
+            .map(|bin| {
+                (
+                    format!("{bin}.wasm"),
+                    bin.replace('-', "_").to_uppercase(),
+                    format!("`tests/guests/src/bin/{bin}.rs`"),
+                )
+            })
+            .chain([(
+                NULL_ARTIFACT.to_owned(),
+                "NULL_VIRT".to_owned(),
+                "`tests/null-virt`".to_owned(),
+            )]);
+        for (file, name, source) in artifacts {
+            let shipped = out_dir.join(&file);
+            copy(&built.join(&file), &shipped);
+            let _ = writeln!(
+                consts,
+                "/// {source}, built for `{TARGET}`.\npub const {name}: &str = {:?};",
+                shipped.display().to_string()
+            );
+        }
+        write(&out_dir.join("guests.rs"), &consts);
+    }
+
+    cargo_build(&workspace, &target_dir, &[VIRT_PACKAGE], &["fs"]);
+    copy(
+        &built.join(VIRT_ARTIFACT),
+        &out_dir.join("keyvalue_virt_fs.wasm"),
+    );
+}
+
+/// The workspace root: two levels above this crate (`compose/artifacts`).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    match manifest_dir.ancestors().nth(2) {
+        Some(root) if root.join("wit").is_dir() => root.to_path_buf(),
+        _ => fail(&format!(
+            "`{}` is not inside the keyvalue-virt workspace (no `wit/` two levels up)",
+            manifest_dir.display()
+        )),
+    }
+}
+
+/// The names of the test apps' binaries, sorted.
+fn guest_binaries(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| fail(&format!("failed to list `{}`: {e}", dir.display())));
+    let mut bins: Vec<String> = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".rs")?.to_owned())
+        })
+        .collect();
+    bins.sort();
+    bins
+}
+
+/// Runs `cargo build --release --target wasm32-wasip2` on `packages` with `features`.
+fn cargo_build(workspace: &Path, target_dir: &Path, packages: &[&str], features: &[&str]) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(workspace)
+        .args(["build", "--release", "--target", TARGET])
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        // The guests are built the same way whatever flags or wrapper (such as clippy-driver)
+        // the outer build uses for the host.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        // Cargo reads a build script's stdout as instructions; the nested build's output goes
+        // to stderr, which cargo shows if the build fails.
+        .stdout(Stdio::from(std::io::stderr()));
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let status = command.status().unwrap_or_else(|error| {
+        fail(&format!(
+            "failed to run `{} build`: {error}",
+            cargo.to_string_lossy()
+        ))
+    });
+    if !status.success() {
+        fail(&format!(
+            "building the guests failed ({status}); the command was\n  cargo build --release \
+             --target {TARGET} -p {} {}\nwith CARGO_TARGET_DIR={}",
+            packages.join(" -p "),
+            features.join(","),
+            target_dir.display()
+        ));
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    if let Err(error) = std::fs::copy(from, to) {
+        fail(&format!(
+            "failed to copy `{}` to `{}`: {error}",
+            from.display(),
+            to.display()
+        ));
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    if let Err(error) = std::fs::write(path, text) {
+        fail(&format!("failed to write `{}`: {error}", path.display()));
+    }
+}
+
+/// Stops with a message that says how to install the target, instead of rustc's "can't find
+/// crate for `core`" deep in the nested build.
+fn check_target_installed() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let output = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output();
+    let installed = match &output {
+        Ok(output) if output.status.success() => {
+            let libdir = String::from_utf8_lossy(&output.stdout);
+            Path::new(libdir.trim()).is_dir()
+        }
+        // Let the build itself report whatever is wrong with this rustc.
+        _ => true,
+    };
+    if !installed {
+        fail(&format!(
+            "the `{TARGET}` target is not installed, and keyvalue-virt's guests are built for \
+             it; run `rustup target add {TARGET}` and build again"
+        ));
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    exit(1);
+}

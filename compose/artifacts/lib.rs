@@ -1,0 +1,25 @@
+//! The keyvalue-virt guest components, built for `wasm32-wasip2` once per build of this crate
+//! (see `build.rs`): the component as the CLI ships it and, with the `test-guests` feature, the
+//! test apps.
+//!
+//! The build runs `cargo build --release --target wasm32-wasip2` with its own target directory,
+//! `target/artifacts`, so it never waits on the lock of the cargo that builds this crate.
+
+#![deny(missing_docs)]
+
+/// The keyvalue-virt component with the memory backend only and nothing baked in: the plain
+/// `cargo build --release --target wasm32-wasip2 -p keyvalue-virt` artifact.
+pub static VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt.wasm"));
+
+/// The keyvalue-virt component with the filesystem backend too (`--features fs`).
+pub static VIRT_FS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_fs.wasm"));
+
+/// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
+/// `DRAFT_APP`) and `tests/null-virt` (`NULL_VIRT`), as paths of built components.
+#[cfg(feature = "test-guests")]
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+#[cfg(feature = "test-guests")]
+pub use keyvalue_virt_test_guests::for_each_scenario;

@@ -1,0 +1,322 @@
+//! What [`BucketOps`] promises, written once and run against every backend.
+//!
+//! Each check takes a fresh [`Backend`] (the in-memory backend's buckets live per thread, and
+//! every test runs on a thread of its own; the fs backend gets a new store directory), so the
+//! checks are independent. A new backend joins by adding one line to the `contract!` call.
+//! The helpers here ([`walk`], [`Scratch`]) serve the backends' own unit tests too.
+
+use crate::backend::memory::Memory;
+use crate::backend::{Backend, BucketOps, MAX_POSITION};
+use crate::error::Error;
+
+/// Keys and bucket names a store must keep apart and intact.
+fn odd_names() -> Vec<String> {
+    [
+        "",
+        "..",
+        "../escape",
+        "/",
+        "/etc/passwd",
+        "a/b",
+        "a\\b",
+        "\0",
+        "CON",
+        "con",
+        "nul.txt",
+        "FORMAT",
+        "NAME",
+        ".",
+        "k",
+        "K",
+        "é",
+        "🦀",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(["x".repeat(1000)])
+    .collect()
+}
+
+/// Every key of `bucket`, walked in pages of `max_keys`; checks the page bounds on the way.
+pub(crate) fn walk(bucket: &impl BucketOps, max_keys: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut from = Some(0);
+    while let Some(position) = from {
+        assert!(position < MAX_POSITION, "position {position} out of range");
+        let mut page = Vec::new();
+        from = bucket
+            .keys(position, &mut page, max_keys, usize::MAX)
+            .unwrap();
+        assert!(page.len() <= max_keys, "a page over its key limit");
+        assert!(
+            !page.is_empty() || position == 0,
+            "an empty page before the end"
+        );
+        all.extend(page);
+    }
+    all
+}
+
+fn sorted(keys: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut keys: Vec<String> = keys.into_iter().collect();
+    keys.sort();
+    keys
+}
+
+fn set_get_delete_round_trip(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    assert_eq!(b.get("k").unwrap(), None);
+    assert!(!b.exists("k").unwrap());
+    b.set("k".into(), b"v".to_vec()).unwrap();
+    assert_eq!(b.get("k").unwrap(), Some(b"v".to_vec()));
+    assert!(b.exists("k").unwrap());
+    b.set("k".into(), b"w".to_vec()).unwrap();
+    assert_eq!(b.get("k").unwrap(), Some(b"w".to_vec()));
+    b.set("empty".into(), Vec::new()).unwrap();
+    assert_eq!(b.get("empty").unwrap(), Some(Vec::new()));
+    assert_eq!(b.count().unwrap(), 2);
+    b.delete("k").unwrap();
+    assert!(!b.exists("k").unwrap());
+    assert_eq!(b.get("k").unwrap(), None);
+    b.delete("k").unwrap();
+    b.delete("never").unwrap();
+    assert_eq!(b.count().unwrap(), 1);
+}
+
+fn opens_of_one_name_share_and_buckets_are_isolated(backend: &impl Backend) {
+    let a1 = backend.open("a").unwrap();
+    let a2 = backend.open("a").unwrap();
+    let b = backend.open("b").unwrap();
+    a1.set("k".into(), vec![1]).unwrap();
+    assert_eq!(a2.get("k").unwrap(), Some(vec![1]));
+    assert_eq!(b.get("k").unwrap(), None);
+    assert_eq!(a1.tag(), a2.tag());
+    assert_ne!(a1.tag(), b.tag());
+    assert_ne!(a1.tag(), 0);
+}
+
+fn odd_keys_and_bucket_names_stay_apart(backend: &impl Backend) {
+    let names = odd_names();
+    for bucket in &names {
+        let b = backend.open(bucket).unwrap();
+        for key in &names {
+            b.set(key.clone(), format!("{bucket}|{key}").into_bytes())
+                .unwrap();
+        }
+    }
+    for bucket in &names {
+        let b = backend.open(bucket).unwrap();
+        for key in &names {
+            assert_eq!(
+                b.get(key).unwrap(),
+                Some(format!("{bucket}|{key}").into_bytes()),
+                "bucket {bucket:?} key {key:?}"
+            );
+        }
+        assert_eq!(sorted(walk(&b, 5)), sorted(names.iter().cloned()));
+    }
+}
+
+fn values_of_any_size_round_trip(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    let big: Vec<u8> = (0..(1 << 20) + 7).map(|i| (i % 251) as u8).collect();
+    let binary = vec![0, 255, 0, 10, 13];
+    b.set("big".into(), big.clone()).unwrap();
+    b.set("binary".into(), binary.clone()).unwrap();
+    assert_eq!(b.get("big").unwrap(), Some(big));
+    assert_eq!(b.get("binary").unwrap(), Some(binary));
+}
+
+fn untouched_keys_are_listed_once_despite_changes_mid_walk(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    for i in 0..600 {
+        b.set(format!("k{i}"), vec![]).unwrap();
+    }
+    assert_eq!(
+        sorted(walk(&b, 7)),
+        sorted((0..600).map(|i| format!("k{i}")))
+    );
+
+    let mut seen = Vec::new();
+    let mut page = Vec::new();
+    let mut from = b.keys(0, &mut page, 100, usize::MAX).unwrap();
+    seen.append(&mut page);
+    // Touch keys behind and ahead of the cursor, then finish the walk.
+    b.delete("k3").unwrap();
+    b.delete("k400").unwrap();
+    b.set("late".into(), vec![]).unwrap();
+    b.set("k5".into(), b"rewritten".to_vec()).unwrap();
+    while let Some(position) = from {
+        from = b.keys(position, &mut page, 100, usize::MAX).unwrap();
+        seen.append(&mut page);
+    }
+    for i in (0..600).filter(|&i| i != 3 && i != 400) {
+        let key = format!("k{i}");
+        assert_eq!(seen.iter().filter(|k| **k == key).count(), 1, "{key}");
+    }
+    assert!(seen.iter().filter(|k| *k == "late").count() <= 1);
+}
+
+fn deleted_keys_free_their_place_and_walks_stay_exact(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    for i in 0..100 {
+        b.set(format!("k{i}"), vec![]).unwrap();
+    }
+    for i in (0..100).step_by(3) {
+        b.delete(&format!("k{i}")).unwrap();
+    }
+    for i in 0..10 {
+        b.set(format!("new{i}"), vec![]).unwrap();
+    }
+    let expected = (0..100)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("k{i}"))
+        .chain((0..10).map(|i| format!("new{i}")));
+    assert_eq!(sorted(walk(&b, 7)), sorted(expected));
+    assert_eq!(b.count().unwrap(), 76);
+}
+
+fn pages_stop_once_the_keys_reach_the_byte_budget(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    for i in 0..10 {
+        b.set(format!("{i}{}", "x".repeat(99)), vec![]).unwrap();
+    }
+    let mut page = Vec::new();
+    let next = b.keys(0, &mut page, 1000, 250).unwrap();
+    let bytes: usize = page.iter().map(String::len).sum();
+    assert!(next.is_some());
+    assert!(
+        bytes >= 250 && bytes - 100 < 250,
+        "{} keys, {bytes} bytes",
+        page.len()
+    );
+    // Even a budget smaller than one key lets a page hold a key.
+    let mut page = Vec::new();
+    b.keys(0, &mut page, 1000, 1).unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+fn a_failed_update_leaves_the_value(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    b.set("n".into(), b"7".to_vec()).unwrap();
+    let error = b
+        .update("n", &mut |old| {
+            assert_eq!(old, Some(&b"7"[..]));
+            Err(Error::AccessDenied)
+        })
+        .unwrap_err();
+    assert_eq!(error, Error::AccessDenied);
+    assert_eq!(b.get("n").unwrap(), Some(b"7".to_vec()));
+    b.update("fresh", &mut |old| {
+        assert!(old.is_none());
+        Ok(b"1".to_vec())
+    })
+    .unwrap();
+    assert_eq!(b.get("fresh").unwrap(), Some(b"1".to_vec()));
+}
+
+fn swap_detects_writes_and_deletes_since_watch(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    b.set("k".into(), b"1".to_vec()).unwrap();
+    let seen = b.watch("k").unwrap();
+    b.set("k".into(), b"2".to_vec()).unwrap();
+    let now = b.swap("k", seen, b"3".to_vec()).unwrap().unwrap_err();
+    assert_eq!(b.get("k").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(b.swap("k", now, b"3".to_vec()).unwrap(), Ok(()));
+    assert_eq!(b.get("k").unwrap(), Some(b"3".to_vec()));
+    b.unwatch("k");
+
+    // Missing when watched, then created and deleted again: not untouched.
+    let seen = b.watch("gone").unwrap();
+    b.set("gone".into(), vec![]).unwrap();
+    b.delete("gone").unwrap();
+    assert!(b.swap("gone", seen, vec![]).unwrap().is_err());
+    assert_eq!(b.get("gone").unwrap(), None);
+    b.unwatch("gone");
+
+    // Missing and untouched: the swap creates it.
+    let seen = b.watch("new").unwrap();
+    assert_eq!(b.swap("new", seen, b"x".to_vec()).unwrap(), Ok(()));
+    b.unwatch("new");
+    assert_eq!(b.get("new").unwrap(), Some(b"x".to_vec()));
+}
+
+/// A new directory per test under the system's temporary directory, removed when the test
+/// ends; the fs backend's store is its `store` subdirectory.
+#[cfg(feature = "fs")]
+pub(crate) struct Scratch(pub(crate) std::path::PathBuf);
+
+#[cfg(feature = "fs")]
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kv-core-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("store")).unwrap();
+        Scratch(dir)
+    }
+
+    /// The store directory.
+    pub(crate) fn store(&self) -> std::path::PathBuf {
+        self.0.join("store")
+    }
+
+    /// A writable fs backend on the store directory.
+    pub(crate) fn fs(&self) -> crate::backend::fs::Fs {
+        crate::backend::fs::Fs::new(self.store(), true)
+    }
+
+    /// Opens `bucket` of [`Scratch::fs`].
+    pub(crate) fn open(&self, bucket: &str) -> crate::backend::fs::Bucket {
+        self.fs().open(bucket).unwrap()
+    }
+}
+
+#[cfg(feature = "fs")]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// For each backend, a module with one test per check; `$fresh` makes a new backend and
+/// `$backend` borrows it.
+macro_rules! contract {
+    ($($(#[$attr:meta])* $name:ident: $fresh:expr, |$held:ident| $backend:expr;)*) => {$(
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            macro_rules! check {
+                ($check:ident) => {
+                    #[test]
+                    fn $check() {
+                        let $held = $fresh;
+                        super::$check(&$backend);
+                    }
+                };
+            }
+
+            check!(set_get_delete_round_trip);
+            check!(opens_of_one_name_share_and_buckets_are_isolated);
+            check!(odd_keys_and_bucket_names_stay_apart);
+            check!(values_of_any_size_round_trip);
+            check!(untouched_keys_are_listed_once_despite_changes_mid_walk);
+            check!(deleted_keys_free_their_place_and_walks_stay_exact);
+            check!(pages_stop_once_the_keys_reach_the_byte_budget);
+            check!(a_failed_update_leaves_the_value);
+            check!(swap_detects_writes_and_deletes_since_watch);
+        }
+    )*};
+}
+
+contract! {
+    memory: Memory, |held| held;
+    #[cfg(feature = "fs")]
+    fs: Scratch::new(), |held| held.fs();
+}

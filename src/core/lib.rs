@@ -1,0 +1,26 @@
+//! The storage core of keyvalue-virt: what the component does, apart from speaking WIT.
+//!
+//! The component (the root package) converts each draft's types to and from this crate's and
+//! calls [`bucket::open`] and the methods of [`bucket::Bucket`]; the `keyvalue-virt` CLI uses
+//! [`config`] to bake configurations and the fs backend natively for its store tools.
+//!
+//! Layers, each using only those below it:
+//! - [`bucket`]: the semantics both drafts share (opening, paging, counters, compare-and-swap);
+//! - [`policy`]: the baked configuration applied around every operation (faults, allow and
+//!   deny lists, limits, trace), read from the component's data by `baked`;
+//! - [`backend`]: where the data lives, behind the [`backend::BucketOps`] trait;
+//! - [`config`], [`cursor`] and [`error`]: the formats and types the layers share.
+
+#![deny(missing_docs)]
+
+pub mod backend;
+mod baked;
+pub mod bucket;
+pub mod config;
+pub mod cursor;
+pub mod error;
+mod policy;
+
+pub use bucket::{Bucket, Cas, open};
+pub use cursor::Cursor;
+pub use error::Error;
