@@ -58,10 +58,14 @@ impl Call {
         self,
         work: impl FnOnce(&'static Config) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let result = policy::inject(self.config, self.op)
-            .and_then(|()| policy::check_write(self.config, self.op))
-            .and_then(|()| work(self.config));
+        let result = self.admit().and_then(|()| work(self.config));
         self.tracer.finish(result)
+    }
+
+    /// Injected faults, then read-only mode; one copy for every operation.
+    fn admit(&self) -> Result<(), Error> {
+        policy::inject(self.config, self.op)?;
+        policy::check_write(self.config, self.op)
     }
 }
 
