@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{kv, scratch};
 use keyvalue_virt_artifacts::guests::COUNTER;
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
 use predicates::str::contains;
@@ -105,6 +105,7 @@ fn each_command_has_help_with_an_example() {
         for option in [
             "--backend <BACKEND>",
             "--dir <GUEST_PATH>",
+            "--sync <WHEN>",
             "--bucket <NAME>",
             "--deny-bucket <NAME>",
             "--read-only",
@@ -188,6 +189,23 @@ fn each_option_round_trips_through_build_and_config() {
     let cases: Vec<(Vec<&str>, Config)> = vec![
         (
             vec!["--backend", "fs", "--dir", "/kv"],
+            Config {
+                backend: BackendKind::Fs,
+                dir: Some("/kv".into()),
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--backend", "fs", "--dir", "/kv", "--sync", "never"],
+            Config {
+                backend: BackendKind::Fs,
+                dir: Some("/kv".into()),
+                sync: SyncMode::Never,
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--backend", "fs", "--dir", "/kv", "--sync", "always"],
             Config {
                 backend: BackendKind::Fs,
                 dir: Some("/kv".into()),
@@ -404,6 +422,7 @@ fn build_then_config_shows_every_option() {
             "baked": true,
             "backend": "memory",
             "dir": null,
+            "sync": null,
             "buckets": ["users", ""],
             "deny-buckets": ["admin"],
             "read-only": true,
@@ -447,12 +466,37 @@ fn fs_backend_is_shown_with_its_directory() {
         .arg(&out)
         .assert()
         .success();
+    kv().arg("config").arg(&out).assert().success().stdout(
+        contains("backend         fs, in `/data/kv`").and(contains(
+            "sync            always (every write synced to disk before it returns)",
+        )),
+    );
+    assert_eq!(config_json(&out)["dir"], json!("/data/kv"));
+    assert_eq!(config_json(&out)["sync"], json!("always"));
+}
+
+#[test]
+fn sync_never_is_baked_and_shown() {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().args(["build", "-o"])
+        .arg(&out)
+        .args(["--backend", "fs", "--dir", "/kv", "--sync", "never"])
+        .assert()
+        .success()
+        .stderr(contains("with the configuration baked in"));
     kv().arg("config")
         .arg(&out)
         .assert()
         .success()
-        .stdout(contains("backend         fs, in `/data/kv`"));
-    assert_eq!(config_json(&out)["dir"], json!("/data/kv"));
+        .stdout(contains(
+            "sync            never (writes not synced; a machine crash may lose the last ones)",
+        ));
+    let json = config_json(&out);
+    assert_eq!(
+        (&json["backend"], &json["dir"], &json["sync"]),
+        (&json!("fs"), &json!("/kv"), &json!("never"))
+    );
 }
 
 // --- bad input ---
@@ -610,6 +654,21 @@ fn bad_scalar_options_are_refused() {
     refused(
         &["--dir", "/kv"],
         &["--dir `/kv` is only used by the fs backend; add `--backend fs`"],
+    );
+    refused(
+        &["--backend", "fs", "--dir", "/kv", "--sync", "sometimes"],
+        &[
+            "invalid value 'sometimes' for '--sync <WHEN>'",
+            "WHEN must be `always` or `never`, not `sometimes`",
+        ],
+    );
+    refused(
+        &["--sync", "never"],
+        &["--sync `never` is only used by the fs backend; add `--backend fs`, or drop --sync"],
+    );
+    refused(
+        &["--backend", "memory", "--sync", "always"],
+        &["--sync `always` is only used by the fs backend"],
     );
     refused(
         &["--backend", "fs", "--dir", "kv"],
@@ -801,6 +860,14 @@ fn plug_refuses_bad_options_before_reading_the_app() {
     .assert()
     .failure()
     .stderr(contains("could never be read"));
+    kv().args(["plug", "/nonexistent/app.wasm", "--sync", "never", "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            contains("--sync `never` is only used by the fs backend")
+                .and(contains("app.wasm").not()),
+        );
     assert!(!out.exists());
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use crate::backend::fs::Fs;
 use crate::backend::memory::Memory;
 use crate::backend::{AnyBucket, Backend, BucketOps};
-use crate::config::{BackendKind, Config, Op};
+use crate::config::{BackendKind, Config, Op, SyncMode};
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::policy::{self, Outcome, Target, Tracer};
@@ -74,15 +74,18 @@ fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
         (BackendKind::Memory, _) => Memory.open(identifier).map(AnyBucket::Memory),
         (BackendKind::Fs, None) => Err(Error::NoStoreDir),
         #[cfg(feature = "fs")]
-        (BackendKind::Fs, Some(dir)) => Fs::new(dir, !config.read_only)
-            .open(identifier)
-            .map(AnyBucket::Fs),
+        (BackendKind::Fs, Some(dir)) => {
+            Fs::new(dir, !config.read_only, config.sync == SyncMode::Always)
+                .open(identifier)
+                .map(AnyBucket::Fs)
+        }
         #[cfg(not(feature = "fs"))]
         (BackendKind::Fs, Some(_)) => Err(Error::BackendUnavailable("fs")),
     }
 }
 
-/// Stores the configured seeds, once per instance, under keys that do not hold a value yet.
+/// Stores the configured seeds, once per instance, under keys that have never held a value
+/// (a deleted seed stays deleted; see [`BucketOps::create`]).
 fn seed(config: &Config) -> Result<(), Error> {
     thread_local! {
         static SEEDED: Cell<bool> = const { Cell::new(false) };
@@ -91,10 +94,7 @@ fn seed(config: &Config) -> Result<(), Error> {
         return Ok(());
     }
     for seed in &config.seeds {
-        let bucket = backend_open(config, &seed.bucket)?;
-        if !bucket.exists(&seed.key)? {
-            bucket.set(seed.key.clone(), seed.value.clone())?;
-        }
+        backend_open(config, &seed.bucket)?.create(seed.key.clone(), seed.value.clone())?;
     }
     SEEDED.set(true);
     Ok(())

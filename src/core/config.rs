@@ -16,7 +16,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +26,36 @@ pub enum BackendKind {
     Memory,
     /// In files under a directory the runtime grants.
     Fs,
+}
+
+/// When the fs backend makes a write durable (`--sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Every write is synced to disk before it returns: it survives a power loss where the
+    /// runtime syncs.
+    #[default]
+    Always = 0,
+    /// Writes are atomic and exact across instances but not synced: a machine crash may lose
+    /// the last ones (for test doubles and caches).
+    Never = 1,
+}
+
+impl SyncMode {
+    /// Every mode, as `--sync` names them.
+    pub const ALL: [SyncMode; 2] = [SyncMode::Always, SyncMode::Never];
+
+    /// The name `--sync` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Always => "always",
+            SyncMode::Never => "never",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn from_name(name: &str) -> Option<SyncMode> {
+        SyncMode::ALL.into_iter().find(|mode| mode.name() == name)
+    }
 }
 
 /// An operation of `wasi:keyvalue`, as named in `--fail` and in trace lines.
@@ -201,6 +231,8 @@ pub struct Config {
     pub deny: Vec<String>,
     /// Every write gets `access-denied`.
     pub read_only: bool,
+    /// Whether the fs backend syncs each write to disk before it returns (`--sync`).
+    pub sync: SyncMode,
     /// The largest value a write may store, in bytes.
     pub max_value_size: Option<u64>,
     /// The most keys a bucket may hold.
@@ -231,6 +263,7 @@ impl Config {
             put_bytes(out, name.as_bytes())
         });
         out.push(self.read_only as u8);
+        out.push(self.sync as u8);
         put_opt_u64(&mut out, self.max_value_size);
         put_opt_u64(&mut out, self.max_keys);
         out.push(self.trace as u8);
@@ -277,6 +310,11 @@ impl Config {
             allow: r.list(Reader::string)?,
             deny: r.list(Reader::string)?,
             read_only: r.bool()?,
+            sync: match r.u8()? {
+                0 => SyncMode::Always,
+                1 => SyncMode::Never,
+                _ => return Err("unknown sync mode"),
+            },
             max_value_size: r.opt_u64()?,
             max_keys: r.opt_u64()?,
             trace: r.bool()?,
@@ -431,6 +469,7 @@ mod tests {
             allow: vec!["a".into(), "".into()],
             deny: vec!["forbidden".into()],
             read_only: true,
+            sync: SyncMode::Never,
             max_value_size: Some(1024),
             max_keys: Some(0),
             trace: true,

@@ -92,11 +92,6 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
-    /// A key's lock file stayed held, and not stale, for too long.
-    LockTimeout {
-        /// The lock file.
-        path: String,
-    },
 }
 
 impl Error {
@@ -220,11 +215,6 @@ impl fmt::Display for Error {
                 f,
                 "the store file `{path}` is damaged: {problem}; restore it from a backup or \
                  delete it (the other keys are not affected)"
-            ),
-            Error::LockTimeout { path } => write!(
-                f,
-                "timed out waiting for the lock `{path}`, which stays held; retry later, or \
-                 delete the file if no instance is running"
             ),
         }
     }

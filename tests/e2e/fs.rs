@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use keyvalue_virt_core::config::{BackendKind, Config};
+use keyvalue_virt_core::config::{BackendKind, Config, Seed};
 use keyvalue_virt_harness::{
     App, GUEST_DIR, Outcome, baked_virt, compile, engine, files, fs_config, grant, read,
     run_component_with, run_configured_with, store_dir,
@@ -68,7 +68,7 @@ fn data_persists_across_runs() {
     );
     assert_eq!(
         std::fs::read(dir.join("FORMAT")).unwrap(),
-        b"keyvalue-virt store, format 1\n"
+        b"keyvalue-virt store, format 2\n"
     );
 }
 
@@ -117,7 +117,11 @@ fn a_64_mib_value_round_trips() {
         .into_iter()
         .find(|f| std::fs::metadata(f).unwrap().len() > 64 << 20)
         .expect("the value's file");
-    assert_eq!(std::fs::metadata(file).unwrap().len(), (64 << 20) + 40 + 1);
+    // A 48-byte header, a 24-byte entry, the key `k` and the value.
+    assert_eq!(
+        std::fs::metadata(file).unwrap().len(),
+        (64 << 20) + 48 + 24 + 1
+    );
 }
 
 #[test]
@@ -356,7 +360,7 @@ fn data_is_shared_by_both_drafts_and_read_only_instances() {
     );
     assert_eq!(
         std::fs::read(dir.join("FORMAT")).expect("the store has no FORMAT file"),
-        b"keyvalue-virt store, format 1\n"
+        b"keyvalue-virt store, format 2\n"
     );
     let read_only = Config {
         read_only: true,
@@ -410,4 +414,66 @@ fn without_a_dir_open_says_it_needs_one() {
     };
     let probed = probe(Some(&config), &["open:b"]);
     assert_other(&probed.results[0], &["needs a store directory", "--dir"]);
+}
+
+/// A seed is written only into a key that never held a value: once the app deletes a seeded
+/// key, later instances see it deleted, and a value written over a seed stays.
+#[test]
+fn a_deleted_seed_stays_deleted_and_a_written_one_stays_written() {
+    let dir = store_dir("seeds-respect-deletes");
+    let config = Config {
+        seeds: vec![
+            Seed {
+                bucket: "b".into(),
+                key: "k".into(),
+                value: b"seeded".to_vec(),
+            },
+            Seed {
+                bucket: "b".into(),
+                key: "w".into(),
+                value: b"seeded".to_vec(),
+            },
+        ],
+        ..fs_config()
+    };
+    check_in_dir(
+        &config,
+        &dir,
+        &[
+            ("get:b:k", "ok \"seeded\""),
+            ("delete:b:k", "ok"),
+            ("set:b:w=mine", "ok"),
+        ],
+    );
+    check_in_dir(
+        &config,
+        &dir,
+        &[("get:b:k", "ok none"), ("get:b:w", "ok \"mine\"")],
+    );
+}
+
+/// `--read-only --seed` on an empty directory serves the seeds and writes nothing.
+#[test]
+fn a_read_only_store_serves_seeds_without_writing() {
+    let dir = store_dir("read-only-seeds");
+    let config = Config {
+        read_only: true,
+        seeds: vec![Seed {
+            bucket: "b".into(),
+            key: "k".into(),
+            value: b"seeded".to_vec(),
+        }],
+        ..fs_config()
+    };
+    check_in_dir(
+        &config,
+        &dir,
+        &[
+            ("get:b:k", "ok \"seeded\""),
+            ("exists:b:k", "ok true"),
+            ("list:b", "ok [\"k\"]"),
+            ("set:b:k=v", "error access-denied"),
+        ],
+    );
+    assert!(files(&dir).is_empty(), "wrote {:?}", files(&dir));
 }

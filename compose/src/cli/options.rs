@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
 
 use super::seed_file;
 
@@ -31,6 +31,14 @@ pub struct ConfigArgs {
     /// The runtime must grant it, e.g. `wasmtime run --dir ./data::/kv`.
     #[arg(long, value_name = "GUEST_PATH", value_parser = parse_dir)]
     pub dir: Option<String>,
+
+    /// Whether `--backend fs` syncs writes to disk: `always` or `never` [default: always]
+    ///
+    /// `always` syncs every write before it returns, so a returned write survives a power loss
+    /// where the runtime syncs; `never` skips the syncs: writes stay atomic and exact across
+    /// instances, but a machine crash may lose the last writes (for test doubles and caches).
+    #[arg(long, value_name = "WHEN", value_parser = parse_sync)]
+    pub sync: Option<SyncMode>,
 
     /// Only let bucket NAME open (repeat for more); others get `access-denied`
     ///
@@ -156,6 +164,12 @@ impl ConfigArgs {
             ),
             _ => {}
         }
+        if let (BackendKind::Memory, Some(sync)) = (backend, self.sync) {
+            bail!(
+                "--sync `{}` is only used by the fs backend; add `--backend fs`, or drop --sync",
+                sync.name()
+            );
+        }
 
         let allow = dedup(&self.buckets);
         let deny = dedup(&self.deny_buckets);
@@ -203,6 +217,7 @@ impl ConfigArgs {
         let config = Config {
             backend,
             dir: self.dir.clone(),
+            sync: self.sync.unwrap_or_default(),
             allow,
             deny,
             read_only: self.read_only,
@@ -433,6 +448,21 @@ pub fn parse_size(value: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(|| format!("`{value}` is too large"))
+}
+
+/// The names of every sync mode in backticks, the last after `or`, for messages.
+fn sync_list() -> String {
+    let names = SyncMode::ALL.map(|mode| format!("`{}`", mode.name()));
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Parses `--sync`: the name of a [`SyncMode`].
+pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
+    SyncMode::from_name(value).ok_or_else(|| format!("WHEN must be {}, not `{value}`", sync_list()))
 }
 
 /// Parses `--dir`: an absolute guest path.
@@ -678,6 +708,48 @@ mod tests {
         assert!(parse_dir("").is_err());
     }
 
+    #[test]
+    fn sync_takes_every_mode_by_name() {
+        for mode in SyncMode::ALL {
+            assert_eq!(parse_sync(mode.name()), Ok(mode));
+        }
+        assert_eq!(parse_sync("never"), Ok(SyncMode::Never));
+    }
+
+    #[test]
+    fn unknown_sync_modes_are_told_every_mode() {
+        assert_eq!(
+            parse_sync("sometimes").unwrap_err(),
+            "WHEN must be `always` or `never`, not `sometimes`"
+        );
+        for value in ["", "Always", "NEVER", " never"] {
+            let error = parse_sync(value).expect_err(value);
+            assert!(error.contains(&format!("not `{value}`")), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_sync_help_names_every_mode() {
+        let command = ConfigArgs::augment_args(clap::Command::new("test"));
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "sync")
+            .expect("--sync exists");
+        let short = arg.get_help().expect("--sync has a help").to_string();
+        let long = arg
+            .get_long_help()
+            .expect("--sync has a long help")
+            .to_string();
+        for mode in SyncMode::ALL {
+            let name = format!("`{}`", mode.name());
+            assert!(short.contains(&name) && long.contains(&name), "{long}");
+        }
+        assert!(
+            short.contains(&format!("[default: {}]", SyncMode::default().name())),
+            "{short}"
+        );
+    }
+
     fn args() -> ConfigArgs {
         ConfigArgs::default()
     }
@@ -700,6 +772,7 @@ mod tests {
         let config = ConfigArgs {
             backend: Some(Backend::Fs),
             dir: Some("/kv".into()),
+            sync: Some(SyncMode::Never),
             buckets: vec!["a".into(), "".into(), "a".into()],
             deny_buckets: vec!["x".into()],
             read_only: true,
@@ -720,6 +793,7 @@ mod tests {
             Config {
                 backend: BackendKind::Fs,
                 dir: Some("/kv".into()),
+                sync: SyncMode::Never,
                 allow: vec!["a".into(), "".into()],
                 deny: vec!["x".into()],
                 read_only: true,
@@ -765,6 +839,39 @@ mod tests {
             ..args()
         };
         assert!(error_of(dir_with_memory).contains("only used by the fs backend"));
+    }
+
+    #[test]
+    fn sync_goes_with_the_fs_backend() {
+        let sync_without_fs = ConfigArgs {
+            sync: Some(SyncMode::Never),
+            ..args()
+        };
+        assert_eq!(
+            error_of(sync_without_fs),
+            "--sync `never` is only used by the fs backend; add `--backend fs`, or drop --sync"
+        );
+        let sync_with_memory = ConfigArgs {
+            backend: Some(Backend::Memory),
+            sync: Some(SyncMode::Always),
+            ..args()
+        };
+        assert!(error_of(sync_with_memory).contains("--sync `always` is only used by the fs"));
+        let fs = |sync| ConfigArgs {
+            backend: Some(Backend::Fs),
+            dir: Some("/kv".into()),
+            sync,
+            ..args()
+        };
+        assert_eq!(fs(None).to_config().unwrap().sync, SyncMode::Always);
+        assert_eq!(
+            fs(Some(SyncMode::Always)).to_config().unwrap().sync,
+            SyncMode::Always
+        );
+        assert_eq!(
+            fs(Some(SyncMode::Never)).to_config().unwrap().sync,
+            SyncMode::Never
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, SyncMode};
 use serde_json::{Value, json};
 
 use super::options::{fault_spelling, quoted_list, shell_word};
@@ -40,6 +40,10 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
             (BackendKind::Fs, None) => "fs (no directory set)".to_owned(),
         }],
     );
+    // Like the directory, the sync mode means something only to the fs backend.
+    if config.backend == BackendKind::Fs {
+        row("sync", vec![sync_text(config.sync)]);
+    }
     row(
         "buckets",
         vec![if config.allow.is_empty() {
@@ -131,6 +135,7 @@ pub fn json(baked: Option<&Config>) -> Value {
             BackendKind::Fs => "fs",
         },
         "dir": config.dir,
+        "sync": (config.backend == BackendKind::Fs).then(|| config.sync.name()),
         "buckets": config.allow,
         "deny-buckets": config.deny,
         "read-only": config.read_only,
@@ -140,6 +145,15 @@ pub fn json(baked: Option<&Config>) -> Value {
         "fail": faults,
         "seeds": seed_file::render(&config.seeds),
     })
+}
+
+/// The sync mode of the fs backend and what it means.
+fn sync_text(sync: SyncMode) -> String {
+    let meaning = match sync {
+        SyncMode::Always => "every write synced to disk before it returns",
+        SyncMode::Never => "writes not synced; a machine crash may lose the last ones",
+    };
+    format!("{} ({meaning})", sync.name())
 }
 
 fn yes_no(flag: bool, yes: &str, no: &str) -> String {
@@ -189,6 +203,7 @@ mod tests {
         Config {
             backend: BackendKind::Fs,
             dir: Some("/kv".into()),
+            sync: SyncMode::Never,
             allow: vec!["a".into(), "".into()],
             deny: vec!["x".into()],
             read_only: true,
@@ -228,6 +243,7 @@ mod tests {
             text("kv.wasm", Some(&sample())),
             r#"configuration baked into `kv.wasm`:
   backend         fs, in `/kv`
+  sync            never (writes not synced; a machine crash may lose the last ones)
   buckets         only "a", ""
   denied buckets  "x"
   read-only       yes
@@ -268,6 +284,7 @@ mod tests {
                 "baked": true,
                 "backend": "fs",
                 "dir": "/kv",
+                "sync": "never",
                 "buckets": ["a", ""],
                 "deny-buckets": ["x"],
                 "read-only": true,
@@ -283,6 +300,26 @@ mod tests {
         );
         assert_eq!(json(None)["baked"], json!(false));
         assert_eq!(json(None)["backend"], json!("memory"));
+        assert_eq!(json(None)["sync"], Value::Null);
+    }
+
+    #[test]
+    fn the_sync_mode_is_shown_for_the_fs_backend_only() {
+        let fs = Config {
+            backend: BackendKind::Fs,
+            dir: Some("/kv".into()),
+            ..Config::default()
+        };
+        assert!(text("kv.wasm", Some(&fs)).contains(
+            "\n  sync            always (every write synced to disk before it returns)\n"
+        ));
+        assert_eq!(json(Some(&fs))["sync"], json!("always"));
+        let memory = Config {
+            read_only: true,
+            ..Config::default()
+        };
+        assert!(!text("kv.wasm", Some(&memory)).contains("sync"));
+        assert_eq!(json(Some(&memory))["sync"], Value::Null);
     }
 
     #[test]

@@ -148,7 +148,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
 pub fn read_store(dir: &Path) -> Result<Buckets> {
     refuse_foreign(dir, false)?;
     let in_dir = || format!("failed to read the store in `{}`", dir.display());
-    let store = Fs::new(dir, false);
+    let store = Fs::new(dir, false, false);
     let mut buckets = Buckets::new();
     for name in store.buckets().with_context(in_dir)? {
         let bucket = store.open(&name).with_context(in_dir)?;
@@ -189,7 +189,7 @@ pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
             .with_context(|| format!("failed to create the store directory `{}`", dir.display()))?;
     }
     refuse_foreign(dir, true)?;
-    let store = Fs::new(dir, true);
+    let store = Fs::new(dir, true, true);
     // Checks the store's format and that it is writable before any write, and makes an empty
     // directory a store even for a dump with no buckets.
     store

@@ -241,6 +241,17 @@ fn swap_detects_writes_and_deletes_since_watch(backend: &impl Backend) {
     assert_eq!(b.get("new").unwrap(), Some(b"x".to_vec()));
 }
 
+fn create_writes_only_keys_that_never_held_a_value(backend: &impl Backend) {
+    let b = backend.open("b").unwrap();
+    assert!(b.create("new".into(), b"seed".to_vec()).unwrap());
+    assert_eq!(b.get("new").unwrap(), Some(b"seed".to_vec()));
+    assert!(!b.create("new".into(), b"again".to_vec()).unwrap());
+    assert_eq!(b.get("new").unwrap(), Some(b"seed".to_vec()));
+    b.set("set".into(), b"mine".to_vec()).unwrap();
+    assert!(!b.create("set".into(), b"seed".to_vec()).unwrap());
+    assert_eq!(b.get("set").unwrap(), Some(b"mine".to_vec()));
+}
+
 /// A new directory per test under the system's temporary directory, removed when the test
 /// ends; the fs backend's store is its `store` subdirectory.
 #[cfg(feature = "fs")]
@@ -268,7 +279,7 @@ impl Scratch {
 
     /// A writable fs backend on the store directory.
     pub(crate) fn fs(&self) -> crate::backend::fs::Fs {
-        crate::backend::fs::Fs::new(self.store(), true)
+        crate::backend::fs::Fs::new(self.store(), true, false)
     }
 
     /// Opens `bucket` of [`Scratch::fs`].
@@ -311,6 +322,7 @@ macro_rules! contract {
             check!(pages_stop_once_the_keys_reach_the_byte_budget);
             check!(a_failed_update_leaves_the_value);
             check!(swap_detects_writes_and_deletes_since_watch);
+            check!(create_writes_only_keys_that_never_held_a_value);
         }
     )*};
 }

@@ -249,6 +249,16 @@ impl BucketOps for Bucket {
         table.set(key.to_owned(), value)
     }
 
+    fn create(&self, key: String, value: Vec<u8>) -> Result<bool, Error> {
+        let mut table = self.0.borrow_mut();
+        // Memory remembers a deleted key only while a `cas` handle watches it; seeds are
+        // written when the instance first opens a bucket, before anything was deleted.
+        if table.find(&key).is_some() || table.version(&key) != 0 {
+            return Ok(false);
+        }
+        table.set(key, value).map(|()| true)
+    }
+
     fn watch(&self, key: &str) -> Result<u64, Error> {
         let mut table = self.0.borrow_mut();
         let version = table.version(key);

@@ -64,6 +64,12 @@ pub trait BucketOps {
     /// changes.
     fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error>;
 
+    /// Stores `value` under `key` only if the bucket has no entry for it (no value, and no
+    /// tombstone of a deleted one), atomically with respect to other writers; returns whether
+    /// it stored it. This is how seeds are written, so a deleted seed stays deleted. A
+    /// read-only backend keeps the value in memory and serves it without writing.
+    fn create(&self, key: String, value: Vec<u8>) -> Result<bool, Error>;
+
     /// Starts watching `key` for a compare-and-swap and returns its version.
     fn watch(&self, key: &str) -> Result<u64, Error>;
 
@@ -133,6 +139,10 @@ impl BucketOps for AnyBucket {
 
     fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
         delegate!(self.update(key, f))
+    }
+
+    fn create(&self, key: String, value: Vec<u8>) -> Result<bool, Error> {
+        delegate!(self.create(key, value))
     }
 
     fn watch(&self, key: &str) -> Result<u64, Error> {

@@ -1,0 +1,659 @@
+//! The filesystem backend: a directory (a `wasi:filesystem` preopen in the component, any
+//! directory natively) is the whole store, shared by every instance and process that opens it.
+//!
+//! # Layout (format 2)
+//!
+//! ```text
+//! DIR/FORMAT                          "keyvalue-virt store, format 2\n"
+//! DIR/<bucket hash>-<n>/              one directory per bucket
+//! DIR/<bucket hash>-<n>/NAME          a record holding the bucket's name
+//! DIR/<bucket hash>-<n>/<ss>/         a shard: the keys whose hash starts with byte `ss`
+//!     <key hash>                      a slot: the entries of every key with that hash
+//!     <key hash>.<g>.c                a claim of generation g (while a change is under way)
+//!     <key hash>.<g>.<nonce>.t        a record being written
+//! ```
+//!
+//! Hashes are FNV-1a 64 in 16 lowercase hex digits, so file names are safe on every
+//! filesystem (case-insensitive ones too) whatever keys and bucket names hold; the real names
+//! are stored inside the records ([`record`]). Keys that share a hash share one slot, which
+//! holds an entry for each, so a lookup reads one file and there are no chains to get lost
+//! in. An entry is a value or a tombstone: a deleted key keeps a small tombstone, so that a
+//! compare-and-swap and a seed can tell "deleted" from "never written". Bucket names that
+//! share a hash take the next free `-<n>`.
+//!
+//! # Changes, concurrency and durability
+//!
+//! A slot changes only through the protocol of [`publish`], which uses no locks and no
+//! clocks: a change claims the slot's next generation with an exclusive link and anyone who
+//! finds a legal claim finishes it, so an instance that pauses or dies at any point blocks no
+//! one and loses nothing that was acknowledged. Every entry has a version, the generation that
+//! last changed it; `cas` compares versions.
+//!
+//! With `--sync always` (the default), a record is synced before it is claimed and the shard
+//! directory after it is renamed into place, so a returned write survives a power loss where
+//! the runtime syncs; with `--sync never` nothing is synced, and writes stay atomic and exact
+//! across instances. Readers never see a torn record: records only ever appear by link or
+//! rename of complete files.
+//!
+//! A crash leaves at most a temporary file and a claim. Claims and temporary files of a
+//! generation the slot has reached are dead; `list-keys`, and now and then a write, remove
+//! the dead ones in the shards they touch ([`publish::sweep`]).
+//!
+//! A store opened read-only (`--read-only`) never writes: it serves a pending change from its
+//! claim, and seeds from memory.
+//!
+//! # Costs
+//!
+//! `get` and `exists` read the slot and look for a claim (one failed open); a change adds a
+//! temporary file, a link, a rename and a second read of the slot's header. `open` reads
+//! `FORMAT` and the bucket's `NAME`. `list-keys` walks the shards in hash order (the cursor
+//! position is the hash's top 48 bits, which never moves while a key lives) and reads the
+//! slots of the page. `count` (used only by `--max-keys`) reads every slot, so `--max-keys`
+//! is a soft limit across instances: instances adding keys at the same moment can each pass
+//! the check, overshooting by at most one key per instance writing at once.
+
+pub mod publish;
+pub mod record;
+pub mod sys;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use self::publish::{Name, Slot, State, is_hash, sweep};
+use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
+use self::sys::{Files, Link, StdFiles};
+use super::{Backend, BucketOps, Update};
+use crate::error::Error;
+
+/// The content of `DIR/FORMAT` for the layout this code reads and writes.
+pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
+/// How every `FORMAT` file of ours starts.
+const FORMAT_PREFIX: &[u8] = b"keyvalue-virt store, format ";
+// More bucket names than this sharing one 64-bit hash means the directory was tampered with.
+const MAX_BUCKET_SLOTS: u32 = 64;
+/// One write in this many sweeps its shard of dead leftovers.
+const SWEEP_EVERY: u64 = 64;
+
+fn hash(name: &str) -> u64 {
+    fnv1a64(name.as_bytes(), FNV_START)
+}
+
+/// The filesystem backend over a store directory.
+pub struct Fs {
+    files: Rc<StdFiles>,
+    writable: bool,
+    sync: bool,
+}
+
+impl Fs {
+    /// The store in `root`. A `writable` store makes `root` a store if it is empty; a
+    /// read-only one never writes. `sync` makes every write durable before it returns.
+    pub fn new(root: impl Into<PathBuf>, writable: bool, sync: bool) -> Fs {
+        Fs {
+            files: Rc::new(StdFiles::new(root)),
+            writable,
+            sync,
+        }
+    }
+
+    fn dir_error(&self, problem: impl Into<String>) -> Error {
+        Error::StoreDir {
+            dir: self.files.show(""),
+            problem: problem.into(),
+        }
+    }
+
+    fn io(&self, path: &str, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        let path = self.files.show(path);
+        move |e| Error::FsIo {
+            path,
+            action,
+            cause: e.to_string(),
+        }
+    }
+
+    /// Checks that the root is a store of this format, making an empty directory one when
+    /// writable. Returns whether the store exists (a read-only empty directory does not).
+    #[inline(never)]
+    fn check_root(&self) -> Result<bool, Error> {
+        let missing = |cause: String| {
+            let dir = self.files.show("");
+            self.dir_error(format!(
+                "does not exist, is not a directory, or is not granted to the component \
+                 ({cause}): grant a directory at that path (e.g. `wasmtime run --dir \
+                 HOST_DIR::{dir}`), or build the component with another `--dir`"
+            ))
+        };
+        match self.files.read("FORMAT") {
+            Ok(Some(found)) if found == FORMAT => return Ok(true),
+            Ok(Some(found)) if found.starts_with(FORMAT_PREFIX) => {
+                let found = String::from_utf8_lossy(&found).trim_end().to_owned();
+                return Err(self.dir_error(format!(
+                    "holds a store of another format ({found:?}) that this build cannot read: \
+                     use the keyvalue-virt that wrote it, or move the data over with its \
+                     `keyvalue-virt export DIR > dump.json` and this one's `keyvalue-virt \
+                     import NEW_DIR < dump.json`"
+                )));
+            }
+            Ok(Some(_)) => {
+                return Err(self.dir_error(
+                    "holds a `FORMAT` file that is not keyvalue-virt's: build the component \
+                     with another `--dir`",
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(missing(e.to_string())),
+        }
+        let names = match self.files.list("") {
+            Ok(Some(names)) => names,
+            Ok(None) => return Err(missing("no such directory".into())),
+            Err(e) => return Err(missing(e.to_string())),
+        };
+        // Only the temporary files of another instance making the store may be there, unless
+        // that instance has finished making it since `FORMAT` was read.
+        if names.iter().any(|name| !name.starts_with("FORMAT.")) {
+            if self.files.read("FORMAT").ok().flatten().as_deref() == Some(FORMAT) {
+                return Ok(true);
+            }
+            return Err(self.dir_error(
+                "is not empty and holds no keyvalue-virt store (no `FORMAT` file): grant an \
+                 empty directory or the directory of a store, or build the component with \
+                 another `--dir`",
+            ));
+        }
+        if !self.writable {
+            return Ok(false);
+        }
+        let temp = format!("FORMAT.{:016x}.t", self.files.nonce());
+        self.files.create(&temp, FORMAT, self.sync).map_err(|e| {
+            let dir = self.files.show("");
+            self.dir_error(format!(
+                "is not writable ({e}): grant write access to it (e.g. `wasmtime run --dir \
+                 HOST_DIR::{dir}`), or build the component with `--read-only` or another `--dir`"
+            ))
+        })?;
+        // Several instances may make the store at once: the first link wins, all write the same.
+        let linked = self.files.link(&temp, "FORMAT");
+        let _ = self.files.remove(&temp);
+        match linked.map_err(self.io("FORMAT", "create"))? {
+            Link::Made | Link::Taken => {}
+            Link::SourceGone => return Err(self.dir_error("lost `FORMAT` while making it")),
+        }
+        if self.sync {
+            self.files.sync_dir("");
+        }
+        Ok(true)
+    }
+
+    /// The names of the buckets in the store, sorted, read from each bucket directory's `NAME`
+    /// record (for host-side tools; the component never lists buckets).
+    pub fn buckets(&self) -> Result<Vec<String>, Error> {
+        if !self.check_root()? {
+            return Ok(Vec::new());
+        }
+        let mut names = Vec::new();
+        for dir in self
+            .files
+            .list("")
+            .map_err(self.io("", "list"))?
+            .unwrap_or_default()
+        {
+            if parse_bucket_dir(&dir).is_none() {
+                continue;
+            }
+            if let Some(name) = self.bucket_name(&dir)? {
+                names.push(name);
+            }
+        }
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// The name recorded in the bucket directory `dir`, or `None` when it has none yet.
+    fn bucket_name(&self, dir: &str) -> Result<Option<String>, Error> {
+        let path = format!("{dir}/NAME");
+        let Some(bytes) = self.files.read(&path).map_err(self.io(&path, "read"))? else {
+            return Ok(None);
+        };
+        let corrupt = |problem: String| Error::Corrupt {
+            path: self.files.show(&path),
+            problem,
+        };
+        let record = Record::decode(&bytes).map_err(corrupt)?;
+        match (record.kind, record.entries.as_slice()) {
+            (NAME, [entry]) => Ok(Some(entry.key.clone())),
+            _ => Err(corrupt("not a bucket name record".into())),
+        }
+    }
+
+    /// Makes the bucket directory `dir` for `identifier`: built aside and renamed into place,
+    /// so that no instance ever sees a bucket directory without its name.
+    fn make_bucket(&self, dir: &str, identifier: &str) -> Result<(), Error> {
+        let aside = format!("{dir}.{:016x}.t", self.files.nonce());
+        self.files
+            .create_dir(&aside)
+            .map_err(self.io(&aside, "create the directory"))?;
+        let record = Record {
+            kind: NAME,
+            settled: false,
+            generation: 1,
+            nonce: 0,
+            entries: vec![Entry {
+                key: identifier.to_owned(),
+                value: None,
+                version: 1,
+            }],
+        };
+        let name = format!("{aside}/NAME");
+        self.files
+            .create(&name, &record.encode(), self.sync)
+            .map_err(self.io(&name, "create"))?;
+        // Another instance may have made the bucket first; the caller reads what is there.
+        if let Ok(true) = self.files.rename(&aside, dir)
+            && self.sync
+        {
+            self.files.sync_dir("");
+        }
+        let _ = self.files.remove(&name);
+        let _ = self.files.remove_dir(&aside);
+        Ok(())
+    }
+}
+
+/// A bucket directory's name, `<hash>-<n>`, parsed.
+fn parse_bucket_dir(name: &str) -> Option<(u64, u32)> {
+    let (hash, slot) = name.split_once('-')?;
+    if !is_hash(hash) || slot.is_empty() || !slot.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((u64::from_str_radix(hash, 16).ok()?, slot.parse().ok()?))
+}
+
+impl Backend for Fs {
+    type Bucket = Bucket;
+
+    #[inline(never)]
+    fn open(&self, identifier: &str) -> Result<Bucket, Error> {
+        let exists = self.check_root()?;
+        let id = hash(identifier);
+        let bucket = |dir: String| Bucket {
+            files: self.files.clone(),
+            tag: (id % u64::from(u16::MAX)) as u16 + 1,
+            dir,
+            writable: self.writable,
+            sync: self.sync,
+            mask: u64::MAX,
+        };
+        let mut made = None;
+        let mut slot = 0;
+        while slot < MAX_BUCKET_SLOTS {
+            let dir = format!("{id:016x}-{slot}");
+            match self.bucket_name(&dir)? {
+                Some(name) if name == identifier => return Ok(bucket(dir)),
+                Some(_) => slot += 1,
+                // A read-only store has no such bucket yet: it reads as empty.
+                None if !self.writable || !exists => return Ok(bucket(dir)),
+                None if made == Some(slot) => {
+                    return Err(Error::Corrupt {
+                        path: self.files.show(&format!("{dir}/NAME")),
+                        problem: "missing right after it was made".into(),
+                    });
+                }
+                None => {
+                    self.make_bucket(&dir, identifier)?;
+                    made = Some(slot);
+                }
+            }
+        }
+        Err(Error::Corrupt {
+            path: self.files.show(""),
+            problem: format!(
+                "more than {MAX_BUCKET_SLOTS} bucket directories share the hash {id:016x}"
+            ),
+        })
+    }
+}
+
+/// A seed of a read-only store: ((bucket directory, key), value).
+type Seeded = ((String, String), Vec<u8>);
+
+thread_local! {
+    // Seeds of read-only stores, served without writing; a handful at most, so a list.
+    static OVERLAY: RefCell<Vec<Seeded>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One bucket's directory.
+#[derive(Clone)]
+pub struct Bucket {
+    files: Rc<StdFiles>,
+    dir: String,
+    tag: u16,
+    writable: bool,
+    sync: bool,
+    // Key hashes are masked with this; tests narrow it to force collisions.
+    mask: u64,
+}
+
+impl Bucket {
+    /// What identifies this bucket among the read-only seeds of every store.
+    fn overlay_dir(&self) -> String {
+        self.files.show(&self.dir)
+    }
+
+    fn key_hash(&self, key: &str) -> u64 {
+        hash(key) & self.mask
+    }
+
+    fn shard_name(&self, shard: u8) -> String {
+        format!("{}/{shard:02x}", self.dir)
+    }
+
+    /// Runs `f` on the slot of `hash`.
+    fn with_slot<T>(&self, hash: u64, f: impl FnOnce(&Slot<'_, StdFiles>) -> T) -> T {
+        let shard = self.shard_name((hash >> 56) as u8);
+        let name = format!("{hash:016x}");
+        f(&Slot {
+            files: &self.files,
+            shard: &shard,
+            name: &name,
+            writable: self.writable,
+            sync: self.sync,
+        })
+    }
+
+    /// The settled state of `key`'s slot, with the read-only seeds of keys it has no entry for.
+    fn state(&self, key: &str) -> Result<State, Error> {
+        let hash = self.key_hash(key);
+        let mut state = self.with_slot(hash, |slot| slot.read())?;
+        if !self.writable {
+            self.add_overlay(hash, &mut state.entries);
+        }
+        Ok(state)
+    }
+
+    /// Adds the read-only seeds of `hash` that `entries` has no entry for.
+    fn add_overlay(&self, hash: u64, entries: &mut Vec<Entry>) {
+        let me = self.overlay_dir();
+        OVERLAY.with_borrow(|overlay| {
+            for ((dir, key), value) in overlay {
+                if *dir == me
+                    && self.key_hash(key) == hash
+                    && !entries.iter().any(|entry| entry.key == *key)
+                {
+                    entries.push(Entry {
+                        key: key.clone(),
+                        value: Some(value.clone()),
+                        version: 0,
+                    });
+                }
+            }
+        });
+    }
+
+    /// Changes `key`'s entry: `f` gets it (if any) and the version a change stamps, and
+    /// returns the new entry (`None`: no change) and the result.
+    fn change<T>(
+        &self,
+        key: &str,
+        mut f: impl FnMut(Option<&Entry>, u64) -> Result<(Option<Entry>, T), Error>,
+    ) -> Result<T, Error> {
+        let hash = self.key_hash(key);
+        let result = self.with_slot(hash, |slot| {
+            slot.change(|state, next| {
+                let (entry, result) = f(state.entry(key), next)?;
+                let entries = entry.map(|entry| {
+                    let mut entries: Vec<Entry> = state
+                        .entries
+                        .iter()
+                        .filter(|other| other.key != key)
+                        .cloned()
+                        .collect();
+                    entries.push(entry);
+                    entries
+                });
+                Ok((entries, result))
+            })
+        })?;
+        if self.files.nonce().is_multiple_of(SWEEP_EVERY) {
+            let shard = self.shard_name((hash >> 56) as u8);
+            // A failed sweep leaves leftovers for the next one; the write itself succeeded.
+            if let Ok(Some(names)) = self.files.list(&shard) {
+                let _ = sweep(&*self.files, &shard, &names);
+            }
+        }
+        Ok(result)
+    }
+
+    /// The shards that exist, in order.
+    fn shards(&self) -> Result<Vec<u8>, Error> {
+        let mut present = [false; 256];
+        let names = self.files.list(&self.dir).map_err(|e| Error::FsIo {
+            path: self.files.show(&self.dir),
+            action: "list",
+            cause: e.to_string(),
+        })?;
+        for name in names.unwrap_or_default() {
+            if name.len() == 2
+                && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                && let Ok(shard) = u8::from_str_radix(&name, 16)
+            {
+                present[usize::from(shard)] = true;
+            }
+        }
+        if !self.writable {
+            let me = self.overlay_dir();
+            OVERLAY.with_borrow(|overlay| {
+                for ((dir, key), _) in overlay {
+                    if *dir == me {
+                        present[(self.key_hash(key) >> 56) as usize] = true;
+                    }
+                }
+            });
+        }
+        Ok((0..=255)
+            .filter(|&shard| present[usize::from(shard)])
+            .collect())
+    }
+
+    /// The slot hashes of a shard from position `from` on, in order, after sweeping the
+    /// shard's dead leftovers (when writable).
+    fn slots(&self, shard: u8, from: u64) -> Result<Vec<u64>, Error> {
+        let dir = self.shard_name(shard);
+        let names = self
+            .files
+            .list(&dir)
+            .map_err(|e| Error::FsIo {
+                path: self.files.show(&dir),
+                action: "list",
+                cause: e.to_string(),
+            })?
+            .unwrap_or_default();
+        if self.writable {
+            sweep(&*self.files, &dir, &names)?;
+        }
+        let mut hashes: Vec<u64> = names
+            .iter()
+            .filter_map(|name| match Name::parse(name) {
+                Some(Name::Slot(hash)) => u64::from_str_radix(hash, 16).ok(),
+                _ => None,
+            })
+            .collect();
+        if !self.writable {
+            let me = self.overlay_dir();
+            OVERLAY.with_borrow(|overlay| {
+                for ((dir, key), _) in overlay {
+                    let hash = self.key_hash(key);
+                    if *dir == me && (hash >> 56) as u8 == shard {
+                        hashes.push(hash);
+                    }
+                }
+            });
+        }
+        hashes.retain(|hash| hash >> 16 >= from);
+        hashes.sort_unstable();
+        hashes.dedup();
+        Ok(hashes)
+    }
+
+    /// The live keys of the slot `hash`, as its file holds them now.
+    fn slot_keys(&self, hash: u64) -> Result<Vec<String>, Error> {
+        let mut state = self.with_slot(hash, |slot| slot.read())?;
+        if !self.writable {
+            self.add_overlay(hash, &mut state.entries);
+        }
+        Ok(state
+            .entries
+            .into_iter()
+            .filter(|entry| entry.value.is_some())
+            .map(|entry| entry.key)
+            .collect())
+    }
+}
+
+impl BucketOps for Bucket {
+    fn tag(&self) -> u16 {
+        self.tag
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let state = self.state(key)?;
+        Ok(state.entry(key).and_then(|entry| entry.value.clone()))
+    }
+
+    fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        self.change(&key, |_, version| {
+            Ok((
+                Some(Entry {
+                    key: key.clone(),
+                    value: Some(value.clone()),
+                    version,
+                }),
+                (),
+            ))
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.change(key, |entry, version| {
+            let live = entry.is_some_and(|entry| entry.value.is_some());
+            let tombstone = live.then(|| Entry {
+                key: key.to_owned(),
+                value: None,
+                version,
+            });
+            Ok((tombstone, ()))
+        })
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        let state = self.state(key)?;
+        Ok(state.entry(key).is_some_and(|entry| entry.value.is_some()))
+    }
+
+    fn count(&self) -> Result<u64, Error> {
+        let mut count = 0;
+        for shard in self.shards()? {
+            for hash in self.slots(shard, 0)? {
+                count += self.slot_keys(hash)?.len() as u64;
+            }
+        }
+        Ok(count)
+    }
+
+    #[inline(never)]
+    fn keys(
+        &self,
+        from: u64,
+        page: &mut Vec<String>,
+        max_keys: usize,
+        max_bytes: usize,
+    ) -> Result<Option<u64>, Error> {
+        let (mut count, mut bytes) = (0, 0);
+        for shard in self.shards()? {
+            if u64::from(shard) < from >> 40 {
+                continue;
+            }
+            let hashes = self.slots(shard, from)?;
+            // Slots whose hashes share the top 48 bits share a position: never split them.
+            for group in hashes.chunk_by(|a, b| a >> 16 == b >> 16) {
+                let mut keys = Vec::new();
+                for &hash in group {
+                    keys.extend(self.slot_keys(hash)?);
+                }
+                if keys.is_empty() {
+                    continue;
+                }
+                if count > 0 && (count + keys.len() > max_keys || bytes >= max_bytes) {
+                    return Ok(Some(group[0] >> 16));
+                }
+                count += keys.len();
+                bytes += keys.iter().map(String::len).sum::<usize>();
+                page.extend(keys);
+            }
+        }
+        Ok(None)
+    }
+
+    fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
+        self.change(key, |entry, version| {
+            let value = f(entry.and_then(|entry| entry.value.as_deref()))?;
+            Ok((
+                Some(Entry {
+                    key: key.to_owned(),
+                    value: Some(value),
+                    version,
+                }),
+                (),
+            ))
+        })
+    }
+
+    fn watch(&self, key: &str) -> Result<u64, Error> {
+        let state = self.state(key)?;
+        Ok(state.entry(key).map_or(0, |entry| entry.version))
+    }
+
+    fn unwatch(&self, _key: &str) {}
+
+    fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error> {
+        self.change(key, |entry, version| {
+            let now = entry.map_or(0, |entry| entry.version);
+            if now != seen {
+                return Ok((None, Err(now)));
+            }
+            let entry = Entry {
+                key: key.to_owned(),
+                value: Some(value.clone()),
+                version,
+            };
+            Ok((Some(entry), Ok(())))
+        })
+    }
+
+    fn create(&self, key: String, value: Vec<u8>) -> Result<bool, Error> {
+        if !self.writable {
+            if self.state(&key)?.entry(&key).is_some() {
+                return Ok(false);
+            }
+            OVERLAY.with_borrow_mut(|overlay| overlay.push(((self.overlay_dir(), key), value)));
+            return Ok(true);
+        }
+        self.change(&key, |entry, version| {
+            if entry.is_some() {
+                return Ok((None, false));
+            }
+            let entry = Entry {
+                key: key.clone(),
+                value: Some(value.clone()),
+                version,
+            };
+            Ok((Some(entry), true))
+        })
+    }
+}
+
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod tests;

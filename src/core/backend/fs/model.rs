@@ -1,0 +1,298 @@
+//! A mechanical check of the publication protocol ([`publish`](super::publish)): several
+//! instances run it over a simulated filesystem under `shuttle`, which interleaves them at
+//! every file operation in random orders (so any instance may be paused for any number of
+//! the others' steps), and instances crash at random steps, leaving whatever files they made.
+//!
+//! After each schedule the slot must hold exactly the acknowledged increments plus at most one
+//! per crashed or failed one, every acknowledged count must be distinct, and no reader may see
+//! the count go back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::Arc;
+
+use shuttle::rand::{Rng, thread_rng};
+use shuttle::sync::Mutex;
+
+use super::publish::{Slot, sweep};
+use super::record::Entry;
+use super::sys::{Files, Link};
+use crate::error::Error;
+
+/// A filesystem in memory: names to inode numbers, inodes to bytes.
+#[derive(Default)]
+struct Sim {
+    names: BTreeMap<String, usize>,
+    dirs: Vec<String>,
+    inodes: Vec<Vec<u8>>,
+    nonces: u64,
+    // Threads that have crashed: every later operation of theirs fails.
+    crashed: HashMap<shuttle::thread::ThreadId, ()>,
+    // Per thread, how many operations are left before it crashes.
+    budget: HashMap<shuttle::thread::ThreadId, usize>,
+}
+
+struct SimFiles(Mutex<Sim>);
+
+fn crashed() -> io::Error {
+    io::Error::other("crashed")
+}
+
+impl SimFiles {
+    /// Runs one operation atomically, unless the calling thread has crashed.
+    fn op<T>(&self, f: impl FnOnce(&mut Sim) -> io::Result<T>) -> io::Result<T> {
+        let mut sim = self.0.lock().unwrap();
+        let me = shuttle::thread::current().id();
+        if sim.crashed.contains_key(&me) {
+            return Err(crashed());
+        }
+        if let Some(left) = sim.budget.get_mut(&me) {
+            if *left == 0 {
+                sim.crashed.insert(me, ());
+                return Err(crashed());
+            }
+            *left -= 1;
+        }
+        f(&mut sim)
+    }
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+impl Sim {
+    fn dir_exists(&self, path: &str) -> bool {
+        path.is_empty() || self.dirs.iter().any(|dir| dir == path)
+    }
+}
+
+impl Files for SimFiles {
+    type Handle = usize;
+
+    fn create(&self, path: &str, bytes: &[u8], _sync: bool) -> io::Result<usize> {
+        self.op(|sim| {
+            if !sim.dir_exists(parent(path)) {
+                return Err(io::ErrorKind::NotFound.into());
+            }
+            if sim.names.contains_key(path) {
+                return Err(io::ErrorKind::AlreadyExists.into());
+            }
+            sim.inodes.push(bytes.to_vec());
+            let inode = sim.inodes.len() - 1;
+            sim.names.insert(path.to_owned(), inode);
+            Ok(inode)
+        })
+    }
+
+    fn read_byte(&self, handle: &usize, offset: u64) -> io::Result<u8> {
+        self.op(|sim| Ok(sim.inodes[*handle][offset as usize]))
+    }
+
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        self.op(|sim| Ok(sim.names.get(path).map(|&inode| sim.inodes[inode].clone())))
+    }
+
+    fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
+        self.op(|sim| match sim.names.get(path) {
+            Some(&inode) => {
+                sim.inodes[inode][offset as usize] = byte;
+                Ok(true)
+            }
+            None => Ok(false),
+        })
+    }
+
+    fn link(&self, from: &str, to: &str) -> io::Result<Link> {
+        self.op(|sim| {
+            let Some(&inode) = sim.names.get(from) else {
+                return Ok(Link::SourceGone);
+            };
+            if sim.names.contains_key(to) {
+                return Ok(Link::Taken);
+            }
+            sim.names.insert(to.to_owned(), inode);
+            Ok(Link::Made)
+        })
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<bool> {
+        self.op(|sim| match sim.names.remove(from) {
+            Some(inode) => {
+                sim.names.insert(to.to_owned(), inode);
+                Ok(true)
+            }
+            None => Ok(false),
+        })
+    }
+
+    fn remove(&self, path: &str) -> io::Result<bool> {
+        self.op(|sim| Ok(sim.names.remove(path).is_some()))
+    }
+
+    fn create_dir(&self, path: &str) -> io::Result<bool> {
+        self.op(|sim| {
+            if sim.dir_exists(path) {
+                return Ok(false);
+            }
+            sim.dirs.push(path.to_owned());
+            Ok(true)
+        })
+    }
+
+    fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
+        self.op(|sim| {
+            if !sim.dir_exists(path) {
+                return Ok(None);
+            }
+            let prefix = format!("{path}/");
+            Ok(Some(
+                sim.names
+                    .keys()
+                    .filter_map(|name| name.strip_prefix(&prefix))
+                    .filter(|name| !name.contains('/'))
+                    .map(str::to_owned)
+                    .collect(),
+            ))
+        })
+    }
+
+    fn remove_dir(&self, path: &str) -> io::Result<bool> {
+        self.op(|sim| {
+            let before = sim.dirs.len();
+            sim.dirs.retain(|dir| dir != path);
+            Ok(sim.dirs.len() != before)
+        })
+    }
+
+    fn sync_dir(&self, _path: &str) {}
+
+    fn show(&self, path: &str) -> String {
+        path.to_owned()
+    }
+
+    fn nonce(&self) -> u64 {
+        let mut sim = self.0.lock().unwrap();
+        sim.nonces += 1;
+        sim.nonces
+    }
+}
+
+const SHARD: &str = "shard";
+const SLOT: &str = "00000000000000aa";
+
+fn slot(files: &SimFiles) -> Slot<'_, SimFiles> {
+    Slot {
+        files,
+        shard: SHARD,
+        name: SLOT,
+        writable: true,
+        sync: true,
+    }
+}
+
+fn count(state: &super::publish::State) -> u64 {
+    state
+        .entry("n")
+        .and_then(|entry| entry.value.as_deref())
+        .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap())
+}
+
+fn increment(files: &SimFiles) -> Result<u64, Error> {
+    slot(files).change(|state, version| {
+        let n = count(state) + 1;
+        let entry = Entry {
+            key: "n".into(),
+            value: Some(n.to_string().into_bytes()),
+            version,
+        };
+        Ok((Some(vec![entry]), n))
+    })
+}
+
+/// One schedule: `writers` instances make `per_writer` increments each; some crash at a
+/// random step; one reader watches the count; then the result is checked.
+fn schedule(writers: usize, per_writer: usize, crash: bool) {
+    let files = Arc::new(SimFiles(Mutex::new(Sim {
+        dirs: vec![SHARD.to_owned()],
+        ..Sim::default()
+    })));
+    let mut handles = Vec::new();
+    for _ in 0..writers {
+        let files = files.clone();
+        handles.push(shuttle::thread::spawn(move || {
+            if crash && thread_rng().gen_bool(0.5) {
+                let budget = thread_rng().gen_range(0..40);
+                let me = shuttle::thread::current().id();
+                files.0.lock().unwrap().budget.insert(me, budget);
+            }
+            let mut acknowledged = Vec::new();
+            let mut failed = 0;
+            for _ in 0..per_writer {
+                match increment(&files) {
+                    Ok(n) => acknowledged.push(n),
+                    Err(_) => failed += 1,
+                }
+            }
+            (acknowledged, failed)
+        }));
+    }
+    let reader = {
+        let files = files.clone();
+        shuttle::thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..4 {
+                let now = count(&slot(&files).read().unwrap());
+                assert!(now >= last, "the count went back from {last} to {now}");
+                last = now;
+            }
+        })
+    };
+    let mut acknowledged = Vec::new();
+    let mut failed = 0;
+    for handle in handles {
+        let (mine, lost) = handle.join().unwrap();
+        acknowledged.extend(mine);
+        failed += lost;
+    }
+    reader.join().unwrap();
+
+    let total = count(&slot(&files).read().unwrap());
+    acknowledged.sort_unstable();
+    let distinct = acknowledged.windows(2).all(|pair| pair[0] < pair[1]);
+    assert!(distinct, "a count was acknowledged twice: {acknowledged:?}");
+    assert!(
+        acknowledged.last().is_none_or(|&last| last <= total),
+        "acknowledged {acknowledged:?} but the slot holds {total}"
+    );
+    let n = acknowledged.len() as u64;
+    assert!(
+        n <= total && total <= n + failed as u64,
+        "{n} acknowledged and {failed} failed increments, but the slot holds {total}"
+    );
+    if !crash {
+        assert_eq!(total, (writers * per_writer) as u64);
+    }
+    // Every leftover of a finished or crashed writer is dead once the slot moves on.
+    let next = increment(&files).unwrap();
+    assert_eq!(next, total + 1);
+    let names = files.list(SHARD).unwrap().unwrap();
+    sweep(&*files, SHARD, &names).unwrap();
+    let left = files.list(SHARD).unwrap().unwrap();
+    assert_eq!(left, [SLOT], "left after a sweep");
+}
+
+#[test]
+fn three_writers_lose_no_update_in_random_schedules() {
+    shuttle::check_random(|| schedule(3, 3, false), 3000);
+}
+
+#[test]
+fn three_writers_lose_no_update_in_pct_schedules() {
+    shuttle::check_pct(|| schedule(3, 2, false), 3000, 3);
+}
+
+#[test]
+fn crashes_at_any_step_lose_no_acknowledged_update() {
+    shuttle::check_random(|| schedule(3, 3, true), 3000);
+}

@@ -1,0 +1,427 @@
+//! The publication protocol: how one key file changes, with no locks and no clocks.
+//!
+//! A *slot* is the file of one key hash, `<hash>`, holding the entries of every key with that
+//! hash (see [`record`](super::record)). Its *generation* is the number in its record, 0 while
+//! it does not exist. Beside it live claims, `<hash>.<g>.c`, and temporary files,
+//! `<hash>.<g>.<nonce>.t` (numbers in hex).
+//!
+//! # Changing a slot
+//!
+//! A writer reads the slot, settled (below), at generation `g` and computes the new entries.
+//! Then:
+//!
+//! 1. it writes the new record, generation `g + 1`, to a new temporary file `T` (its nonce is
+//!    random, so no two writers ever share a name) and syncs it (`--sync always`);
+//! 2. it *claims* generation `g + 1` by linking `T` as `<hash>.<g+1>.c`, which fails if that
+//!    name exists: of all writers that read generation `g`, at most one claims `g + 1`;
+//! 3. it reads the slot's generation again. If it is still `g`, the claim is *legal* (it was
+//!    made while the slot was at `g`), and the writer *finishes* it: it marks `T` settled,
+//!    renames `T` over the slot (a missing `T` means a helper did it) and removes the claim.
+//!    If the slot has moved on, the writer reads the settled mark through the handle it kept
+//!    open on `T`: a marked claim was legal and finished by a helper; an unmarked one was made
+//!    late, on a claim name freed after an earlier writer's claim was finished, and is
+//!    abandoned: the writer removes `T` and starts over.
+//!
+//! A *reader* (every operation starts as one) reads the slot at generation `g` and looks for
+//! the claim `g + 1`. If there is one, it reads the slot again: still `g` means the claim
+//! existed while the slot was at `g`, so it is legal, and the reader finishes it as above (a
+//! read-only store returns the claimed record without writing); then it reads again.
+//!
+//! # Why nothing is lost
+//!
+//! - A claim named `g + 1` that exists while the slot is at `g` was made by a writer that read
+//!   `g` (the slot only grows), so it is legal; only one such claim exists, and the slot can
+//!   reach `g + 1` only by the rename of its `T`. So the slot's generations follow one chain
+//!   of legal claims, each computed from the one before: no update is lost or reordered.
+//! - Renames name the temporary file, never the claim: a temporary name is used once and
+//!   vanishes when it is renamed, so a finisher that paused for any time cannot move an old
+//!   record over a newer one; at worst its rename finds nothing.
+//! - A late claim (the writer paused between reading `g` and claiming `g + 1` while the slot
+//!   moved on and `g + 1`'s claim was removed) can never be finished, since the slot is never
+//!   at `g` again; its writer sees no mark and starts over.
+//! - Finishers mark `T` before they rename it, and only after checking that the claim is
+//!   legal, so a writer that finds the slot moved on knows from the mark alone whether its
+//!   claim took effect.
+//!
+//! **Linearization points.** A change takes effect when its legal claim is linked: from then
+//! on every operation on the slot finishes it before it reads. A read takes effect when it
+//! reads the slot and finds no claim of the next generation.
+//!
+//! **Pauses and crashes.** Nothing waits: a writer that pauses or dies after step 2 leaves a
+//! legal claim that the next operation finishes; before step 2, an unclaimed temporary file
+//! that changes nothing. Claims and temporary files of generations up to the slot's are dead
+//! and anyone may remove them ([`sweep`]); a temporary file of the next generation may be
+//! about to be claimed and is left alone until the slot moves past it.
+
+use std::io;
+
+use super::record::{Entry, KEYS, Record, SETTLED};
+use super::sys::{Files, Link};
+use crate::error::Error;
+
+/// How many times an operation starts over (each time because another instance changed the
+/// slot first) before it gives up with an error. Contention alone never gets near it.
+const MAX_ROUNDS: u32 = 100_000;
+
+/// The settled state of a slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// The slot's generation (0 while the slot does not exist).
+    pub generation: u64,
+    /// Its entries.
+    pub entries: Vec<Entry>,
+}
+
+impl State {
+    /// The entry of `key`, if the slot has one (a value or a tombstone).
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.key == key)
+    }
+}
+
+/// One slot of a shard directory, and how to change it.
+pub struct Slot<'a, F: Files> {
+    /// The store's files.
+    pub files: &'a F,
+    /// The shard directory, relative to the store.
+    pub shard: &'a str,
+    /// The slot's file name (the key hash in hex).
+    pub name: &'a str,
+    /// Whether this instance may write (finish claims, change the slot).
+    pub writable: bool,
+    /// Whether writes are synced to disk (`--sync always`).
+    pub sync: bool,
+}
+
+impl<F: Files> Slot<'_, F> {
+    fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.shard)
+    }
+
+    fn claim_name(&self, generation: u64) -> String {
+        format!("{}.{generation:x}.c", self.name)
+    }
+
+    fn temp_name(&self, generation: u64, nonce: u64) -> String {
+        format!("{}.{generation:x}.{nonce:016x}.t", self.name)
+    }
+
+    fn io(&self, name: &str, action: &'static str) -> impl FnOnce(io::Error) -> Error + '_ {
+        let path = self.files.show(&self.path(name));
+        move |e| Error::FsIo {
+            path,
+            action,
+            cause: e.to_string(),
+        }
+    }
+
+    /// The record in the file `name`, or `None` when there is no such file.
+    fn load(&self, name: &str) -> Result<Option<Record>, Error> {
+        let Some(bytes) = self
+            .files
+            .read(&self.path(name))
+            .map_err(self.io(name, "read"))?
+        else {
+            return Ok(None);
+        };
+        let record = Record::decode(&bytes).map_err(|problem| Error::Corrupt {
+            path: self.files.show(&self.path(name)),
+            problem,
+        })?;
+        if record.kind != KEYS {
+            return Err(Error::Corrupt {
+                path: self.files.show(&self.path(name)),
+                problem: "not a key record".into(),
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// The slot's generation as its file says (0 when there is no file), unsettled.
+    fn generation(&self) -> Result<u64, Error> {
+        let Some(bytes) = self
+            .files
+            .read(&self.path(self.name))
+            .map_err(self.io(self.name, "read"))?
+        else {
+            return Ok(0);
+        };
+        Record::peek(&bytes)
+            .map(|(generation, _)| generation)
+            .ok_or_else(|| Error::Corrupt {
+                path: self.files.show(&self.path(self.name)),
+                problem: "not a keyvalue-virt format 2 record".into(),
+            })
+    }
+
+    /// The slot's state with any legal claim finished first (see the module docs).
+    pub fn read(&self) -> Result<State, Error> {
+        for _ in 0..MAX_ROUNDS {
+            let current = self.load(self.name)?;
+            let generation = current.as_ref().map_or(0, |record| record.generation);
+            let claim_name = self.claim_name(generation + 1);
+            let Some(claim) = self.load(&claim_name)? else {
+                return Ok(State {
+                    generation,
+                    entries: current.map(|record| record.entries).unwrap_or_default(),
+                });
+            };
+            if self.generation()? != generation {
+                continue;
+            }
+            // The claim is legal.
+            if !self.writable {
+                return Ok(State {
+                    generation: claim.generation,
+                    entries: claim.entries,
+                });
+            }
+            self.finish(generation, &claim_name, claim.nonce)?;
+        }
+        Err(self.busy())
+    }
+
+    /// Finishes the legal claim `claim_name` of the generation after `generation`, whose
+    /// temporary file has `nonce`.
+    fn finish(&self, generation: u64, claim_name: &str, nonce: u64) -> Result<(), Error> {
+        let temp = self.temp_name(generation + 1, nonce);
+        let marked = self
+            .files
+            .write_byte(&self.path(&temp), SETTLED as u64, 1)
+            .map_err(self.io(&temp, "mark"))?;
+        let renamed = self
+            .files
+            .rename(&self.path(&temp), &self.path(self.name))
+            .map_err(self.io(self.name, "replace"))?;
+        if !marked && !renamed && self.generation()? == generation {
+            // The claim names a temporary file that is gone, yet the slot never moved: only
+            // a hand-made change to the directory does that. The claim is dead.
+            return Err(Error::Corrupt {
+                path: self.files.show(&self.path(claim_name)),
+                problem: format!(
+                    "it claims generation {} with `{temp}`, which is missing",
+                    generation + 1
+                ),
+            });
+        }
+        if renamed && self.sync {
+            self.files.sync_dir(self.shard);
+        }
+        self.files
+            .remove(&self.path(claim_name))
+            .map_err(self.io(claim_name, "remove"))?;
+        Ok(())
+    }
+
+    /// Changes the slot: `change` gets the settled state and the generation a change will
+    /// have (to stamp the entries it changes), and returns the new entries (`None`: leave the
+    /// slot as it is) and the operation's result. `change` may run several times, each time
+    /// on a newer state; the result of the run that took effect is returned.
+    pub fn change<T>(
+        &self,
+        mut change: impl FnMut(&State, u64) -> Result<(Option<Vec<Entry>>, T), Error>,
+    ) -> Result<T, Error> {
+        for _ in 0..MAX_ROUNDS {
+            let state = self.read()?;
+            let next = state.generation + 1;
+            let (entries, result) = change(&state, next)?;
+            let Some(entries) = entries else {
+                return Ok(result);
+            };
+            if self.publish(state.generation, entries)? {
+                return Ok(result);
+            }
+        }
+        Err(self.busy())
+    }
+
+    /// Steps 1 to 3 of the module docs: `true` once the record of generation
+    /// `generation + 1` with `entries` took effect, `false` when another change came first.
+    fn publish(&self, generation: u64, entries: Vec<Entry>) -> Result<bool, Error> {
+        let nonce = self.files.nonce();
+        let next = generation + 1;
+        let record = Record {
+            kind: KEYS,
+            settled: false,
+            generation: next,
+            nonce,
+            entries,
+        };
+        let temp = self.temp_name(next, nonce);
+        let handle = match self
+            .files
+            .create(&self.path(&temp), &record.encode(), self.sync)
+        {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The shard directory is missing: make it, then try again.
+                self.files
+                    .create_dir(self.shard)
+                    .map_err(self.io("", "create the shard directory"))?;
+                self.files
+                    .create(&self.path(&temp), &record.encode(), self.sync)
+                    .map_err(self.io(&temp, "create"))?
+            }
+            Err(e) => return Err(self.io(&temp, "create")(e)),
+        };
+        let claim_name = self.claim_name(next);
+        match self
+            .files
+            .link(&self.path(&temp), &self.path(&claim_name))
+            .map_err(self.io(&claim_name, "create the claim"))?
+        {
+            Link::Made => {}
+            Link::Taken | Link::SourceGone => {
+                // Another writer claimed `next`, or the slot moved past it and someone swept
+                // the temporary file: start over.
+                self.remove_quietly(&temp);
+                return Ok(false);
+            }
+        }
+        if self.generation()? == generation {
+            self.files
+                .write_byte(&self.path(&temp), SETTLED as u64, 1)
+                .map_err(self.io(&temp, "mark"))?;
+            let renamed = self
+                .files
+                .rename(&self.path(&temp), &self.path(self.name))
+                .map_err(self.io(self.name, "replace"))?;
+            if renamed && self.sync {
+                self.files.sync_dir(self.shard);
+            }
+            self.remove_quietly(&claim_name);
+            return Ok(true);
+        }
+        let settled = self
+            .files
+            .read_byte(&handle, SETTLED as u64)
+            .map_err(self.io(&temp, "read the mark of"))?;
+        if settled != 0 {
+            if self.sync {
+                self.files.sync_dir(self.shard);
+            }
+            return Ok(true);
+        }
+        // A late claim: it never takes effect.
+        self.remove_quietly(&temp);
+        self.remove_quietly(&claim_name);
+        Ok(false)
+    }
+
+    /// Removes a file that is dead whatever happens to it; a failure only leaves it for a
+    /// later sweep.
+    fn remove_quietly(&self, name: &str) {
+        let _ = self.files.remove(&self.path(name));
+    }
+
+    fn busy(&self) -> Error {
+        Error::FsIo {
+            path: self.files.show(&self.path(self.name)),
+            action: "change",
+            cause: format!(
+                "other instances changed it first {MAX_ROUNDS} times in a row (or its claims \
+                 were changed by hand)"
+            ),
+        }
+    }
+}
+
+/// What a name in a shard directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name<'a> {
+    /// A slot: the key hash.
+    Slot(&'a str),
+    /// A claim.
+    Claim {
+        /// The slot's hash.
+        hash: &'a str,
+        /// The generation it claims.
+        generation: u64,
+    },
+    /// A temporary file.
+    Temp {
+        /// The slot's hash.
+        hash: &'a str,
+        /// The generation of the record it holds.
+        generation: u64,
+    },
+}
+
+impl<'a> Name<'a> {
+    /// Reads a file name of a shard; `None` for names that are not ours.
+    pub fn parse(name: &'a str) -> Option<Name<'a>> {
+        let mut parts = name.split('.');
+        let hash = parts.next().filter(|hash| is_hash(hash))?;
+        let generation = match parts.next() {
+            None => return Some(Name::Slot(hash)),
+            Some(digits) => parse_hex(digits)?,
+        };
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("c"), None, None) => Some(Name::Claim { hash, generation }),
+            (Some(nonce), Some("t"), None) if is_hash(nonce) => {
+                Some(Name::Temp { hash, generation })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether `name` is a key hash as file names spell it: 16 lowercase hex digits.
+pub fn is_hash(name: &str) -> bool {
+    name.len() == 16 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn parse_hex(digits: &str) -> Option<u64> {
+    let canonical = !digits.is_empty()
+        && digits.len() <= 16
+        && digits
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical
+        .then(|| u64::from_str_radix(digits, 16).ok())
+        .flatten()
+}
+
+/// Removes the dead claims and temporary files among `names` (the listing of `shard`): those
+/// of generations up to their slot's. Returns how many it removed.
+pub fn sweep<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
+    let mut removed = 0;
+    let mut generations: Vec<(&str, u64)> = Vec::new();
+    for name in names {
+        let (hash, generation) = match Name::parse(name) {
+            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation }) => {
+                (hash, generation)
+            }
+            _ => continue,
+        };
+        let current = match generations.iter().find(|(h, _)| *h == hash) {
+            Some(&(_, current)) => current,
+            None => {
+                let slot = Slot {
+                    files,
+                    shard,
+                    name: hash,
+                    writable: true,
+                    sync: false,
+                };
+                // A slot that cannot be read keeps its leftovers; reading it reports why.
+                let current = slot.generation().unwrap_or(0);
+                generations.push((hash, current));
+                current
+            }
+        };
+        if generation <= current
+            && files
+                .remove(&format!("{shard}/{name}"))
+                .map_err(|e| Error::FsIo {
+                    path: files.show(&format!("{shard}/{name}")),
+                    action: "remove",
+                    cause: e.to_string(),
+                })?
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

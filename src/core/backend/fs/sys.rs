@@ -1,0 +1,269 @@
+//! The file operations the fs backend needs, as a trait over the store directory, and their
+//! implementation with `std::fs` (natively, and in the component through wasi-libc and
+//! `wasi:filesystem`).
+//!
+//! The protocol in [`publish`](super::publish) uses nothing else, so it runs unchanged over a
+//! simulated filesystem in its tests, where every operation is a point at which another
+//! instance may run, pause or crash.
+
+use std::cell::Cell;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, ErrorKind, Read, Write};
+use std::path::PathBuf;
+
+/// What [`Files::link`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The new name was made.
+    Made,
+    /// The new name exists already; nothing changed.
+    Taken,
+    /// The file to link is gone.
+    SourceGone,
+}
+
+/// Operations on files named by paths relative to the store directory (`shard/name`). Every
+/// operation is atomic on its own; `None`, `false` or [`Link::SourceGone`] report a missing
+/// file, so that callers can tell it from a failure.
+pub trait Files {
+    /// An open file that [`Files::create`] made, which stays readable after its name moves.
+    type Handle;
+
+    /// Creates the file `path`, which must not exist, with `bytes`, synced to disk if `sync`.
+    fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Self::Handle>;
+
+    /// The byte at `offset` of an open file.
+    fn read_byte(&self, handle: &Self::Handle, offset: u64) -> io::Result<u8>;
+
+    /// The whole file `path`, or `None` when there is none.
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+
+    /// Writes `byte` at `offset` of the file `path`; `false` when there is no such file.
+    fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool>;
+
+    /// Gives the file `from` the second name `to`, if `to` is free.
+    fn link(&self, from: &str, to: &str) -> io::Result<Link>;
+
+    /// Renames `from` to `to`, replacing `to`; `false` when `from` does not exist.
+    fn rename(&self, from: &str, to: &str) -> io::Result<bool>;
+
+    /// Removes the name `path`; `false` when it does not exist.
+    fn remove(&self, path: &str) -> io::Result<bool>;
+
+    /// Creates the directory `path`; `false` when it exists already.
+    fn create_dir(&self, path: &str) -> io::Result<bool>;
+
+    /// The names in the directory `path`, or `None` when there is no such directory.
+    fn list(&self, path: &str) -> io::Result<Option<Vec<String>>>;
+
+    /// Removes the empty directory `path`; `false` when it does not exist.
+    fn remove_dir(&self, path: &str) -> io::Result<bool>;
+
+    /// Makes the renames and removals in the directory `path` durable, where the system can.
+    fn sync_dir(&self, path: &str);
+
+    /// The path as messages show it (the store directory joined with `path`).
+    fn show(&self, path: &str) -> String;
+
+    /// A random number for the name of a temporary file: never the same twice in practice.
+    fn nonce(&self) -> u64;
+}
+
+/// [`Files`] on a real directory, through `std::fs`.
+pub struct StdFiles {
+    root: PathBuf,
+}
+
+impl StdFiles {
+    /// The files under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> StdFiles {
+        StdFiles { root: root.into() }
+    }
+
+    fn path(&self, path: &str) -> PathBuf {
+        if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        }
+    }
+}
+
+/// `Ok(None)` for a missing file, the error otherwise.
+fn absent<T>(result: io::Result<T>) -> io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Fills `buf` from `file`. A read that returns nothing is retried a few times: wasmtime-wasi
+/// may return 0 bytes on a first read, and the caller knows the file's size.
+fn read_full(mut file: impl Read, mut buf: &mut [u8]) -> io::Result<()> {
+    let mut empty = 0;
+    while !buf.is_empty() {
+        match file.read(buf) {
+            Ok(0) if empty < 16 => empty += 1,
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                empty = 0;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl Files for StdFiles {
+    type Handle = File;
+
+    fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<File> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(self.path(path))?;
+        file.write_all(bytes)?;
+        if sync {
+            file.sync_all()?;
+        }
+        Ok(file)
+    }
+
+    fn read_byte(&self, handle: &File, offset: u64) -> io::Result<u8> {
+        let mut byte = [0];
+        read_at(handle, offset, &mut byte)?;
+        Ok(byte[0])
+    }
+
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let Some(mut file) = absent(File::open(self.path(path)))? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
+        bytes.resize(len, 0);
+        read_full(&mut file, &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
+        let Some(file) = absent(OpenOptions::new().write(true).open(self.path(path)))? else {
+            return Ok(false);
+        };
+        write_at(&file, offset, &[byte])?;
+        Ok(true)
+    }
+
+    fn link(&self, from: &str, to: &str) -> io::Result<Link> {
+        match fs::hard_link(self.path(from), self.path(to)) {
+            Ok(()) => Ok(Link::Made),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(Link::Taken),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Link::SourceGone),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<bool> {
+        Ok(absent(fs::rename(self.path(from), self.path(to)))?.is_some())
+    }
+
+    fn remove(&self, path: &str) -> io::Result<bool> {
+        Ok(absent(fs::remove_file(self.path(path)))?.is_some())
+    }
+
+    fn create_dir(&self, path: &str) -> io::Result<bool> {
+        match fs::create_dir(self.path(path)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
+        let Some(entries) = absent(fs::read_dir(self.path(path)))? else {
+            return Ok(None);
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Removed while listed (wasi-libc looks each entry up): it is not there.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            // Names that are not UTF-8 are not ours; they are skipped like other strangers.
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(Some(names))
+    }
+
+    fn remove_dir(&self, path: &str) -> io::Result<bool> {
+        Ok(absent(fs::remove_dir(self.path(path)))?.is_some())
+    }
+
+    fn sync_dir(&self, path: &str) {
+        // Where the runtime cannot open or sync a directory, the rename is still atomic.
+        let _ = File::open(self.path(path)).and_then(|dir| dir.sync_all());
+    }
+
+    fn show(&self, path: &str) -> String {
+        // `Path::display` costs more code in the component; store paths are ours and ASCII
+        // below the root.
+        let root = self.root.to_string_lossy();
+        if path.is_empty() {
+            root.into_owned()
+        } else {
+            format!("{}/{path}", root.trim_end_matches('/'))
+        }
+    }
+
+    fn nonce(&self) -> u64 {
+        thread_local! {
+            static COUNTER: Cell<u64> = const { Cell::new(0) };
+        }
+        let n = COUNTER.get().wrapping_add(1);
+        COUNTER.set(n);
+        // std seeds `RandomState` from the system's randomness (`wasi:random`) once per
+        // thread; hashing a counter with it gives a new number every time.
+        RandomState::new().hash_one(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+// Elsewhere (the component, whose std has no stable positional I/O) through the file's cursor;
+// each handle is used by one thread.
+#[cfg(not(unix))]
+fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    read_full(file, buf)
+}
+
+#[cfg(not(unix))]
+fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(buf)
+}
