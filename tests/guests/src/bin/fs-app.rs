@@ -2,13 +2,16 @@
 //! `wasi:keyvalue@0.2.0-draft2`. Commands (the first argument):
 //!
 //! - `inc B K N`: `increment(K, 1)` N times; prints the last result.
+//! - `inc-each B K N`: `increment(K, 1)` N times; prints every result on its own line, as soon
+//!   as it is acknowledged (the stall test reads them while the process runs).
 //! - `cas-inc B K N`: adds 1 to the decimal value of K N times with a `cas`/`swap` retry loop;
 //!   prints the number of `cas-failed` retries.
 //! - `big B K MIB`: stores a MIB-MiB value, reads it back and compares; prints `ok`.
-//! - `writer B ROUND`: writes self-describing values of varied sizes to keys `k0`..`k7` forever
-//!   (the crash test kills it).
+//! - `writer B ROUND`: forever, increments `n` and prints `inc N` once acknowledged, then writes
+//!   a self-describing value (1 KiB to 1 MiB) to one of the keys `k0`..`k7` (the crash test
+//!   kills it).
 //! - `check B`: reads `k0`..`k7` and checks that each value is one `writer` wrote in full;
-//!   prints `ok` and the round that wrote each key present (`ok 3,3,4`).
+//!   prints `ok`, the round that wrote each key present and the count `n` (`ok 3,3,4 n=17`).
 //! - `hostile`: writes, reads back and lists hostile bucket and key names; prints `ok`.
 //!
 //! Any failure panics with the error.
@@ -33,6 +36,14 @@ fn main() {
                 last = atomics::increment(&bucket, key, 1).unwrap_or_else(|e| fail("increment", e));
             }
             println!("{last}");
+        }
+        ["inc-each", bucket, key, n] => {
+            let bucket = open(bucket);
+            for _ in 0..n.parse::<u32>().unwrap() {
+                let count =
+                    atomics::increment(&bucket, key, 1).unwrap_or_else(|e| fail("increment", e));
+                println!("{count}");
+            }
         }
         ["cas-inc", bucket, key, n] => {
             let bucket = open(bucket);
@@ -70,6 +81,9 @@ fn main() {
             let bucket = open(bucket);
             let round: u64 = round.parse().unwrap();
             for i in 0.. {
+                let n =
+                    atomics::increment(&bucket, "n", 1).unwrap_or_else(|e| fail("increment", e));
+                println!("inc {n}");
                 bucket
                     .set(&format!("k{}", i % 8), &crash_value(round, i))
                     .unwrap_or_else(|e| fail("set", e));
@@ -92,7 +106,9 @@ fn main() {
                 assert!(value == crash_value(round, i), "k{k} holds a torn value");
                 rounds.push(round.to_string());
             }
-            println!("ok {}", rounds.join(","));
+            let n = bucket.get("n").unwrap_or_else(|e| fail("get", e));
+            let n = n.map_or(0, |n| String::from_utf8(n).unwrap().parse::<u64>().unwrap());
+            println!("ok {} n={n}", rounds.join(","));
         }
         ["hostile"] => {
             let long = "x".repeat(1000);
@@ -155,10 +171,14 @@ fn main() {
 }
 
 /// The `i`th value `writer` writes in `round`: `ROUND:I:` then bytes derived from both, of a
-/// length between 1 KiB and about 200 KiB.
+/// length between 1 KiB and about 200 KiB, or 1 MiB for every fourth.
 fn crash_value(round: u64, i: u64) -> Vec<u8> {
     let mut value = format!("{round}:{i}:").into_bytes();
-    let len = 1024 + (i * 7919 + round * 104_729) % 200_000;
+    let len = if i % 4 == 3 {
+        1 << 20
+    } else {
+        1024 + (i * 7919 + round * 104_729) % 200_000
+    };
     let seed = round.wrapping_mul(31).wrapping_add(i);
     value.extend((value.len() as u64..len).map(|j| (j.wrapping_mul(seed | 1) >> 3) as u8));
     value
