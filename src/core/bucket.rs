@@ -10,7 +10,9 @@ use std::str::FromStr;
 use crate::backend::fs::Fs;
 use crate::backend::memory::Memory;
 use crate::backend::{AnyBucket, Backend, BucketOps};
-use crate::config::{BackendKind, Config, Op, SyncMode};
+#[cfg(feature = "fs")]
+use crate::config::SyncMode;
+use crate::config::{BackendKind, Config, Op};
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::policy::{self, Outcome, Target, Tracer};

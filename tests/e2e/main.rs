@@ -6,6 +6,7 @@ mod corrupt_config;
 mod defaults;
 mod faults;
 mod fs;
+mod jco;
 mod limits;
 mod plug;
 mod probe;

@@ -55,6 +55,8 @@
 pub mod publish;
 pub mod record;
 pub mod sys;
+#[cfg(target_arch = "wasm32")]
+mod wasi;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -62,7 +64,14 @@ use std::rc::Rc;
 
 use self::publish::{Name, Slot, State, is_hash, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
-use self::sys::{Files, Link, StdFiles};
+use self::sys::{Files, Link};
+
+/// The files the backend works on: `wasi:filesystem` directly in the component, `std::fs`
+/// natively.
+#[cfg(target_arch = "wasm32")]
+type SysFiles = wasi::WasiFiles;
+#[cfg(not(target_arch = "wasm32"))]
+type SysFiles = sys::StdFiles;
 use super::{Backend, BucketOps, Update};
 use crate::error::Error;
 
@@ -81,7 +90,7 @@ fn hash(name: &str) -> u64 {
 
 /// The filesystem backend over a store directory.
 pub struct Fs {
-    files: Rc<StdFiles>,
+    files: Rc<SysFiles>,
     writable: bool,
     sync: bool,
 }
@@ -91,7 +100,7 @@ impl Fs {
     /// read-only one never writes. `sync` makes every write durable before it returns.
     pub fn new(root: impl Into<PathBuf>, writable: bool, sync: bool) -> Fs {
         Fs {
-            files: Rc::new(StdFiles::new(root)),
+            files: Rc::new(SysFiles::new(root)),
             writable,
             sync,
         }
@@ -326,7 +335,7 @@ thread_local! {
 /// One bucket's directory.
 #[derive(Clone)]
 pub struct Bucket {
-    files: Rc<StdFiles>,
+    files: Rc<SysFiles>,
     dir: String,
     tag: u16,
     writable: bool,
@@ -350,7 +359,7 @@ impl Bucket {
     }
 
     /// Runs `f` on the slot of `hash`.
-    fn with_slot<T>(&self, hash: u64, f: impl FnOnce(&Slot<'_, StdFiles>) -> T) -> T {
+    fn with_slot<T>(&self, hash: u64, f: impl FnOnce(&Slot<'_, SysFiles>) -> T) -> T {
         let shard = self.shard_name((hash >> 56) as u8);
         let name = format!("{hash:016x}");
         f(&Slot {

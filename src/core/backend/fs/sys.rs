@@ -1,16 +1,20 @@
 //! The file operations the fs backend needs, as a trait over the store directory, and their
-//! implementation with `std::fs` (natively, and in the component through wasi-libc and
-//! `wasi:filesystem`).
+//! implementation with `std::fs` for native builds (the CLI's store tools, the tests); the
+//! component has its own, over `wasi:filesystem` ([`wasi`](super::wasi)).
 //!
 //! The protocol in [`publish`](super::publish) uses nothing else, so it runs unchanged over a
 //! simulated filesystem in its tests, where every operation is a point at which another
 //! instance may run, pause or crash.
 
 use std::cell::Cell;
-use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
-use std::io::{self, ErrorKind, Read, Write};
-use std::path::PathBuf;
+use std::io;
+#[cfg(not(target_arch = "wasm32"))]
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{ErrorKind, Read, Write},
+    path::PathBuf,
+};
 
 /// What [`Files::link`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +75,12 @@ pub trait Files {
 }
 
 /// [`Files`] on a real directory, through `std::fs`.
+#[cfg(not(target_arch = "wasm32"))]
 pub struct StdFiles {
     root: PathBuf,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl StdFiles {
     /// The files under `root`.
     pub fn new(root: impl Into<PathBuf>) -> StdFiles {
@@ -91,6 +97,7 @@ impl StdFiles {
 }
 
 /// `Ok(None)` for a missing file, the error otherwise.
+#[cfg(not(target_arch = "wasm32"))]
 fn absent<T>(result: io::Result<T>) -> io::Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -99,6 +106,7 @@ fn absent<T>(result: io::Result<T>) -> io::Result<Option<T>> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Fills `buf` from `file`. A read that returns nothing is retried a few times: wasmtime-wasi
 /// may return 0 bytes on a first read, and the caller knows the file's size.
 fn read_full(mut file: impl Read, mut buf: &mut [u8]) -> io::Result<()> {
@@ -118,6 +126,7 @@ fn read_full(mut file: impl Read, mut buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Files for StdFiles {
     type Handle = File;
 
@@ -229,15 +238,20 @@ impl Files for StdFiles {
     }
 
     fn nonce(&self) -> u64 {
-        thread_local! {
-            static COUNTER: Cell<u64> = const { Cell::new(0) };
-        }
-        let n = COUNTER.get().wrapping_add(1);
-        COUNTER.set(n);
-        // std seeds `RandomState` from the system's randomness (`wasi:random`) once per
-        // thread; hashing a counter with it gives a new number every time.
-        RandomState::new().hash_one(n)
+        random_nonce()
     }
+}
+
+/// A random number, new on every call.
+pub fn random_nonce() -> u64 {
+    thread_local! {
+        static COUNTER: Cell<u64> = const { Cell::new(0) };
+    }
+    let n = COUNTER.get().wrapping_add(1);
+    COUNTER.set(n);
+    // std seeds `RandomState` from the system's randomness (`wasi:random`) once per thread;
+    // hashing a counter with it gives a new number every time.
+    RandomState::new().hash_one(n)
 }
 
 #[cfg(unix)]
@@ -250,9 +264,8 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
 }
 
-// Elsewhere (the component, whose std has no stable positional I/O) through the file's cursor;
-// each handle is used by one thread.
-#[cfg(not(unix))]
+// Elsewhere through the file's cursor; each handle is used by one thread.
+#[cfg(all(not(unix), not(target_arch = "wasm32")))]
 fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     use std::io::{Seek, SeekFrom};
     let mut file = file;
@@ -260,7 +273,7 @@ fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     read_full(file, buf)
 }
 
-#[cfg(not(unix))]
+#[cfg(all(not(unix), not(target_arch = "wasm32")))]
 fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     use std::io::{Seek, SeekFrom};
     let mut file = file;

@@ -1,0 +1,299 @@
+//! [`Files`] in the component, calling `wasi:filesystem@0.2.0` directly rather than through
+//! `std::fs` and wasi-libc: it asks only for the descriptor flags every runtime grants (wasi-libc
+//! asks for `mutate-directory` on every file it opens for writing, which jco refuses), reads and
+//! writes at offsets in one call each, and leaves wasi-libc's file layer out of the component.
+//!
+//! Every path is resolved from the granted directory (the preopen) that holds the store, so
+//! no other directory descriptor needs rights of its own.
+
+use std::cell::OnceCell;
+use std::io;
+use std::rc::Rc;
+
+use self::bindings::wasi::filesystem::preopens::get_directories;
+use self::bindings::wasi::filesystem::types::{
+    Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
+};
+use super::sys::{Files, Link};
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "keyvalue-virt:component/fs-imports",
+        generate_all,
+    });
+}
+
+/// The directories the runtime grants, and the paths the guest knows them by.
+type Preopens = Rc<Vec<(Descriptor, String)>>;
+
+/// Files below a granted directory, through `wasi:filesystem`.
+pub struct WasiFiles {
+    /// The granted directory that holds the store (its index), or `None` when none does.
+    preopen: Option<(Preopens, usize)>,
+    /// The store's path below that directory (empty, or ending in `/`).
+    prefix: String,
+    /// The store's path as the guest names it, for messages.
+    root: String,
+}
+
+thread_local! {
+    static PREOPENS: OnceCell<Preopens> = const { OnceCell::new() };
+}
+
+impl WasiFiles {
+    /// The files of the store at the guest path `root`.
+    pub fn new(root: impl Into<std::path::PathBuf>) -> WasiFiles {
+        let root = root.into().to_string_lossy().into_owned();
+        let preopens =
+            PREOPENS.with(|cell| cell.get_or_init(|| Rc::new(get_directories())).clone());
+        let wanted = root.trim_end_matches('/');
+        // The granted directory with the longest path that holds the store.
+        let mut best: Option<(usize, &str)> = None;
+        for (index, (_, path)) in preopens.iter().enumerate() {
+            let path = path.trim_end_matches('/');
+            let below = if wanted == path {
+                Some("")
+            } else {
+                wanted
+                    .strip_prefix(path)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .filter(|_| !path.is_empty())
+            };
+            if let Some(below) = below
+                && best.is_none_or(|(best, _)| preopens[best].1.len() < path.len())
+            {
+                best = Some((index, below));
+            }
+        }
+        let (preopen, prefix) = match best {
+            Some((index, below)) => (
+                Some((preopens.clone(), index)),
+                if below.is_empty() {
+                    String::new()
+                } else {
+                    format!("{below}/")
+                },
+            ),
+            None => (None, String::new()),
+        };
+        WasiFiles {
+            preopen,
+            prefix,
+            root,
+        }
+    }
+
+    fn dir(&self) -> io::Result<&Descriptor> {
+        match &self.preopen {
+            Some((preopens, index)) => Ok(&preopens[*index].0),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no granted directory holds it",
+            )),
+        }
+    }
+
+    fn path(&self, path: &str) -> String {
+        if path.is_empty() {
+            let prefix = self.prefix.trim_end_matches('/');
+            if prefix.is_empty() {
+                ".".into()
+            } else {
+                prefix.into()
+            }
+        } else {
+            format!("{}{path}", self.prefix)
+        }
+    }
+
+    fn open(&self, path: &str, open: OpenFlags, flags: DescriptorFlags) -> io::Result<Descriptor> {
+        self.dir()?
+            .open_at(PathFlags::empty(), &self.path(path), open, flags)
+            .map_err(error)
+    }
+}
+
+/// `Ok(None)` for [`ErrorCode::NoEntry`], the error otherwise.
+fn absent<T>(result: Result<T, ErrorCode>) -> io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ErrorCode::NoEntry) => Ok(None),
+        Err(code) => Err(error(code)),
+    }
+}
+
+fn error(code: ErrorCode) -> io::Error {
+    use io::ErrorKind as K;
+    let kind = match code {
+        ErrorCode::NoEntry => K::NotFound,
+        ErrorCode::Exist => K::AlreadyExists,
+        ErrorCode::Access | ErrorCode::NotPermitted | ErrorCode::ReadOnly => K::PermissionDenied,
+        ErrorCode::NotDirectory => K::NotADirectory,
+        ErrorCode::IsDirectory => K::IsADirectory,
+        ErrorCode::NotEmpty => K::DirectoryNotEmpty,
+        ErrorCode::InsufficientSpace | ErrorCode::Quota => K::StorageFull,
+        ErrorCode::InsufficientMemory => K::OutOfMemory,
+        ErrorCode::Unsupported => K::Unsupported,
+        ErrorCode::Interrupted => K::Interrupted,
+        ErrorCode::Invalid => K::InvalidInput,
+        _ => K::Other,
+    };
+    io::Error::new(kind, format!("{code:?}"))
+}
+
+/// Writes all of `bytes` at `offset`.
+fn write_all(file: &Descriptor, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let written = file.write(bytes, offset).map_err(error)?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written as usize..];
+        offset += written;
+    }
+    Ok(())
+}
+
+/// Reads the whole file.
+fn read_all(file: &Descriptor) -> io::Result<Vec<u8>> {
+    const CHUNK: u64 = 1 << 20;
+    let mut out = Vec::new();
+    loop {
+        let (bytes, end) = file.read(CHUNK, out.len() as u64).map_err(error)?;
+        if out.is_empty() && end {
+            return Ok(bytes);
+        }
+        if out.try_reserve(bytes.len()).is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "the file is too large",
+            ));
+        }
+        out.extend_from_slice(&bytes);
+        if end || bytes.is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
+impl Files for WasiFiles {
+    type Handle = Descriptor;
+
+    fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Descriptor> {
+        let file = self.open(
+            path,
+            OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
+            DescriptorFlags::READ | DescriptorFlags::WRITE,
+        )?;
+        write_all(&file, bytes, 0)?;
+        if sync {
+            file.sync().map_err(error)?;
+        }
+        Ok(file)
+    }
+
+    fn read_byte(&self, handle: &Descriptor, offset: u64) -> io::Result<u8> {
+        let (bytes, _) = handle.read(1, offset).map_err(error)?;
+        bytes
+            .first()
+            .copied()
+            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+    }
+
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let Some(file) = absent(self.dir()?.open_at(
+            PathFlags::empty(),
+            &self.path(path),
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        ))?
+        else {
+            return Ok(None);
+        };
+        read_all(&file).map(Some)
+    }
+
+    fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
+        let Some(file) = absent(self.dir()?.open_at(
+            PathFlags::empty(),
+            &self.path(path),
+            OpenFlags::empty(),
+            DescriptorFlags::WRITE,
+        ))?
+        else {
+            return Ok(false);
+        };
+        write_all(&file, &[byte], offset)?;
+        Ok(true)
+    }
+
+    fn link(&self, from: &str, to: &str) -> io::Result<Link> {
+        let dir = self.dir()?;
+        match dir.link_at(PathFlags::empty(), &self.path(from), dir, &self.path(to)) {
+            Ok(()) => Ok(Link::Made),
+            Err(ErrorCode::Exist) => Ok(Link::Taken),
+            Err(ErrorCode::NoEntry) => Ok(Link::SourceGone),
+            Err(code) => Err(error(code)),
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<bool> {
+        let dir = self.dir()?;
+        Ok(absent(dir.rename_at(&self.path(from), dir, &self.path(to)))?.is_some())
+    }
+
+    fn remove(&self, path: &str) -> io::Result<bool> {
+        Ok(absent(self.dir()?.unlink_file_at(&self.path(path)))?.is_some())
+    }
+
+    fn create_dir(&self, path: &str) -> io::Result<bool> {
+        match self.dir()?.create_directory_at(&self.path(path)) {
+            Ok(()) => Ok(true),
+            Err(ErrorCode::Exist) => Ok(false),
+            Err(code) => Err(error(code)),
+        }
+    }
+
+    fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
+        let Some(dir) = absent(self.dir()?.open_at(
+            PathFlags::empty(),
+            &self.path(path),
+            OpenFlags::DIRECTORY,
+            DescriptorFlags::READ,
+        ))?
+        else {
+            return Ok(None);
+        };
+        let entries = dir.read_directory().map_err(error)?;
+        let mut names = Vec::new();
+        while let Some(entry) = entries.read_directory_entry().map_err(error)? {
+            names.push(entry.name);
+        }
+        Ok(Some(names))
+    }
+
+    fn remove_dir(&self, path: &str) -> io::Result<bool> {
+        Ok(absent(self.dir()?.remove_directory_at(&self.path(path)))?.is_some())
+    }
+
+    fn sync_dir(&self, path: &str) {
+        // Where the runtime cannot sync a directory (jco, for a granted one), the rename is
+        // still atomic.
+        if let Ok(dir) = self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ) {
+            let _ = dir.sync();
+        }
+    }
+
+    fn show(&self, path: &str) -> String {
+        if path.is_empty() {
+            self.root.clone()
+        } else {
+            format!("{}/{path}", self.root.trim_end_matches('/'))
+        }
+    }
+
+    fn nonce(&self) -> u64 {
+        super::sys::random_nonce()
+    }
+}

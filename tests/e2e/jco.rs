@@ -1,0 +1,178 @@
+//! The same components on jco (Node.js), the other WASI Preview 2 runtime users reach for:
+//! the draft apps' scenarios with the memory backend, and the fs backend on a directory
+//! granted through `tests/jco/preopen.mjs` (data kept across runs, concurrent processes).
+//!
+//! jco is installed locally in `tests/jco` by `.ci/setup`; these tests fail, saying so, when it
+//! is missing. Each component is transpiled once (`jco transpile`) into `tests/jco/transpiled`
+//! and run with `node tests/jco/run.mjs`, which does what `jco run` does without transpiling
+//! again.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use keyvalue_virt_core::config::Config;
+use keyvalue_virt_harness::{
+    App, baked_virt, composed, fs_config, plug_with, scratch_dir, store_dir, workspace_root,
+};
+
+/// The locally installed `jco`.
+fn jco() -> PathBuf {
+    let jco = workspace_root().join("tests/jco/node_modules/.bin/jco");
+    assert!(
+        jco.is_file(),
+        "jco is not installed at `{}`; run `bash .ci/setup` (it runs `npm ci --prefix tests/jco`)",
+        jco.display()
+    );
+    jco
+}
+
+/// The component `bytes` (made on first use), transpiled once per process under `name`;
+/// returns the path of its JavaScript module.
+fn transpiled(name: &str, bytes: impl FnOnce() -> Vec<u8>) -> PathBuf {
+    static DONE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let jco_dir = workspace_root().join("tests/jco");
+    let out = jco_dir.join("transpiled").join(name);
+    let module = out.join(format!("{name}.js"));
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.iter().any(|n| n == name) {
+        let wasm = scratch_dir().join(format!("jco-{name}.wasm"));
+        std::fs::write(&wasm, bytes()).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        let status = Command::new(jco())
+            .arg("transpile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&out)
+            .args(["--name", name, "--no-typescript", "--quiet"])
+            .status()
+            .expect("failed to run jco");
+        assert!(
+            status.success(),
+            "`jco transpile {}` failed",
+            wasm.display()
+        );
+        done.push(name.to_owned());
+    }
+    module
+}
+
+/// Runs the transpiled component `module` on Node.js, with `dir` granted as `/kv` when given.
+fn jco_run(module: &Path, args: &[&str], dir: Option<&Path>) -> Output {
+    let mut command = Command::new("node");
+    command
+        .arg(workspace_root().join("tests/jco/run.mjs"))
+        .arg(module)
+        .args(args);
+    if let Some(dir) = dir {
+        command.env("KEYVALUE_VIRT_JCO_DIR", dir);
+    }
+    command.output().expect("failed to run node")
+}
+
+/// [`jco_run`], which must succeed; returns its stdout.
+#[track_caller]
+fn jco_ok(module: &Path, args: &[&str], dir: Option<&Path>) -> String {
+    let out = jco_run(module, args, dir);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "`node run.mjs {} {}` failed ({}):\n--- stderr ---\n{}\n--- stdout ---\n{stdout}",
+        module.display(),
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `app` plugged with the fs-configured virt, as a file.
+fn fs_component(app: App) -> PathBuf {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    let config = CONFIG.get_or_init(fs_config);
+    transpiled(&format!("fs-{}", app.name()), || {
+        plug_with(app, &baked_virt(config))
+    })
+}
+
+/// The scenarios of both drafts on the memory backend, one jco process each.
+#[test]
+fn draft_scenarios_pass_on_jco() {
+    for app in App::DRAFTS {
+        let component = transpiled(app.name(), || composed(app).to_vec());
+        for scenario in [
+            "smoke",
+            "buckets",
+            "odd-keys",
+            "pagination",
+            "increment",
+            "batch",
+        ] {
+            let out = jco_ok(&component, &[scenario], None);
+            assert_eq!(
+                out.lines().last(),
+                Some(format!("ok {scenario}").as_str()),
+                "{}",
+                app.name()
+            );
+        }
+    }
+}
+
+/// Compare-and-swap (draft2), errors that must not trap, and odd keys and values (which take
+/// jco's shim most of ten seconds: its many-MiB values cross into JavaScript and back), on jco.
+#[test]
+fn cas_errors_and_odd_keys_pass_on_jco() {
+    let component = transpiled(App::Draft2.name(), || composed(App::Draft2).to_vec());
+    for scenario in ["cas", "errors-never-trap", "odd-keys"] {
+        let out = jco_ok(&component, &[scenario], None);
+        assert_eq!(out.lines().last(), Some(format!("ok {scenario}").as_str()));
+    }
+}
+
+/// The fs backend on jco: the scenarios of both drafts on a granted directory, and the
+/// counter keeps counting across runs.
+#[test]
+fn the_fs_backend_keeps_data_across_runs_on_jco() {
+    for app in App::DRAFTS {
+        let dir = store_dir(&format!("jco-scenarios-{}", app.name()));
+        let component = fs_component(app);
+        for scenario in ["smoke", "increment"] {
+            let out = jco_ok(&component, &[scenario], Some(&dir));
+            assert_eq!(
+                out.lines().last(),
+                Some(format!("ok {scenario}").as_str()),
+                "{}",
+                app.name()
+            );
+        }
+    }
+    let dir = store_dir("jco-counter");
+    let counter = fs_component(App::Counter);
+    assert_eq!(
+        jco_ok(&counter, &["alice", "bob"], Some(&dir)),
+        "hello alice: visit 1\nhello bob: visit 1\nalice: 1\nbob: 1\n"
+    );
+    assert_eq!(
+        jco_ok(&counter, &["alice"], Some(&dir)),
+        "hello alice: visit 2\nalice: 2\nbob: 1\n"
+    );
+}
+
+/// Three jco processes increment one key at once, and three run CAS retry loops: exact.
+#[test]
+fn concurrent_jco_processes_lose_no_update() {
+    let dir = store_dir("jco-concurrent");
+    let component = fs_component(App::Fs);
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| jco_ok(&component, &["inc", "b", "n", "50"], Some(&dir)));
+            scope.spawn(|| jco_ok(&component, &["cas-inc", "b", "c", "30"], Some(&dir)));
+        }
+    });
+    let probe = fs_component(App::Probe);
+    assert_eq!(
+        jco_ok(&probe, &["get:b:n", "get:b:c"], Some(&dir)),
+        "get:b:n -> ok \"150\"\nget:b:c -> ok \"90\"\n"
+    );
+}
