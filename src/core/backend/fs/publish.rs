@@ -185,14 +185,7 @@ impl<F: Files> Slot<'_, F> {
     /// temporary file has `nonce`.
     fn finish(&self, generation: u64, claim_name: &str, nonce: u64) -> Result<(), Error> {
         let temp = self.temp_name(generation + 1, nonce);
-        let marked = self
-            .files
-            .write_byte(&self.path(&temp), SETTLED as u64, 1)
-            .map_err(self.io(&temp, "mark"))?;
-        let renamed = self
-            .files
-            .rename(&self.path(&temp), &self.path(self.name))
-            .map_err(self.io(self.name, "replace"))?;
+        let (marked, renamed) = self.settle(&temp)?;
         if !marked && !renamed && self.generation()? == generation {
             // The claim names a temporary file that is gone, yet the slot never moved: only
             // a hand-made change to the directory does that. The claim is dead.
@@ -204,13 +197,27 @@ impl<F: Files> Slot<'_, F> {
                 ),
             });
         }
-        if renamed && self.sync {
-            self.files.sync_dir(self.shard);
-        }
         self.files
             .remove(&self.path(claim_name))
             .map_err(self.io(claim_name, "remove"))?;
         Ok(())
+    }
+
+    /// Marks the temporary file `temp` of a legal claim settled, then renames it over the
+    /// slot (syncing the shard if asked); returns whether each step found the file.
+    fn settle(&self, temp: &str) -> Result<(bool, bool), Error> {
+        let marked = self
+            .files
+            .write_byte(&self.path(temp), SETTLED as u64, 1)
+            .map_err(self.io(temp, "mark"))?;
+        let renamed = self
+            .files
+            .rename(&self.path(temp), &self.path(self.name))
+            .map_err(self.io(self.name, "replace"))?;
+        if renamed && self.sync {
+            self.files.sync_dir(self.shard);
+        }
+        Ok((marked, renamed))
     }
 
     /// Changes the slot: `change` gets the settled state and the generation a change will
@@ -279,16 +286,8 @@ impl<F: Files> Slot<'_, F> {
             }
         }
         if self.generation()? == generation {
-            self.files
-                .write_byte(&self.path(&temp), SETTLED as u64, 1)
-                .map_err(self.io(&temp, "mark"))?;
-            let renamed = self
-                .files
-                .rename(&self.path(&temp), &self.path(self.name))
-                .map_err(self.io(self.name, "replace"))?;
-            if renamed && self.sync {
-                self.files.sync_dir(self.shard);
-            }
+            // A missing file means a helper finished the claim first.
+            self.settle(&temp)?;
             self.remove_quietly(&claim_name);
             return Ok(true);
         }

@@ -528,3 +528,33 @@ fn a_writer_paused_at_any_step_blocks_no_one_and_loses_nothing() {
         "left after a sweep: {leftovers:?}"
     );
 }
+
+/// A store directory whose path is not UTF-8 (the host tools take any path): every file goes
+/// inside it, none beside it under a lossy spelling of its name.
+#[cfg(unix)]
+#[test]
+fn a_store_directory_whose_path_is_not_utf8_works() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let dir = s.0.join(OsStr::from_bytes(b"store-\xff"));
+    fs::create_dir(&dir).unwrap();
+    let b = Fs::new(&dir, true, false).open("b").unwrap();
+    b.set("k".into(), b"v".to_vec()).unwrap();
+    b.update("n", &mut |_| Ok(b"1".to_vec())).unwrap();
+    b.delete("k").unwrap();
+    assert_eq!(walk(&b, 10), ["n"]);
+    let mut beside: Vec<_> = fs::read_dir(&s.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    beside.sort();
+    assert_eq!(
+        beside,
+        [
+            OsStr::from_bytes(b"store"),
+            OsStr::from_bytes(b"store-\xff")
+        ]
+    );
+    assert!(!files(&dir).is_empty());
+}
