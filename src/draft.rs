@@ -65,7 +65,11 @@ impl batch::Guest for Component {
         bucket: store::BucketBorrow<'_>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
-        Ok(bucket.get::<Bucket>().get_many(keys)?)
+        let pairs = bucket.get::<Bucket>().get_many(keys)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(key, value)| value.map(|value| (key, value)))
+            .collect())
     }
 
     fn set_many(

@@ -82,10 +82,24 @@ impl atomics::GuestCas for Cas {
 }
 
 impl batch::Guest for Component {
+    #[cfg(not(feature = "draft2-spin"))]
     fn get_many(
         bucket: store::BucketBorrow<'_>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
+        let pairs = bucket.get::<Bucket>().get_many(keys)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(key, value)| value.map(|value| (key, value)))
+            .collect())
+    }
+
+    /// The shape of upstream's PR #55 (and Spin): each key, with its value if it has one.
+    #[cfg(feature = "draft2-spin")]
+    fn get_many(
+        bucket: store::BucketBorrow<'_>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
         Ok(bucket.get::<Bucket>().get_many(keys)?)
     }
 

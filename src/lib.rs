@@ -19,11 +19,19 @@ mod draft;
 #[cfg(target_arch = "wasm32")]
 mod draft2;
 
-/// The generated bindings of the `keyvalue-virt` world.
+/// The generated bindings of the `keyvalue-virt` world: with draft2 as tagged, or, with the
+/// `draft2-spin` feature, as upstream's main branch has it since PR #55 and Spin ships it
+/// (`wit/draft2-spin`, which differs only in `batch.get-many`).
 #[cfg(target_arch = "wasm32")]
 mod bindings {
+    #[cfg(not(feature = "draft2-spin"))]
     wit_bindgen::generate!({
         path: "wit",
+        world: "keyvalue-virt",
+    });
+    #[cfg(feature = "draft2-spin")]
+    wit_bindgen::generate!({
+        path: "wit/draft2-spin",
         world: "keyvalue-virt",
     });
 

@@ -1,9 +1,9 @@
 //! Builds the workspace's guests for `wasm32-wasip2`, once, and hands them to the crate.
 //!
-//! Two nested `cargo build --release` runs share the target directory `target/artifacts`: the
+//! Nested `cargo build --release` runs share the target directory `target/artifacts`: the
 //! component with the memory backend (plus, with the `test-guests` feature, every test app and
-//! the do-nothing component in the same run), then the component with `--features fs`. Each
-//! artifact is copied to `OUT_DIR`, which stays valid if the target directory is removed.
+//! the do-nothing component in the same run), then the component's other builds ([`BUILDS`]).
+//! Each artifact is copied to `OUT_DIR`, which stays valid if the target directory is removed.
 //! A separate target directory keeps the nested cargo from waiting on the lock of the cargo
 //! that runs this script.
 
@@ -18,6 +18,13 @@ const TARGET: &str = "wasm32-wasip2";
 /// The component's package and artifact.
 const VIRT_PACKAGE: &str = "keyvalue-virt";
 const VIRT_ARTIFACT: &str = "keyvalue_virt.wasm";
+
+/// The component's builds after the first, as (features, file name in `OUT_DIR`).
+const BUILDS: [(&[&str], &str); 3] = [
+    (&["fs"], "keyvalue_virt_fs.wasm"),
+    (&["draft2-spin"], "keyvalue_virt_draft2_spin.wasm"),
+    (&["fs", "draft2-spin"], "keyvalue_virt_fs_draft2_spin.wasm"),
+];
 
 /// The test apps' package (one artifact per binary) and the do-nothing component's.
 const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";
@@ -82,11 +89,10 @@ fn main() {
         write(&out_dir.join("guests.rs"), &consts);
     }
 
-    cargo_build(&workspace, &target_dir, &[VIRT_PACKAGE], &["fs"]);
-    copy(
-        &built.join(VIRT_ARTIFACT),
-        &out_dir.join("keyvalue_virt_fs.wasm"),
-    );
+    for (features, file) in BUILDS {
+        cargo_build(&workspace, &target_dir, &[VIRT_PACKAGE], features);
+        copy(&built.join(VIRT_ARTIFACT), &out_dir.join(file));
+    }
 }
 
 /// The workspace root: two levels above this crate (`compose/artifacts`).

@@ -14,6 +14,17 @@ pub static VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt
 /// The keyvalue-virt component with the filesystem backend too (`--features fs`).
 pub static VIRT_FS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_fs.wasm"));
 
+/// [`VIRT`] exporting draft2 in the shape of upstream's PR #55 and Spin (`--features
+/// draft2-spin`).
+pub static VIRT_DRAFT2_SPIN: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_draft2_spin.wasm"));
+
+/// [`VIRT_FS`] exporting draft2 in the shape of upstream's PR #55 and Spin.
+pub static VIRT_FS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/keyvalue_virt_fs_draft2_spin.wasm"
+));
+
 /// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
 /// `DRAFT_APP`) and `tests/null-virt` (`NULL_VIRT`), as paths of built components.
 #[cfg(feature = "test-guests")]

@@ -32,15 +32,84 @@ use wac_graph::{
 };
 use wasmparser::{Encoding, Parser, Payload};
 
-pub use keyvalue_virt_artifacts::{VIRT, VIRT_FS};
+pub use keyvalue_virt_artifacts::{VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN};
 
-/// The shipped component that can serve `config`: [`VIRT_FS`] (the component with the fs
-/// backend, larger) for the fs backend, [`VIRT`] (memory only) otherwise.
-pub fn virt_for(config: &config::Config) -> &'static [u8] {
-    match config.backend {
-        config::BackendKind::Fs => VIRT_FS,
-        config::BackendKind::Memory => VIRT,
+/// Which shape of `wasi:keyvalue@0.2.0-draft2` a build exports (every build exports
+/// `0.2.0-draft` too). Upstream changed `batch.get-many` after tagging draft2 without changing
+/// the version (PR #55, which Spin ships), so two interfaces share one name and a component can
+/// export only one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// Draft2 as tagged: `get-many` returns `list<option<tuple<string, list<u8>>>>`.
+    #[default]
+    Draft2,
+    /// Draft2 as upstream's main branch has it since PR #55, and as Spin ships it: `get-many`
+    /// returns `list<tuple<string, option<list<u8>>>>`.
+    Draft2Spin,
+}
+
+impl Shape {
+    /// Every shape, the default first.
+    pub const ALL: [Shape; 2] = [Shape::Draft2, Shape::Draft2Spin];
+
+    /// The name `--shape` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Draft2 => "draft2",
+            Shape::Draft2Spin => "draft2-spin",
+        }
     }
+
+    /// The shape named `name`.
+    pub fn from_name(name: &str) -> Option<Shape> {
+        Shape::ALL.into_iter().find(|shape| shape.name() == name)
+    }
+
+    /// What tells the shape apart, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Shape::Draft2 => {
+                "draft2 as tagged: `get-many` returns an optional key-value pair per key"
+            }
+            Shape::Draft2Spin => {
+                "draft2 as upstream's PR #55 and Spin have it: `get-many` returns each key with an \
+                 optional value"
+            }
+        }
+    }
+}
+
+/// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
+/// for `--backend fs`, memory only otherwise.
+pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
+    match (config.backend, shape) {
+        (config::BackendKind::Fs, Shape::Draft2) => VIRT_FS,
+        (config::BackendKind::Fs, Shape::Draft2Spin) => VIRT_FS_DRAFT2_SPIN,
+        (config::BackendKind::Memory, Shape::Draft2) => VIRT,
+        (config::BackendKind::Memory, Shape::Draft2Spin) => VIRT_DRAFT2_SPIN,
+    }
+}
+
+/// [`virt_in`] the default shape.
+pub fn virt_for(config: &config::Config) -> &'static [u8] {
+    virt_in(config, Shape::Draft2)
+}
+
+/// The shape whose build can plug `app`: the first of [`Shape::ALL`] with which [`plug`]
+/// succeeds (tried with the plain memory builds, whose exports every build shares). When none
+/// does, the error of the first, which names what does not match.
+pub fn shape_for(app: &[u8]) -> Result<Shape, PlugError> {
+    let mut first = None;
+    for shape in Shape::ALL {
+        match plug(app, virt_in(&config::Config::default(), shape)) {
+            Ok(_) => return Ok(shape),
+            Err(PlugError::NoKeyvalueImport) => return Err(PlugError::NoKeyvalueImport),
+            Err(error) => {
+                first.get_or_insert(error);
+            }
+        }
+    }
+    Err(first.unwrap_or(PlugError::NoKeyvalueImport))
 }
 
 /// The prefix shared by the names of all `wasi:keyvalue` interfaces.

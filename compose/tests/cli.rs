@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{kv, scratch};
-use keyvalue_virt_artifacts::guests::COUNTER;
+use keyvalue_virt_artifacts::guests::{COUNTER, DRAFT2_APP, DRAFT2_SPIN_APP};
 use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
@@ -1024,4 +1024,61 @@ fn plug_composes_the_real_example_app() {
     assert_eq!(json["seeds"], json!({"": {"alice": "41"}}));
     assert_eq!(json["max-keys"], json!(100));
     assert_eq!(json["trace"], json!(true));
+}
+
+/// An app built against draft2 in the shape of upstream's PR #55 and Spin is plugged with the
+/// build that exports that shape, chosen from its imports and named on stderr; the tagged
+/// draft2 app gets the tagged build; `--shape` forces one, and a wrong one fails naming
+/// `get-many`.
+#[test]
+fn plug_picks_the_draft2_shape_the_app_imports() {
+    let dir = scratch();
+    let out = dir.path().join("out.wasm");
+    for (app, shape) in [(DRAFT2_SPIN_APP, "draft2-spin"), (DRAFT2_APP, "draft2")] {
+        kv().arg("plug")
+            .arg(app)
+            .arg("-o")
+            .arg(&out)
+            .args(["--backend", "fs", "--dir", "/kv"])
+            .assert()
+            .success()
+            .stderr(contains(format!("plugging with the `{shape}` build")));
+        assert!(keyvalue_imports(&read(&out)).unwrap().is_empty());
+    }
+    kv().arg("plug")
+        .arg(DRAFT2_SPIN_APP)
+        .arg("-o")
+        .arg(&out)
+        .args(["--shape", "draft2"])
+        .assert()
+        .failure()
+        .stderr(contains("get-many"));
+    kv().args(["build", "--shape", "draft3", "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains(
+            "SHAPE must be `draft2` or `draft2-spin`, not `draft3`",
+        ));
+}
+
+/// `build --shape draft2-spin` writes the build that plugs an app of that shape, which the
+/// default build does not.
+#[test]
+fn build_shape_draft2_spin_writes_the_build_for_spin_apps() {
+    let dir = scratch();
+    let app = read(Path::new(DRAFT2_SPIN_APP));
+    let mut built = Vec::new();
+    for shape in ["draft2", "draft2-spin"] {
+        let virt = dir.path().join(format!("{shape}.wasm"));
+        kv().args(["build", "--shape", shape, "-o"])
+            .arg(&virt)
+            .assert()
+            .success();
+        built.push(read(&virt));
+    }
+    let error = keyvalue_virt_compose::plug(&app, &built[0]).unwrap_err();
+    assert!(format!("{error:?}").contains("get-many"), "{error:?}");
+    let composed = keyvalue_virt_compose::plug(&app, &built[1]).expect("the spin build plugs it");
+    assert!(keyvalue_imports(&composed).unwrap().is_empty());
 }

@@ -108,8 +108,8 @@ pub struct Bucket {
     name: Rc<str>,
 }
 
-/// A key and its value, as `get-many` returns them (`None` for a missing key).
-pub type Pair = Option<(String, Vec<u8>)>;
+/// A key of a `get-many` and its value (`None` for a key that holds none).
+pub type Pair = (String, Option<Vec<u8>>);
 
 /// One page of keys and where the next one starts.
 pub struct Page {
@@ -222,11 +222,15 @@ impl Bucket {
         })
     }
 
-    /// The values of `keys`, in order, each with its key; `None` for a missing key.
+    /// Each of `keys`, in order, with its value (`None` for a key that holds none); each
+    /// draft's adapter shapes the result as its `get-many` returns it.
     pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
         self.begin(Op::GetMany, Target::Keys(keys.len()))?.run(|_| {
             keys.into_iter()
-                .map(|key| Ok(self.ops.get(&key)?.map(|value| (key, value))))
+                .map(|key| {
+                    let value = self.ops.get(&key)?;
+                    Ok((key, value))
+                })
                 .collect()
         })
     }
@@ -345,7 +349,7 @@ impl Outcome for Page {
 
 impl Outcome for Vec<Pair> {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let found = self.iter().filter(|pair| pair.is_some()).count();
+        let found = self.iter().filter(|(_, value)| value.is_some()).count();
         write!(f, " ({found} of {} found)", self.len())
     }
 }

@@ -65,7 +65,7 @@ fn wac_plug(app: App) -> Vec<u8> {
         .arg("plug")
         .arg(app.path())
         .arg("--plug")
-        .arg(virt_path())
+        .arg(virt_path(app.shape()))
         .arg("-o")
         .arg(&out)
         .output()
@@ -94,4 +94,9 @@ fn wac_plug_draft_app() {
 #[test]
 fn wac_plug_draft2_app() {
     check(App::Draft2);
+}
+
+#[test]
+fn wac_plug_draft2_spin_app() {
+    check(App::Draft2Spin);
 }

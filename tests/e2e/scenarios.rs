@@ -3,9 +3,9 @@
 
 use keyvalue_virt_harness::{App, run, run_ok};
 
-/// For each scenario of [`keyvalue_virt_artifacts::for_each_scenario`], a test in `draft` and
-/// one in `draft2` (and for the draft2-only ones, in `draft2` alone) that runs it; the test
-/// `odd_keys` runs the scenario `odd-keys`.
+/// For each scenario of [`keyvalue_virt_artifacts::for_each_scenario`], a test in `draft`,
+/// `draft2` and `draft2_spin` (the draft2-only ones in the last two alone) that runs it; the
+/// test `odd_keys` runs the scenario `odd-keys`.
 macro_rules! scenario_tests {
     (both: [$($both:ident),* $(,)?], draft2_only: [$($only:ident),* $(,)?] $(,)?) => {
         mod draft {
@@ -27,6 +27,20 @@ macro_rules! scenario_tests {
                 #[test]
                 fn $only() {
                     super::run_scenario(super::App::Draft2, stringify!($only));
+                }
+            )*
+        }
+        mod draft2_spin {
+            $(
+                #[test]
+                fn $both() {
+                    super::run_scenario(super::App::Draft2Spin, stringify!($both));
+                }
+            )*
+            $(
+                #[test]
+                fn $only() {
+                    super::run_scenario(super::App::Draft2Spin, stringify!($only));
                 }
             )*
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use keyvalue_virt_artifacts::guests;
-use keyvalue_virt_compose::bake;
+use keyvalue_virt_compose::{Shape, bake};
 use keyvalue_virt_core::config::{BackendKind, Config as VirtConfig};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -29,6 +29,9 @@ pub enum App {
     Draft,
     /// `draft2-app`, which imports `wasi:keyvalue@0.2.0-draft2`.
     Draft2,
+    /// `draft2-spin-app`: `draft2-app` built against draft2 in the shape of upstream's PR #55
+    /// and Spin (`get-many` returns each key with an optional value).
+    Draft2Spin,
     /// `both-app`, which imports both drafts and checks that they share the data.
     Both,
     /// `counter`, the README's example app (draft).
@@ -45,13 +48,14 @@ impl App {
     /// The two apps that each run every scenario of their draft.
     pub const DRAFTS: [App; 2] = [App::Draft, App::Draft2];
 
-    const COUNT: usize = 6;
+    const COUNT: usize = 7;
 
     /// The binary name, which is also the program name passed as `argv[0]`.
     pub fn name(self) -> &'static str {
         match self {
             App::Draft => "draft-app",
             App::Draft2 => "draft2-app",
+            App::Draft2Spin => "draft2-spin-app",
             App::Both => "both-app",
             App::Counter => "counter",
             App::Probe => "probe",
@@ -63,7 +67,7 @@ impl App {
     pub fn keyvalue_versions(self) -> &'static [&'static str] {
         match self {
             App::Draft | App::Counter => &["0.2.0-draft"],
-            App::Draft2 => &["0.2.0-draft2"],
+            App::Draft2 | App::Draft2Spin => &["0.2.0-draft2"],
             App::Both | App::Probe => &["0.2.0-draft", "0.2.0-draft2"],
             App::Fs => &["0.2.0-draft2"],
         }
@@ -78,11 +82,20 @@ impl App {
         }
     }
 
+    /// The shape of draft2 the app imports, and so the build of the virt that plugs it.
+    pub fn shape(self) -> Shape {
+        match self {
+            App::Draft2Spin => Shape::Draft2Spin,
+            _ => Shape::Draft2,
+        }
+    }
+
     /// Every app.
     pub fn all() -> [App; App::COUNT] {
         [
             App::Draft,
             App::Draft2,
+            App::Draft2Spin,
             App::Both,
             App::Counter,
             App::Probe,
@@ -95,6 +108,7 @@ impl App {
         Path::new(match self {
             App::Draft => guests::DRAFT_APP,
             App::Draft2 => guests::DRAFT2_APP,
+            App::Draft2Spin => guests::DRAFT2_SPIN_APP,
             App::Both => guests::BOTH_APP,
             App::Counter => guests::COUNTER,
             App::Probe => guests::PROBE,
@@ -107,17 +121,20 @@ impl App {
     }
 }
 
-/// The path of the keyvalue-virt component the CLI ships (memory backend, nothing baked in),
-/// written once per process for tools that take a file, such as `wac plug`.
-pub fn virt_path() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = scratch_dir().join("keyvalue_virt.wasm");
-        std::fs::write(&path, plain_virt())
-            .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
-        path
-    })
-    .clone()
+/// The path of the keyvalue-virt component the CLI ships for `shape` (memory backend, nothing
+/// baked in), written once per process for tools that take a file, such as `wac plug`.
+pub fn virt_path(shape: Shape) -> PathBuf {
+    static PATHS: [OnceLock<PathBuf>; Shape::ALL.len()] = [const { OnceLock::new() }; 2];
+    let index = Shape::ALL.iter().position(|s| *s == shape).unwrap_or(0);
+    PATHS[index]
+        .get_or_init(|| {
+            let path = scratch_dir().join(format!("keyvalue_virt_{}.wasm", shape.name()));
+            let virt = keyvalue_virt_compose::virt_in(&VirtConfig::default(), shape);
+            std::fs::write(&path, virt)
+                .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
+            path
+        })
+        .clone()
 }
 
 /// The workspace root (two levels above this crate, `tests/harness`).
@@ -212,7 +229,8 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn composed(app: App) -> &'static [u8] {
     static COMPOSED: [OnceLock<Vec<u8>>; App::COUNT] = [const { OnceLock::new() }; App::COUNT];
     COMPOSED[app.index()].get_or_init(|| {
-        let bytes = keyvalue_virt_compose::plug(&read(app.path()), plain_virt())
+        let virt = keyvalue_virt_compose::virt_in(&VirtConfig::default(), app.shape());
+        let bytes = keyvalue_virt_compose::plug(&read(app.path()), virt)
             .unwrap_or_else(|e| panic!("failed to plug `{}`: {}", app.name(), chain(&e)));
         assert_no_keyvalue_imports(&bytes);
         bytes
@@ -302,7 +320,12 @@ pub fn plain_virt() -> &'static [u8] {
 /// The virt with `config` baked in by [`bake::bake`], from the build the CLI would pick (the
 /// one with the fs backend for `--backend fs`); panics if baking fails.
 pub fn baked_virt(config: &VirtConfig) -> Vec<u8> {
-    bake::bake(keyvalue_virt_compose::virt_for(config), config)
+    baked_virt_in(config, Shape::Draft2)
+}
+
+/// [`baked_virt`] in the build of `shape`.
+pub fn baked_virt_in(config: &VirtConfig, shape: Shape) -> Vec<u8> {
+    bake::bake(keyvalue_virt_compose::virt_in(config, shape), config)
         .unwrap_or_else(|e| panic!("failed to bake the configuration: {}", chain(&e)))
 }
 

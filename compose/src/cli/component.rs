@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use keyvalue_virt_compose::config::Config;
-use keyvalue_virt_compose::{KEYVALUE_PREFIX, VIRT, bake, keyvalue_imports, virt_for};
+use keyvalue_virt_compose::{KEYVALUE_PREFIX, Shape, bake, keyvalue_imports, shape_for, virt_in};
 
 use super::options::ConfigArgs;
 
@@ -43,12 +43,18 @@ Examples:
   keyvalue-virt config kv.wasm
   keyvalue-virt config app-kv.wasm --json";
 
-/// `build -o OUT [CONFIGURATION]`.
+/// `build -o OUT [--shape SHAPE] [CONFIGURATION]`.
 #[derive(Args, Debug)]
 pub struct BuildArgs {
     /// Where to write the component
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
+
+    /// Which draft2 the component exports (it exports 0.2.0-draft too): `draft2`, as tagged, or
+    /// `draft2-spin`, as upstream's PR #55 and Spin have it (`get-many` returns each key with an
+    /// optional value). Tell an app's with `wasm-tools component wit app.wasm | grep get-many`
+    #[arg(long, value_name = "SHAPE", default_value = "draft2", value_parser = parse_shape)]
+    pub shape: Shape,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -64,6 +70,10 @@ pub struct PlugArgs {
     /// Where to write the plugged app
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
+
+    /// Which draft2 to plug with (see `build --shape`); by default the one the app imports
+    #[arg(long, value_name = "SHAPE", value_parser = parse_shape)]
+    pub shape: Option<Shape>,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -84,7 +94,7 @@ pub struct ShowArgs {
 /// Runs `build`.
 pub fn build(args: BuildArgs) -> Result<()> {
     let config = args.config.to_config()?;
-    let (component, baked) = configured_virt(&config)?;
+    let (component, baked) = configured_virt(&config, args.shape)?;
     write(&args.output, &component)?;
     eprintln!(
         "wrote `{}`: keyvalue-virt {}",
@@ -110,7 +120,18 @@ pub fn plug(args: PlugArgs) -> Result<()> {
         eprintln!("`{app_path}` imports {line}");
     }
 
-    let (virt, baked) = configured_virt(&config)?;
+    let shape = match args.shape {
+        Some(shape) => shape,
+        None => shape_for(&app).with_context(|| format!("failed to plug `{app_path}`"))?,
+    };
+    if imports.iter().any(|name| name.ends_with("@0.2.0-draft2")) {
+        eprintln!(
+            "plugging with the `{}` build: {}",
+            shape.name(),
+            shape.describe()
+        );
+    }
+    let (virt, baked) = configured_virt(&config, shape)?;
     let composed = keyvalue_virt_compose::plug(&app, &virt)
         .with_context(|| format!("failed to plug `{app_path}`"))?;
     let left = keyvalue_imports(&composed)
@@ -151,13 +172,14 @@ pub fn config(args: ShowArgs) -> Result<()> {
     Ok(())
 }
 
-/// The shipped component with `config` baked in, and whether anything was baked: a
+/// The shipped component of `shape` with `config` baked in, and whether anything was baked: a
 /// configuration equal to the defaults leaves the component as shipped.
-fn configured_virt(config: &Config) -> Result<(Vec<u8>, bool)> {
+fn configured_virt(config: &Config, shape: Shape) -> Result<(Vec<u8>, bool)> {
+    let shipped = virt_in(config, shape);
     if *config == Config::default() {
-        return Ok((VIRT.to_vec(), false));
+        return Ok((shipped.to_vec(), false));
     }
-    let baked = bake::bake(virt_for(config), config)
+    let baked = bake::bake(shipped, config)
         .context("failed to bake the configuration into the keyvalue-virt component")?;
     Ok((baked, true))
 }
@@ -185,6 +207,17 @@ fn describe_imports(imports: &[String]) -> Vec<String> {
             format!("{package} ({})", interfaces.join(", "))
         })
         .collect()
+}
+
+/// Parses `--shape`.
+fn parse_shape(name: &str) -> Result<Shape, String> {
+    Shape::from_name(name).ok_or_else(|| {
+        let names: Vec<String> = Shape::ALL
+            .iter()
+            .map(|shape| format!("`{}`", shape.name()))
+            .collect();
+        format!("SHAPE must be {}, not `{name}`", names.join(" or "))
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
