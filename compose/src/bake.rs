@@ -214,7 +214,8 @@ fn bake_module(module: &[u8], slot: usize, config: &[u8]) -> Result<Vec<u8>, Bak
         .iter()
         .find(|s| s.id == DATA_SECTION)
         .ok_or_else(|| malformed("no data section"))?;
-    if !data_section.content.contains(&slot) {
+    // The whole slot (marker, address, length) must lie in the data section's segments.
+    if slot < data_section.content.start || slot + 24 > data_section.content.end {
         return Err(malformed(
             "the configuration slot is not in the data section",
         ));
@@ -248,7 +249,9 @@ fn bake_module(module: &[u8], slot: usize, config: &[u8]) -> Result<Vec<u8>, Bak
                 let segments_start = reader.original_position() as usize;
 
                 let mut segments = content[segments_start..].to_vec();
-                let at = slot - section.content.start - segments_start;
+                let at = (slot - section.content.start)
+                    .checked_sub(segments_start)
+                    .ok_or_else(|| malformed("the configuration slot overlaps a section header"))?;
                 segments[at + 16..at + 20].copy_from_slice(&address.to_le_bytes());
                 segments[at + 20..at + 24].copy_from_slice(&(config.len() as u32).to_le_bytes());
 
@@ -519,6 +522,26 @@ mod tests {
         ]
         .concat();
         assert!(matches!(read(&component), Err(BakeError::Malformed(m)) if m.contains("nested")));
+    }
+
+    /// The slot's marker at the very end of the data section, with the address and length
+    /// it should be followed by falling in a custom section after it: refused, not a slice
+    /// out of range.
+    #[test]
+    fn a_slot_cut_off_by_the_end_of_the_data_section_is_refused() {
+        let component = wat::parse_str(
+            r#"(component (core module
+                (memory 1)
+                (data (i32.const 1024) "keyvalue-virt:cf")
+                (@custom "" "\00\00\00\00\00\00\00\00")
+            ))"#,
+        )
+        .unwrap();
+        let error = bake(&component, &Config::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("not in the data section"),
+            "{error}"
+        );
     }
 
     #[test]

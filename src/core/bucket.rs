@@ -200,8 +200,10 @@ impl Bucket {
             self.ops.update(key, &mut |old| {
                 let current = match old {
                     None => N::default(),
+                    // Decimal ASCII as stored: digits, with a `-` for a negative s64, never `+`.
                     Some(bytes) => std::str::from_utf8(bytes)
                         .ok()
+                        .filter(|text| !text.starts_with('+'))
                         .and_then(|text| text.parse::<N>().ok())
                         .ok_or_else(|| Error::NotANumber {
                             key: key.to_owned(),
@@ -417,7 +419,7 @@ mod tests {
             Err(Error::Overflow { .. })
         ));
 
-        for junk in [&b"abc"[..], b"", b"1.5", b"\xff", b" 1"] {
+        for junk in [&b"abc"[..], b"", b"1.5", b"\xff", b" 1", b"+5", b"+0"] {
             b.set("junk".into(), junk.to_vec()).unwrap();
             assert!(matches!(
                 b.increment("junk", 1i64),

@@ -450,7 +450,10 @@ impl<'a> Reader<'a> {
         if count > self.0.len() {
             return Err("the configuration is truncated");
         }
-        let mut items = Vec::with_capacity(count);
+        // Reserve no more than the bytes left could hold, whatever the count says: a large
+        // configuration's count, corrupted, must not reserve past a 32-bit memory.
+        let room = self.0.len() / core::mem::size_of::<T>().max(1);
+        let mut items = Vec::with_capacity(count.min(room));
         for _ in 0..count {
             items.push(item(self)?);
         }
@@ -535,6 +538,30 @@ mod tests {
                 .unwrap_err()
                 .contains("unexpected bytes")
         );
+    }
+
+    /// A seed count corrupted to as many items as there are bytes left (each item takes at
+    /// least one) is an error once the items run out; what it reserves is bounded by the bytes
+    /// left, not by the count times the size of a seed.
+    #[test]
+    fn a_corrupt_count_in_a_large_configuration_is_an_error() {
+        let no_seeds = Config {
+            seeds: Vec::new(),
+            ..sample()
+        };
+        let count_at = no_seeds.encode().len() - 4;
+        let mut bytes = Config {
+            seeds: vec![Seed {
+                bucket: "b".into(),
+                key: "k".into(),
+                value: vec![7; 1 << 20],
+            }],
+            ..sample()
+        }
+        .encode();
+        let left = (bytes.len() - count_at - 4) as u32;
+        bytes[count_at..count_at + 4].copy_from_slice(&left.to_le_bytes());
+        assert!(Config::decode(&bytes).is_err());
     }
 
     #[test]
