@@ -39,13 +39,13 @@
 //! generation the slot has reached are dead; `list-keys`, and now and then a write, remove
 //! the dead ones in the shards they touch ([`publish::sweep`]).
 //!
-//! A store opened read-only (`--read-only`) never writes: it serves a pending change from its
-//! claim, and seeds from memory.
+//! A store opened read-only (`--read-only`) never writes: it reads slots as they are, and
+//! serves seeds from memory.
 //!
 //! # Costs
 //!
-//! `get` and `exists` read the slot and look for a claim (one failed open); a change adds a
-//! temporary file, a link, a rename and a second read of the slot's header. `open` reads
+//! `get` and `exists` read the slot, one file; a change also looks for a claim (one failed
+//! open), writes a temporary file, links it, reads the slot again and renames. `open` reads
 //! `FORMAT` and the bucket's `NAME`. `list-keys` walks the shards in hash order (the cursor
 //! position is the hash's top 48 bits, which never moves while a key lives) and reads the
 //! slots of the page. `count` (used only by `--max-keys`) reads every slot, so `--max-keys`

@@ -22,10 +22,11 @@
 //!    late, on a claim name freed after an earlier writer's claim was finished, and is
 //!    abandoned: the writer removes `T` and starts over.
 //!
-//! A *reader* (every operation starts as one) reads the slot at generation `g` and looks for
-//! the claim `g + 1`. If there is one, it reads the slot again: still `g` means the claim
-//! existed while the slot was at `g`, so it is legal, and the reader finishes it as above (a
-//! read-only store returns the claimed record without writing); then it reads again.
+//! Before it computes, a writer reads the slot at generation `g` and looks for the claim
+//! `g + 1` (no other writer can claim `g + 1` while it stands). If there is one, it reads the
+//! slot again: still `g` means the claim existed while the slot was at `g`, so it is legal,
+//! and the writer finishes it as above; then it reads again. A reader (`get`, `exists`,
+//! `list-keys`) only reads the slot file: one read, no claim to look for.
 //!
 //! # Why nothing is lost
 //!
@@ -43,9 +44,12 @@
 //!   legal, so a writer that finds the slot moved on knows from the mark alone whether its
 //!   claim took effect.
 //!
-//! **Linearization points.** A change takes effect when its legal claim is linked: from then
-//! on every operation on the slot finishes it before it reads. A read takes effect when it
-//! reads the slot and finds no claim of the next generation.
+//! **Linearization points.** A change takes effect when its record is renamed over the slot,
+//! by its writer or by a helper; a writer returns only after that has happened (it renamed the
+//! record itself, or found the slot moved on and its record marked). A read takes effect when
+//! it reads the slot file. A change whose writer paused or died after claiming takes effect
+//! when the next writer finishes it, or never if none comes; until then readers see the slot
+//! without it, which is right for a change that has not returned.
 //!
 //! **Pauses and crashes.** Nothing waits: a writer that pauses or dies after step 2 leaves a
 //! legal claim that the next operation finishes; before step 2, an unclaimed temporary file
@@ -154,29 +158,29 @@ impl<F: Files> Slot<'_, F> {
             })
     }
 
-    /// The slot's state with any legal claim finished first (see the module docs).
+    /// The slot's state as its file holds it: every change that has returned, and perhaps
+    /// some still under way (see the module docs).
     pub fn read(&self) -> Result<State, Error> {
+        let current = self.load(self.name)?;
+        Ok(State {
+            generation: current.as_ref().map_or(0, |record| record.generation),
+            entries: current.map(|record| record.entries).unwrap_or_default(),
+        })
+    }
+
+    /// The slot's state for a writer: any legal claim of the next generation finished first,
+    /// since no other claim of it can be made until it is.
+    fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
-            let current = self.load(self.name)?;
-            let generation = current.as_ref().map_or(0, |record| record.generation);
-            let claim_name = self.claim_name(generation + 1);
+            let state = self.read()?;
+            let claim_name = self.claim_name(state.generation + 1);
             let Some(claim) = self.load(&claim_name)? else {
-                return Ok(State {
-                    generation,
-                    entries: current.map(|record| record.entries).unwrap_or_default(),
-                });
+                return Ok(state);
             };
-            if self.generation()? != generation {
-                continue;
+            // The claim existed while the slot was at this generation, so it is legal.
+            if self.generation()? == state.generation {
+                self.finish(state.generation, &claim_name, claim.nonce)?;
             }
-            // The claim is legal.
-            if !self.writable {
-                return Ok(State {
-                    generation: claim.generation,
-                    entries: claim.entries,
-                });
-            }
-            self.finish(generation, &claim_name, claim.nonce)?;
         }
         Err(self.busy())
     }
@@ -229,7 +233,7 @@ impl<F: Files> Slot<'_, F> {
         mut change: impl FnMut(&State, u64) -> Result<(Option<Vec<Entry>>, T), Error>,
     ) -> Result<T, Error> {
         for _ in 0..MAX_ROUNDS {
-            let state = self.read()?;
+            let state = self.settled()?;
             let next = state.generation + 1;
             let (entries, result) = change(&state, next)?;
             let Some(entries) = entries else {
