@@ -10,6 +10,7 @@ mod jco;
 mod limits;
 mod plug;
 mod probe;
+mod python;
 mod scenarios;
 mod seeds;
 mod trace;

@@ -1,0 +1,130 @@
+//! An app from another language's toolchain: `tests/python/counter.py`, built into a
+//! component by componentize-py (PyPI; installed by `.ci/setup`) against upstream draft2 as
+//! its main branch has it, plugged by the library as `keyvalue-virt plug` does (which must pick
+//! the `draft2-spin` build by itself), and run in wasmtime.
+//!
+//! componentize-py needs the WASI WIT next to the app's; the test takes it from the
+//! `wasmtime-wasi` crate this workspace already depends on (its `src/p2/wit/deps`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use keyvalue_virt_compose::{Shape, plug, shape_for, virt_in};
+use keyvalue_virt_core::config::Config;
+use keyvalue_virt_harness::{
+    assert_no_keyvalue_imports, compile, read, run_component, scratch_dir, workspace_root,
+};
+
+/// The WASI WIT that `wasmtime-wasi` ships, in the cargo registry.
+fn wasi_wit() -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .expect("neither CARGO_HOME nor HOME is set");
+    // The version this workspace locks, from Cargo.lock.
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|package| package.contains("name = \"wasmtime-wasi\"\n"))
+        .and_then(|package| package.split("version = \"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("Cargo.lock has no wasmtime-wasi");
+    let registry = cargo_home.join("registry").join("src");
+    let mut found = Vec::new();
+    for index in std::fs::read_dir(&registry).expect("no cargo registry sources") {
+        for krate in std::fs::read_dir(index.unwrap().path()).unwrap() {
+            let path = krate.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name == format!("wasmtime-wasi-{version}") {
+                found.push(path.join("src/p2/wit/deps"));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .find(|path| path.is_dir())
+        .expect("the wasmtime-wasi sources are not in the cargo registry")
+}
+
+/// Copies `from` (following links) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// Builds the Python app with componentize-py; returns the component.
+fn build_python_app() -> Vec<u8> {
+    let dir = scratch_dir().join("python");
+    let _ = std::fs::remove_dir_all(&dir);
+    let wit = dir.join("wit");
+    copy_dir(
+        &workspace_root().join("wit/draft2-spin/deps/keyvalue-0.2.0-draft2"),
+        &wit.join("deps/keyvalue-0.2.0-draft2"),
+    );
+    for entry in std::fs::read_dir(wasi_wit()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        std::fs::create_dir_all(wit.join("deps").join(&name)).unwrap();
+        std::fs::copy(
+            &path,
+            wit.join("deps").join(&name).join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        workspace_root().join("tests/python/world.wit"),
+        wit.join("world.wit"),
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace_root().join("tests/python/counter.py"),
+        dir.join("counter.py"),
+    )
+    .unwrap();
+    let out = dir.join("counter.wasm");
+    let result = Command::new("componentize-py")
+        .current_dir(&dir)
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            "python-counter",
+            "componentize",
+            "counter",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("failed to run componentize-py ({e}); run `bash .ci/setup`, which installs it")
+        });
+    assert!(
+        result.status.success(),
+        "componentize-py failed:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    read(&out)
+}
+
+#[test]
+fn a_python_app_plugs_and_runs() {
+    let app = build_python_app();
+    assert_eq!(shape_for(&app).unwrap(), Shape::Draft2Spin);
+    let composed = plug(&app, virt_in(&Config::default(), Shape::Draft2Spin)).unwrap();
+    assert_no_keyvalue_imports(&composed);
+    let outcome =
+        run_component(&compile(&composed), "counter", &["alice", "bob", "alice"]).assert_ok();
+    assert_eq!(
+        outcome.stdout,
+        "hello alice: visit 1\nhello bob: visit 1\nhello alice: visit 2\n\
+         alice: 2\nbob: 1\nnobody: none\n"
+    );
+}
