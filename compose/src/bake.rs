@@ -544,6 +544,39 @@ mod tests {
         );
     }
 
+    /// The shipped component with random bytes overwritten (around the slot, in the data
+    /// section, anywhere): `bake` and `read` return errors or results, never panic. A fixed
+    /// seed keeps the run the same every time; `.ci/fuzz` covers the decoders at length.
+    #[test]
+    fn damaged_components_are_errors_not_panics() {
+        let shipped = crate::VIRT;
+        let slot = find_all(shipped, SLOT_MAGIC)
+            .next()
+            .expect("the shipped slot");
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..300 {
+            let mut virt = shipped.to_vec();
+            let at = match round % 3 {
+                0 => slot.saturating_sub(64) + (next() % 128) as usize,
+                1 => (next() % 4096) as usize,
+                _ => (next() % virt.len() as u64) as usize,
+            };
+            for i in 0..1 + (next() % 8) as usize {
+                if let Some(byte) = virt.get_mut(at + i) {
+                    *byte = next() as u8;
+                }
+            }
+            let _ = read(&virt);
+            let _ = bake(&virt, &Config::default());
+        }
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(read(b"").is_err());
