@@ -93,6 +93,15 @@ impl Files for SimFiles {
         self.op(|sim| Ok(sim.names.get(path).map(|&inode| sim.inodes[inode].clone())))
     }
 
+    fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
+        self.op(|sim| {
+            Ok(sim.names.get(path).map(|&inode| {
+                let bytes = &sim.inodes[inode];
+                bytes[..len.min(bytes.len())].to_vec()
+            }))
+        })
+    }
+
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
         self.op(|sim| match sim.names.get(path) {
             Some(&inode) => {

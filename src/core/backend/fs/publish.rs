@@ -59,7 +59,7 @@
 
 use std::io;
 
-use super::record::{Entry, KEYS, Record, SETTLED};
+use super::record::{Entry, HEADER, KEYS, KIND, Record, SETTLED};
 use super::sys::{Files, Link};
 use crate::error::Error;
 
@@ -141,21 +141,30 @@ impl<F: Files> Slot<'_, F> {
         Ok(Some(record))
     }
 
+    /// The generation and nonce in the header of the record `name`, read without its entries
+    /// (`None` when there is no such file).
+    fn header(&self, name: &str) -> Result<Option<(u64, u64)>, Error> {
+        let Some(head) = self
+            .files
+            .read_head(&self.path(name), HEADER)
+            .map_err(self.io(name, "read"))?
+        else {
+            return Ok(None);
+        };
+        match Record::peek(&head) {
+            Some(fields) if head[KIND] == KEYS => Ok(Some(fields)),
+            _ => Err(Error::Corrupt {
+                path: self.files.show(&self.path(name)),
+                problem: "not a keyvalue-virt format 2 key record".into(),
+            }),
+        }
+    }
+
     /// The slot's generation as its file says (0 when there is no file), unsettled.
     fn generation(&self) -> Result<u64, Error> {
-        let Some(bytes) = self
-            .files
-            .read(&self.path(self.name))
-            .map_err(self.io(self.name, "read"))?
-        else {
-            return Ok(0);
-        };
-        Record::peek(&bytes)
-            .map(|(generation, _)| generation)
-            .ok_or_else(|| Error::Corrupt {
-                path: self.files.show(&self.path(self.name)),
-                problem: "not a keyvalue-virt format 2 record".into(),
-            })
+        Ok(self
+            .header(self.name)?
+            .map_or(0, |(generation, _)| generation))
     }
 
     /// The slot's state as its file holds it: every change that has returned, and perhaps
@@ -174,12 +183,12 @@ impl<F: Files> Slot<'_, F> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
             let claim_name = self.claim_name(state.generation + 1);
-            let Some(claim) = self.load(&claim_name)? else {
+            let Some((_, nonce)) = self.header(&claim_name)? else {
                 return Ok(state);
             };
             // The claim existed while the slot was at this generation, so it is legal.
             if self.generation()? == state.generation {
-                self.finish(state.generation, &claim_name, claim.nonce)?;
+                self.finish(state.generation, &claim_name, nonce)?;
             }
         }
         Err(self.busy())

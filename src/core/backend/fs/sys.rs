@@ -43,6 +43,10 @@ pub trait Files {
     /// The whole file `path`, or `None` when there is none.
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
 
+    /// The first `len` bytes of the file `path` (fewer if it is shorter), or `None` when there
+    /// is none: a record's header without its entries.
+    fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>>;
+
     /// Writes `byte` at `offset` of the file `path`; `false` when there is no such file.
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool>;
 
@@ -162,6 +166,15 @@ impl Files for StdFiles {
         bytes.resize(len, 0);
         read_full(&mut file, &mut bytes)?;
         Ok(Some(bytes))
+    }
+
+    fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
+        let Some(file) = absent(File::open(self.path(path)))? else {
+            return Ok(None);
+        };
+        let mut head = Vec::with_capacity(len);
+        file.take(len as u64).read_to_end(&mut head)?;
+        Ok(Some(head))
     }
 
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {

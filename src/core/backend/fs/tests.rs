@@ -398,6 +398,10 @@ impl Files for Pausing {
         self.step();
         self.inner.read(path)
     }
+    fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
+        self.step();
+        self.inner.read_head(path, len)
+    }
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
         self.step();
         self.inner.write_byte(path, offset, byte)

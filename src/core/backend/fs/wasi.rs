@@ -214,6 +214,28 @@ impl Files for WasiFiles {
         read_all(&file).map(Some)
     }
 
+    fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
+        let Some(file) = absent(self.dir()?.open_at(
+            PathFlags::empty(),
+            &self.path(path),
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        ))?
+        else {
+            return Ok(None);
+        };
+        let mut head = Vec::with_capacity(len);
+        while head.len() < len {
+            let want = (len - head.len()) as u64;
+            let (bytes, end) = file.read(want, head.len() as u64).map_err(error)?;
+            head.extend_from_slice(&bytes);
+            if end || bytes.is_empty() {
+                break;
+            }
+        }
+        Ok(Some(head))
+    }
+
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
         let Some(file) = absent(self.dir()?.open_at(
             PathFlags::empty(),
