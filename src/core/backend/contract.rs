@@ -215,7 +215,7 @@ fn a_failed_update_leaves_the_value(backend: &impl Backend) {
     assert_eq!(b.get("fresh").unwrap(), Some(b"1".to_vec()));
 }
 
-fn swap_detects_writes_and_deletes_since_watch(backend: &impl Backend) {
+pub(crate) fn swap_detects_writes_and_deletes_since_watch(backend: &impl Backend) {
     let b = backend.open("b").unwrap();
     b.set("k".into(), b"1".to_vec()).unwrap();
     let seen = b.watch("k").unwrap();
