@@ -81,6 +81,23 @@ macro_rules! for_each_scenario {
     };
 }
 
+/// Defines, where it is called, one function per scenario written once in this crate
+/// (`smoke`, `buckets`, `odd_keys`, `overwrite`, `pagination`, `batch`), each running it on the
+/// bucket type `$bucket`: the functions an app's dispatch names for those scenarios.
+#[macro_export]
+macro_rules! shared_scenarios {
+    ($bucket:ty) => {
+        $crate::shared_scenarios!(@ $bucket; smoke, buckets, odd_keys, overwrite, pagination, batch);
+    };
+    (@ $bucket:ty; $($name:ident),*) => {
+        $(
+            pub fn $name() {
+                $crate::$name::<$bucket>()
+            }
+        )*
+    };
+}
+
 /// Runs the scenario that `argv[1]` names (`_` may stand for `-`) from `scenarios`, which
 /// pairs each scenario's identifier with its function, and prints `ok NAME` after it. Panics
 /// with the list of scenarios when the name is missing or unknown.

@@ -27,29 +27,7 @@ fn main() {
 mod scenarios {
     pub(crate) use super::{bad_cursor, errors_never_trap, increment};
 
-    pub fn smoke() {
-        super::common::smoke::<super::store::Bucket>()
-    }
-
-    pub fn buckets() {
-        super::common::buckets::<super::store::Bucket>()
-    }
-
-    pub fn odd_keys() {
-        super::common::odd_keys::<super::store::Bucket>()
-    }
-
-    pub fn overwrite() {
-        super::common::overwrite::<super::store::Bucket>()
-    }
-
-    pub fn pagination() {
-        super::common::pagination::<super::store::Bucket>()
-    }
-
-    pub fn batch() {
-        super::common::batch::<super::store::Bucket>()
-    }
+    keyvalue_virt_test_guests::shared_scenarios!(super::store::Bucket);
 }
 
 impl From<store::Error> for common::Error {
