@@ -9,9 +9,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use keyvalue_virt_core::config::Config;
 use keyvalue_virt_harness::{
     App, baked_virt, composed, fs_config, plug_with, scratch_dir, store_dir, workspace_root,
 };
@@ -88,10 +87,8 @@ fn jco_ok(module: &Path, args: &[&str], dir: Option<&Path>) -> String {
 
 /// `app` plugged with the fs-configured virt, as a file.
 fn fs_component(app: App) -> PathBuf {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    let config = CONFIG.get_or_init(fs_config);
     transpiled(&format!("fs-{}", app.name()), || {
-        plug_with(app, &baked_virt(config))
+        plug_with(app, &baked_virt(&fs_config()))
     })
 }
 

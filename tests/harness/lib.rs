@@ -320,12 +320,7 @@ pub fn plain_virt() -> &'static [u8] {
 /// The virt with `config` baked in by [`bake::bake`], from the build the CLI would pick (the
 /// one with the fs backend for `--backend fs`); panics if baking fails.
 pub fn baked_virt(config: &VirtConfig) -> Vec<u8> {
-    baked_virt_in(config, Shape::Draft2)
-}
-
-/// [`baked_virt`] in the build of `shape`.
-pub fn baked_virt_in(config: &VirtConfig, shape: Shape) -> Vec<u8> {
-    bake::bake(keyvalue_virt_compose::virt_in(config, shape), config)
+    bake::bake(keyvalue_virt_compose::virt_for(config), config)
         .unwrap_or_else(|e| panic!("failed to bake the configuration: {}", chain(&e)))
 }
 
