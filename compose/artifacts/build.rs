@@ -31,11 +31,21 @@ const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";
 const NULL_PACKAGE: &str = "keyvalue-virt-null";
 const NULL_ARTIFACT: &str = "keyvalue_virt_null.wasm";
 
+/// The conformance suite's package, and its commands (one per shape of `wasi:keyvalue`), which
+/// the CLI ships.
+const CONFORMANCE_PACKAGE: &str = "keyvalue-virt-conformance";
+const CONFORMANCE_ARTIFACTS: [&str; 3] = [
+    "conformance-draft.wasm",
+    "conformance-draft2.wasm",
+    "conformance-draft2-spin.wasm",
+];
+
 fn main() {
     let workspace = workspace_root();
     for input in [
         "src",
         "wit",
+        "compose/conformance",
         "tests/guests",
         "tests/null-virt",
         "Cargo.toml",
@@ -50,7 +60,7 @@ fn main() {
     let built = target_dir.join(TARGET).join("release");
     let test_guests = env::var_os("CARGO_FEATURE_TEST_GUESTS").is_some();
 
-    let mut packages = vec![VIRT_PACKAGE];
+    let mut packages = vec![VIRT_PACKAGE, CONFORMANCE_PACKAGE];
     if test_guests {
         packages.extend([GUESTS_PACKAGE, NULL_PACKAGE]);
     }
@@ -59,6 +69,9 @@ fn main() {
         &built.join(VIRT_ARTIFACT),
         &out_dir.join("keyvalue_virt.wasm"),
     );
+    for file in CONFORMANCE_ARTIFACTS {
+        copy(&built.join(file), &out_dir.join(file));
+    }
 
     if test_guests {
         let mut consts = String::new();

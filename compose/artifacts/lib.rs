@@ -1,5 +1,5 @@
 //! The keyvalue-virt guest components, built for `wasm32-wasip2` once per build of this crate
-//! (see `build.rs`): the component as the CLI ships it and, with the `test-guests` feature, the
+//! (see `build.rs`): the component as the CLI ships it, the conformance suite and, with the `test-guests` feature, the
 //! test apps.
 //!
 //! The build runs `cargo build --release --target wasm32-wasip2` with its own target directory,
@@ -25,12 +25,28 @@ pub static VIRT_FS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     "/keyvalue_virt_fs_draft2_spin.wasm"
 ));
 
+/// The conformance suite of `compose/conformance`: one `wasi:cli` command per shape of
+/// `wasi:keyvalue` it imports, as bytes the CLI ships and as paths for tools that take a file.
+pub mod conformance {
+    /// `conformance-draft`, which imports `wasi:keyvalue@0.2.0-draft`.
+    pub static DRAFT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft.wasm"));
+    /// `conformance-draft2`, which imports `wasi:keyvalue@0.2.0-draft2` as tagged.
+    pub static DRAFT2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft2.wasm"));
+    /// `conformance-draft2-spin`, which imports draft2 in the shape of upstream's PR #55 and
+    /// Spin.
+    pub static DRAFT2_SPIN: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft2-spin.wasm"));
+    /// The path of [`DRAFT`].
+    pub const DRAFT_PATH: &str = concat!(env!("OUT_DIR"), "/conformance-draft.wasm");
+    /// The path of [`DRAFT2`].
+    pub const DRAFT2_PATH: &str = concat!(env!("OUT_DIR"), "/conformance-draft2.wasm");
+    /// The path of [`DRAFT2_SPIN`].
+    pub const DRAFT2_SPIN_PATH: &str = concat!(env!("OUT_DIR"), "/conformance-draft2-spin.wasm");
+}
+
 /// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
 /// `DRAFT_APP`) and `tests/null-virt` (`NULL_VIRT`), as paths of built components.
 #[cfg(feature = "test-guests")]
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
-
-#[cfg(feature = "test-guests")]
-pub use keyvalue_virt_test_guests::for_each_scenario;

@@ -79,6 +79,57 @@ impl Shape {
     }
 }
 
+/// A shape of `wasi:keyvalue` an app imports: `0.2.0-draft`, or one of draft2's [`Shape`]s. The
+/// conformance suite comes in one command per draft (`keyvalue-virt conformance --draft`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Draft {
+    /// `wasi:keyvalue@0.2.0-draft`.
+    Draft,
+    /// `wasi:keyvalue@0.2.0-draft2` as tagged ([`Shape::Draft2`]).
+    #[default]
+    Draft2,
+    /// `wasi:keyvalue@0.2.0-draft2` as upstream's PR #55 and Spin have it
+    /// ([`Shape::Draft2Spin`]).
+    Draft2Spin,
+}
+
+impl Draft {
+    /// Every draft, in the order of their versions.
+    pub const ALL: [Draft; 3] = [Draft::Draft, Draft::Draft2, Draft::Draft2Spin];
+
+    /// The name `--draft` takes; draft2's are those of [`Shape::name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Draft::Draft => "draft",
+            Draft::Draft2 => Shape::Draft2.name(),
+            Draft::Draft2Spin => Shape::Draft2Spin.name(),
+        }
+    }
+
+    /// The draft named `name`.
+    pub fn from_name(name: &str) -> Option<Draft> {
+        Draft::ALL.into_iter().find(|draft| draft.name() == name)
+    }
+
+    /// The build of the virt that plugs an app importing this draft.
+    pub fn shape(self) -> Shape {
+        match self {
+            Draft::Draft | Draft::Draft2 => Shape::Draft2,
+            Draft::Draft2Spin => Shape::Draft2Spin,
+        }
+    }
+
+    /// The conformance suite's command that imports this draft.
+    pub fn conformance(self) -> &'static [u8] {
+        use keyvalue_virt_artifacts::conformance;
+        match self {
+            Draft::Draft => conformance::DRAFT,
+            Draft::Draft2 => conformance::DRAFT2,
+            Draft::Draft2Spin => conformance::DRAFT2_SPIN,
+        }
+    }
+}
+
 /// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
 /// for `--backend fs`, memory only otherwise.
 pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
@@ -300,6 +351,18 @@ pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
 ///
 /// Fails if `component` is a core module or cannot be parsed.
 pub fn keyvalue_imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
+    let mut names = imports(component)?;
+    names.retain(|name| name.starts_with(KEYVALUE_PREFIX));
+    Ok(names)
+}
+
+/// Returns the names of all top-level imports of `component`, in the order they are imported:
+/// what a runtime must provide to run it.
+///
+/// # Errors
+///
+/// Fails if `component` is a core module or cannot be parsed.
+pub fn imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
     let mut names = Vec::new();
     // Nested modules and components are parsed inline; `depth` tells their sections apart.
     let mut depth = 0usize;
@@ -312,10 +375,7 @@ pub fn keyvalue_imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    let name = import.map_err(InspectError::Parse)?.name.full_name();
-                    if name.starts_with(KEYVALUE_PREFIX) {
-                        names.push(name.into_owned());
-                    }
+                    names.push(import.map_err(InspectError::Parse)?.name.full_name().into_owned());
                 }
             }
             _ => {}

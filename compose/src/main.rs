@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::component::{BuildArgs, PlugArgs, ShowArgs};
+use cli::conformance::ConformanceArgs;
 use cli::store::{ExportArgs, ImportArgs, InspectArgs};
 
 const ABOUT: &str = "Configures the keyvalue-virt component and plugs it into apps that import \
@@ -24,7 +25,8 @@ keyvalue-virt is a WebAssembly component that exports wasi:keyvalue (store, atom
 drafts 0.2.0-draft and 0.2.0-draft2) and implements it inside the guest. An app plugged with it \
 needs no key-value support from the runtime. This tool ships the component: `build` writes it \
 with a configuration baked in, `plug` composes it into an app, `config` shows what a component \
-has baked in. `inspect`, `export` and `import` read and write the directory of a store kept by the \
+has baked in. `conformance` writes a suite that checks any wasi:keyvalue implementation. \
+`inspect`, `export` and `import` read and write the directory of a store kept by the \
 fs backend (`--backend fs`) from the host.";
 
 const EXAMPLES: &str = "\
@@ -38,6 +40,10 @@ Examples:
 
   # Show what is baked in
   keyvalue-virt config app-kv.wasm
+
+  # Check a wasi:keyvalue implementation: here wasmtime's own
+  keyvalue-virt conformance --draft draft -o conformance.wasm
+  wasmtime run -S keyvalue conformance.wasm --bucket '' --no-persistence
 
   # Copy the data of an fs-backend store, through a JSON dump
   keyvalue-virt export ./data > dump.json
@@ -85,6 +91,16 @@ enum Command {
     #[command(after_help = cli::component::CONFIG_EXAMPLES)]
     Config(ShowArgs),
 
+    /// Writes the conformance suite, which checks any wasi:keyvalue implementation
+    ///
+    /// Writes a wasi:cli command that imports wasi:keyvalue in the shape --draft names and runs
+    /// every check of the drafts' documented behaviour (store, list-keys paging and cursors,
+    /// increment, compare-and-swap, batch, odd keys and values, errors without traps), one line
+    /// per check. Run it on a host that implements wasi:keyvalue, or plug it with a component
+    /// that exports it.
+    #[command(after_help = cli::conformance::CONFORMANCE_EXAMPLES)]
+    Conformance(ConformanceArgs),
+
     /// Lists the buckets and keys of an fs-backend store directory, with value sizes
     ///
     /// Reads DIR, the host directory behind a component built with `--backend fs --dir`, with
@@ -114,6 +130,7 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::component::build(args),
         Command::Plug(args) => cli::component::plug(args),
         Command::Config(args) => cli::component::config(args),
+        Command::Conformance(args) => cli::conformance::conformance(args),
         Command::Inspect(args) => cli::store::inspect(args),
         Command::Export(args) => cli::store::export(args),
         Command::Import(args) => cli::store::import(args),

@@ -6,7 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{kv, scratch};
-use keyvalue_virt_artifacts::guests::{COUNTER, DRAFT2_APP, DRAFT2_SPIN_APP};
+use keyvalue_virt_artifacts::conformance::{DRAFT2_PATH, DRAFT2_SPIN_PATH};
+use keyvalue_virt_artifacts::guests::COUNTER;
 use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
@@ -1034,7 +1035,7 @@ fn plug_composes_the_real_example_app() {
 fn plug_picks_the_draft2_shape_the_app_imports() {
     let dir = scratch();
     let out = dir.path().join("out.wasm");
-    for (app, shape) in [(DRAFT2_SPIN_APP, "draft2-spin"), (DRAFT2_APP, "draft2")] {
+    for (app, shape) in [(DRAFT2_SPIN_PATH, "draft2-spin"), (DRAFT2_PATH, "draft2")] {
         kv().arg("plug")
             .arg(app)
             .arg("-o")
@@ -1046,7 +1047,7 @@ fn plug_picks_the_draft2_shape_the_app_imports() {
         assert!(keyvalue_imports(&read(&out)).unwrap().is_empty());
     }
     kv().arg("plug")
-        .arg(DRAFT2_SPIN_APP)
+        .arg(DRAFT2_SPIN_PATH)
         .arg("-o")
         .arg(&out)
         .args(["--shape", "draft2"])
@@ -1067,7 +1068,7 @@ fn plug_picks_the_draft2_shape_the_app_imports() {
 #[test]
 fn build_shape_draft2_spin_writes_the_build_for_spin_apps() {
     let dir = scratch();
-    let app = read(Path::new(DRAFT2_SPIN_APP));
+    let app = read(Path::new(DRAFT2_SPIN_PATH));
     let mut built = Vec::new();
     for shape in ["draft2", "draft2-spin"] {
         let virt = dir.path().join(format!("{shape}.wasm"));
@@ -1081,4 +1082,104 @@ fn build_shape_draft2_spin_writes_the_build_for_spin_apps() {
     assert!(format!("{error:?}").contains("get-many"), "{error:?}");
     let composed = keyvalue_virt_compose::plug(&app, &built[1]).expect("the spin build plugs it");
     assert!(keyvalue_imports(&composed).unwrap().is_empty());
+}
+
+// --- conformance ---
+
+/// `conformance --draft D` writes the suite's command for each draft, exactly as shipped, which
+/// imports that draft's interfaces; without `--draft` it writes draft2's.
+#[test]
+fn conformance_writes_the_suite_of_each_draft() {
+    use keyvalue_virt_artifacts::conformance::{DRAFT, DRAFT2, DRAFT2_SPIN};
+    let dir = scratch();
+    let out = dir.path().join("conformance.wasm");
+    for (args, shipped, version) in [
+        (&["--draft", "draft"][..], DRAFT, "0.2.0-draft"),
+        (&["--draft", "draft2"], DRAFT2, "0.2.0-draft2"),
+        (&["--draft", "draft2-spin"], DRAFT2_SPIN, "0.2.0-draft2"),
+        (&[], DRAFT2, "0.2.0-draft2"),
+    ] {
+        kv().arg("conformance")
+            .args(args)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success()
+            .stderr(contains(format!("importing wasi:keyvalue@{version}")));
+        let written = read(&out);
+        assert!(
+            written == shipped,
+            "`conformance {args:?}` wrote other bytes"
+        );
+        let mut imports = keyvalue_imports(&written).unwrap();
+        imports.sort();
+        assert_eq!(
+            imports,
+            ["atomics", "batch", "store"].map(|i| format!("wasi:keyvalue/{i}@{version}"))
+        );
+    }
+}
+
+/// The draft2 shapes differ where they should: `plug` picks the `draft2-spin` build for the
+/// suite written with `--draft draft2-spin`, and the tagged build for `--draft draft2`.
+#[test]
+fn conformance_of_each_draft2_shape_plugs_with_its_build() {
+    let dir = scratch();
+    let suite = dir.path().join("conformance.wasm");
+    let out = dir.path().join("plugged.wasm");
+    for shape in ["draft2", "draft2-spin"] {
+        kv().args(["conformance", "--draft", shape, "-o"])
+            .arg(&suite)
+            .assert()
+            .success();
+        kv().arg("plug")
+            .arg(&suite)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success()
+            .stderr(contains(format!("plugging with the `{shape}` build")));
+        assert!(keyvalue_imports(&read(&out)).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn conformance_refuses_an_unknown_draft() {
+    let dir = scratch();
+    kv().args(["conformance", "--draft", "draft3", "-o"])
+        .arg(dir.path().join("c.wasm"))
+        .assert()
+        .failure()
+        .stderr(contains(
+            "DRAFT must be `draft`, `draft2`, `draft2-spin`, not `draft3`",
+        ));
+    kv().args(["conformance", "--draft", "draft"])
+        .assert()
+        .failure()
+        .stderr(contains("--output <OUT.wasm>"));
+}
+
+/// `conformance --help` says how to run the suite on a host and plugged, and its own options.
+#[test]
+fn conformance_help_says_how_to_run_it() {
+    let output = kv().args(["conformance", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    for expected in [
+        "Usage: keyvalue-virt conformance [OPTIONS] --output <OUT.wasm>",
+        "--draft <DRAFT>",
+        "wasmtime run -S keyvalue conformance.wasm --bucket '' --no-persistence",
+        "keyvalue-virt plug conformance.wasm -o plugged.wasm",
+        "wac plug conformance.wasm --plug",
+        "--only NAME",
+        "--list",
+    ] {
+        assert!(
+            help.contains(expected),
+            "`conformance --help` lacks {expected}:\n{help}"
+        );
+    }
+    kv().arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("conformance "));
 }

@@ -1,5 +1,5 @@
 //! The same components on jco (Node.js), the other WASI Preview 2 runtime users reach for:
-//! the draft apps' scenarios with the memory backend, and the fs backend on a directory
+//! the conformance suite of each draft with the memory backend, and the fs backend on a directory
 //! granted through `tests/jco/preopen.mjs` (data kept across runs, concurrent processes).
 //!
 //! jco is installed locally in `tests/jco` by `.ci/setup`; these tests fail, saying so, when it
@@ -92,57 +92,45 @@ fn fs_component(app: App) -> PathBuf {
     })
 }
 
-/// The scenarios of both drafts on the memory backend, one jco process each.
+/// Runs the conformance suite's `areas` in `module` on jco; every check must pass.
+#[track_caller]
+fn areas_pass_on_jco(module: &Path, areas: &[&str], dir: Option<&Path>) {
+    let mut args = Vec::new();
+    for area in areas {
+        args.extend(["--only", area]);
+    }
+    let out = jco_ok(module, &args, dir);
+    assert!(
+        out.ends_with(" passed, 0 failed, 0 skipped\n") && !out.contains("\nFAIL "),
+        "{out}"
+    );
+}
+
+/// The conformance suite of draft and draft2 on the memory backend, on jco.
 #[test]
-fn draft_scenarios_pass_on_jco() {
-    for app in App::DRAFTS {
+fn conformance_areas_pass_on_jco() {
+    for app in [App::Draft, App::Draft2] {
         let component = transpiled(app.name(), || composed(app).to_vec());
-        for scenario in [
-            "smoke",
-            "buckets",
-            "odd-keys",
-            "pagination",
-            "increment",
-            "batch",
-        ] {
-            let out = jco_ok(&component, &[scenario], None);
-            assert_eq!(
-                out.lines().last(),
-                Some(format!("ok {scenario}").as_str()),
-                "{}",
-                app.name()
-            );
-        }
+        areas_pass_on_jco(&component, &["store", "keys", "increment", "batch"], None);
     }
 }
 
-/// Compare-and-swap (draft2), errors that must not trap, and odd keys and values (which take
-/// jco's shim most of ten seconds: its many-MiB values cross into JavaScript and back), on jco.
+/// Compare-and-swap (draft2), errors that must not trap, values (which take jco's shim most of
+/// ten seconds: its many-MiB values cross into JavaScript and back) and list-keys, on jco.
 #[test]
-fn cas_errors_and_odd_keys_pass_on_jco() {
+fn cas_errors_values_and_lists_pass_on_jco() {
     let component = transpiled(App::Draft2.name(), || composed(App::Draft2).to_vec());
-    for scenario in ["cas", "errors-never-trap", "odd-keys"] {
-        let out = jco_ok(&component, &[scenario], None);
-        assert_eq!(out.lines().last(), Some(format!("ok {scenario}").as_str()));
-    }
+    areas_pass_on_jco(&component, &["cas", "errors", "values", "list"], None);
 }
 
-/// The fs backend on jco: the scenarios of both drafts on a granted directory, and the
-/// counter keeps counting across runs.
+/// The fs backend on jco: the conformance suite's store and increment checks of both drafts on
+/// a granted directory, and the counter keeps counting across runs.
 #[test]
 fn the_fs_backend_keeps_data_across_runs_on_jco() {
-    for app in App::DRAFTS {
-        let dir = store_dir(&format!("jco-scenarios-{}", app.name()));
+    for app in [App::Draft, App::Draft2] {
+        let dir = store_dir(&format!("jco-conformance-{}", app.name()));
         let component = fs_component(app);
-        for scenario in ["smoke", "increment"] {
-            let out = jco_ok(&component, &[scenario], Some(&dir));
-            assert_eq!(
-                out.lines().last(),
-                Some(format!("ok {scenario}").as_str()),
-                "{}",
-                app.name()
-            );
-        }
+        areas_pass_on_jco(&component, &["store", "increment"], Some(&dir));
     }
     let dir = store_dir("jco-counter");
     let counter = fs_component(App::Counter);

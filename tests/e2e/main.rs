@@ -2,6 +2,7 @@
 //! wasmtime embedded (`keyvalue-virt-harness`). One module per subject.
 
 mod buckets;
+mod conformance;
 mod corrupt_config;
 mod defaults;
 mod faults;

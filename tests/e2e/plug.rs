@@ -83,20 +83,25 @@ fn wac_plug(app: App) -> Vec<u8> {
 fn check(app: App) {
     let composed = wac_plug(app);
     assert_no_keyvalue_imports(&composed);
-    run_component(&compile(&composed), app.name(), &["smoke"]).assert_ok();
+    let outcome = run_component(&compile(&composed), app.name(), &["--only", "store"]).assert_ok();
+    assert!(
+        outcome.stdout.ends_with(" passed, 0 failed, 0 skipped\n"),
+        "{}",
+        outcome.stdout
+    );
 }
 
 #[test]
-fn wac_plug_draft_app() {
+fn wac_plug_conformance_draft() {
     check(App::Draft);
 }
 
 #[test]
-fn wac_plug_draft2_app() {
+fn wac_plug_conformance_draft2() {
     check(App::Draft2);
 }
 
 #[test]
-fn wac_plug_draft2_spin_app() {
+fn wac_plug_conformance_draft2_spin() {
     check(App::Draft2Spin);
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use keyvalue_virt_artifacts::guests;
+use keyvalue_virt_artifacts::{conformance, guests};
 use keyvalue_virt_compose::{Shape, bake};
 use keyvalue_virt_core::config::{BackendKind, Config as VirtConfig};
 
@@ -21,16 +21,16 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 /// Most a guest may write to stdout or stderr; beyond it the write traps.
 const PIPE_CAPACITY: usize = 16 << 20;
 
-/// A test application from `tests/guests`: a `wasi:cli` command that takes a scenario name as
-/// its first argument.
+/// A test application: a `wasi:cli` command from `tests/guests`, or one of the conformance
+/// suite's commands (`compose/conformance`), which take its options (`--only AREA`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum App {
-    /// `draft-app`, which imports `wasi:keyvalue@0.2.0-draft`.
+    /// `conformance-draft`, the conformance suite importing `wasi:keyvalue@0.2.0-draft`.
     Draft,
-    /// `draft2-app`, which imports `wasi:keyvalue@0.2.0-draft2`.
+    /// `conformance-draft2`, the conformance suite importing `wasi:keyvalue@0.2.0-draft2`.
     Draft2,
-    /// `draft2-spin-app`: `draft2-app` built against draft2 in the shape of upstream's PR #55
-    /// and Spin (`get-many` returns each key with an optional value).
+    /// `conformance-draft2-spin`: the conformance suite importing draft2 in the shape of
+    /// upstream's PR #55 and Spin (`get-many` returns each key with an optional value).
     Draft2Spin,
     /// `both-app`, which imports both drafts and checks that they share the data.
     Both,
@@ -45,17 +45,17 @@ pub enum App {
 }
 
 impl App {
-    /// The two apps that each run every scenario of their draft.
-    pub const DRAFTS: [App; 2] = [App::Draft, App::Draft2];
+    /// The conformance suite's commands, one per shape of `wasi:keyvalue`.
+    pub const CONFORMANCE: [App; 3] = [App::Draft, App::Draft2, App::Draft2Spin];
 
     const COUNT: usize = 7;
 
     /// The binary name, which is also the program name passed as `argv[0]`.
     pub fn name(self) -> &'static str {
         match self {
-            App::Draft => "draft-app",
-            App::Draft2 => "draft2-app",
-            App::Draft2Spin => "draft2-spin-app",
+            App::Draft => "conformance-draft",
+            App::Draft2 => "conformance-draft2",
+            App::Draft2Spin => "conformance-draft2-spin",
             App::Both => "both-app",
             App::Counter => "counter",
             App::Probe => "probe",
@@ -106,9 +106,9 @@ impl App {
     /// The built, unplugged component.
     pub fn path(self) -> &'static Path {
         Path::new(match self {
-            App::Draft => guests::DRAFT_APP,
-            App::Draft2 => guests::DRAFT2_APP,
-            App::Draft2Spin => guests::DRAFT2_SPIN_APP,
+            App::Draft => conformance::DRAFT_PATH,
+            App::Draft2 => conformance::DRAFT2_PATH,
+            App::Draft2Spin => conformance::DRAFT2_SPIN_PATH,
             App::Both => guests::BOTH_APP,
             App::Counter => guests::COUNTER,
             App::Probe => guests::PROBE,
@@ -293,8 +293,7 @@ impl Outcome {
     }
 }
 
-/// Runs `app`, plugged with the virt, with `args` after the program name (`args[0]` is the
-/// scenario). The composed component is compiled once per process.
+/// Runs `app`, plugged with the virt, with `args` after the program name. The composed component is compiled once per process.
 pub fn run(app: App, args: &[&str]) -> Outcome {
     run_with(app, args, |_| {})
 }
@@ -357,7 +356,13 @@ pub fn run_configured_with(
         .or_default()
         .clone();
     // Compiled outside the lock, so that tests with other configurations compile in parallel.
-    let pre = slot.get_or_init(|| pre_instantiate(&compile(&plug_with(app, &baked_virt(config)))));
+    let pre = slot.get_or_init(|| {
+        // The build of the virt the CLI would pick for the configuration and the app's shape.
+        let virt = keyvalue_virt_compose::virt_in(config, app.shape());
+        let baked = bake::bake(virt, config)
+            .unwrap_or_else(|e| panic!("failed to bake the configuration: {}", chain(&e)));
+        pre_instantiate(&compile(&plug_with(app, &baked)))
+    });
     execute(pre, app.name(), args, configure)
 }
 

@@ -1,8 +1,9 @@
 //! The binary's own modules: one per group of subcommands (`component`: `build`, `plug` and
-//! `config`; `store`: `inspect`, `export` and `import`), and the parts they share. `main.rs`
+//! `config`; `conformance`; `store`: `inspect`, `export` and `import`), and the parts they share. `main.rs`
 //! parses the command line and calls them.
 
 pub mod component;
+pub mod conformance;
 pub mod options;
 pub mod seed_file;
 pub mod show;
