@@ -1,5 +1,8 @@
 //! `wasi:keyvalue@0.2.0-draft`: conversions between the draft's types and the core's.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::Component;
 use crate::bindings::exports::wasi::keyvalue0_2_0_draft::{atomics, batch, store};
 use keyvalue_virt_core::config::ErrorCase;

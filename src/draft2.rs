@@ -1,5 +1,8 @@
 //! `wasi:keyvalue@0.2.0-draft2`: conversions between the draft's types and the core's.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use crate::Component;
 use crate::bindings::exports::wasi::keyvalue0_2_0_draft2::{atomics, batch, store};
 use keyvalue_virt_core::config::ErrorCase;

@@ -10,7 +10,16 @@
 //! draft's types to and from those of the storage core, `keyvalue-virt-core` (`src/core/`),
 //! which holds every behaviour.
 
+//!
+//! The component is built without std (`alloc` only; `src/rt.rs` holds what std would provide), so
+//! that it imports nothing but the WASI interfaces the core calls, at 0.2.0: std and wasi-libc
+//! would add a dozen, at the toolchain's newer version.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
 #![deny(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+extern crate alloc;
 
 // The exports exist only in the component: natively this crate is empty (export names holding
 // `:` and `/` would break a native cdylib's version script).
@@ -18,6 +27,8 @@
 mod draft;
 #[cfg(target_arch = "wasm32")]
 mod draft2;
+#[cfg(target_arch = "wasm32")]
+pub mod rt;
 
 /// The generated bindings of the `keyvalue-virt` world: with draft2 as tagged, or, with the
 /// `draft2-spin` feature, as upstream's main branch has it since PR #55 and Spin ships it

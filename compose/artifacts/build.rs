@@ -46,6 +46,7 @@ fn main() {
         "src",
         "wit",
         "compose/conformance",
+        "build.rs",
         "tests/guests",
         "tests/null-virt",
         "Cargo.toml",

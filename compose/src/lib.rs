@@ -375,7 +375,13 @@ pub fn imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    names.push(import.map_err(InspectError::Parse)?.name.full_name().into_owned());
+                    names.push(
+                        import
+                            .map_err(InspectError::Parse)?
+                            .name
+                            .full_name()
+                            .into_owned(),
+                    );
                 }
             }
             _ => {}

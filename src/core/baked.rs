@@ -1,8 +1,7 @@
 //! Reads the configuration the CLI baked into this component (see [`crate::config`]).
 
-use std::sync::OnceLock;
-
 use crate::config::{Config, SLOT_MAGIC};
+use crate::prelude::*;
 
 #[repr(C)]
 struct Slot {
@@ -23,7 +22,11 @@ static SLOT: Slot = Slot {
 /// The baked configuration, decoded once; the defaults when nothing is baked. A configuration
 /// that cannot be read is an error that every operation reports, never a trap.
 pub fn config() -> Result<&'static Config, &'static str> {
-    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    #[cfg(not(target_arch = "wasm32"))]
+    static CONFIG: std::sync::OnceLock<Result<Config, String>> = std::sync::OnceLock::new();
+    #[cfg(target_arch = "wasm32")]
+    static CONFIG: crate::local::Local<core::cell::OnceCell<Result<Config, String>>> =
+        crate::local::Local::new(core::cell::OnceCell::new());
     CONFIG
         .get_or_init(load)
         .as_ref()
@@ -34,8 +37,8 @@ fn load() -> Result<Config, String> {
     // SAFETY: the slot is a live static; the reads are volatile only to defeat constant folding.
     let (address, len) = unsafe {
         (
-            std::ptr::read_volatile(&raw const SLOT.address),
-            std::ptr::read_volatile(&raw const SLOT.len),
+            core::ptr::read_volatile(&raw const SLOT.address),
+            core::ptr::read_volatile(&raw const SLOT.len),
         )
     };
     if len == 0 {
@@ -50,7 +53,7 @@ fn load() -> Result<Config, String> {
     }
     // SAFETY: the range is inside linear memory (checked above), in pages the CLI added past
     // the heap, which the allocator never hands out.
-    let bytes = unsafe { std::slice::from_raw_parts(address as usize as *const u8, len as usize) };
+    let bytes = unsafe { core::slice::from_raw_parts(address as usize as *const u8, len as usize) };
     Config::decode(bytes).map_err(|problem| {
         format!(
             "the baked configuration is corrupt ({problem}); rebuild the component with \

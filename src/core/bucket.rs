@@ -1,10 +1,10 @@
 //! The semantics both drafts share: opening buckets, paging cursors, counters and
 //! compare-and-swap, over the configured [`backend`](crate::backend).
 
-use std::cell::Cell;
-use std::fmt;
-use std::rc::Rc;
-use std::str::FromStr;
+use alloc::rc::Rc;
+use core::cell::Cell;
+use core::fmt;
+use core::str::FromStr;
 
 #[cfg(feature = "fs")]
 use crate::backend::fs::Fs;
@@ -15,7 +15,9 @@ use crate::config::SyncMode;
 use crate::config::{BackendKind, Config, Op};
 use crate::cursor::Cursor;
 use crate::error::Error;
+use crate::local::local;
 use crate::policy::{self, Outcome, Target, Tracer};
+use crate::prelude::*;
 
 /// The most keys one `list-keys` page holds.
 pub const PAGE_KEYS: usize = 1000;
@@ -89,8 +91,8 @@ fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
 /// Stores the configured seeds, once per instance, under keys that have never held a value
 /// (a deleted seed stays deleted; see [`BucketOps::create`]).
 fn seed(config: &Config) -> Result<(), Error> {
-    thread_local! {
-        static SEEDED: Cell<bool> = const { Cell::new(false) };
+    local! {
+        static SEEDED: Cell<bool> = Cell::new(false);
     }
     if config.seeds.is_empty() || SEEDED.get() {
         return Ok(());
@@ -201,7 +203,7 @@ impl Bucket {
                 let current = match old {
                     None => N::default(),
                     // Decimal ASCII as stored: digits, with a `-` for a negative s64, never `+`.
-                    Some(bytes) => std::str::from_utf8(bytes)
+                    Some(bytes) => core::str::from_utf8(bytes)
                         .ok()
                         .filter(|text| !text.starts_with('+'))
                         .and_then(|text| text.parse::<N>().ok())

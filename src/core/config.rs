@@ -7,6 +7,8 @@
 //! fields in the order of [`Config`]. A string or byte string is a `u32` length and the bytes;
 //! a list is a `u32` count and the items; an optional `u64` is a flag byte and the value.
 
+use crate::prelude::*;
+
 /// Marks the component's configuration slot: these 16 bytes, then the `u32` address and the
 /// `u32` length of the baked configuration in linear memory (both 0 when nothing is baked). The
 /// CLI finds the slot in the component's data, places the encoded configuration in memory pages
@@ -185,8 +187,8 @@ impl ErrorCase {
 }
 
 /// Writes the form [`ErrorCase::from_name`] reads.
-impl std::fmt::Display for ErrorCase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ErrorCase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ErrorCase::Other(message) => write!(f, "{}:{message}", ErrorCase::OTHER),
             case => f.write_str(case.name()),

@@ -1,10 +1,11 @@
 //! `list-keys` cursors: opaque to the application, a bucket tag and a position to the core.
 
-use std::fmt;
-use std::str::FromStr;
+use core::fmt;
+use core::str::FromStr;
 
 use crate::backend::MAX_POSITION;
 use crate::error::Error;
+use crate::prelude::*;
 
 /// Where a `list-keys` walk continues: a bucket's tag and a position in it.
 ///

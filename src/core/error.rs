@@ -1,9 +1,10 @@
 //! The errors of the storage core, converted to each draft's `error` variant in one place
 //! ([`Error::into_case`]).
 
-use std::fmt;
+use core::fmt;
 
 use crate::config::ErrorCase;
+use crate::prelude::*;
 
 /// Everything that can go wrong inside the component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +131,7 @@ impl From<ErrorCase> for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

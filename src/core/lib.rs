@@ -11,7 +11,18 @@
 //! - [`backend`]: where the data lives, behind the [`backend::BucketOps`] trait;
 //! - [`config`], [`cursor`] and [`error`]: the formats and types the layers share.
 
+//!
+//! In the component the crate runs without std (`alloc` only), so that the component imports
+//! no WASI interface it does not call: std and wasi-libc would bring in a dozen. Its WASI calls
+//! are made through bindings of its own (`wasi.rs`). Natively it links std, for the CLI's store
+//! tools and the tests.
+
+#![no_std]
 #![deny(missing_docs)]
+
+extern crate alloc;
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
 
 pub mod backend;
 mod baked;
@@ -19,7 +30,10 @@ pub mod bucket;
 pub mod config;
 pub mod cursor;
 pub mod error;
+mod local;
 mod policy;
+mod prelude;
+mod wasi;
 
 pub use bucket::{Bucket, Cas, open};
 pub use cursor::Cursor;

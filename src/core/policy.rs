@@ -1,21 +1,22 @@
 //! What the baked configuration adds around every operation: injected faults, the bucket
 //! allow and deny lists, read-only mode, size and key limits, seeding and the trace.
 
-use std::cell::Cell;
-use std::fmt;
-use std::io::Write;
+use core::cell::Cell;
+use core::fmt;
 
 use crate::config::{Config, Op};
 use crate::error::{Error, ShortKey};
+use crate::local::local;
+use crate::prelude::*;
 
 /// The configuration in force; a configuration that cannot be read fails every operation.
 pub fn config() -> Result<&'static Config, Error> {
     crate::baked::config().map_err(|message| Error::Config(message.to_owned()))
 }
 
-thread_local! {
+local! {
     // How often each operation has been called in this instance, for `--fail OP=ERROR@N`.
-    static CALLS: [Cell<u64>; Op::ALL.len()] = const { [const { Cell::new(0) }; Op::ALL.len()] };
+    static CALLS: [Cell<u64>; Op::ALL.len()] = [const { Cell::new(0) }; Op::ALL.len()];
 }
 
 /// Counts a call of `op` and returns the error of a fault that fires on it.
@@ -129,8 +130,7 @@ fn write_line(mut line: String, result: Result<&dyn Outcome, &Error>) {
         Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
     }
     line.push('\n');
-    // A trace that cannot be written must not fail the operation.
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    crate::wasi::write_stderr(line.as_bytes());
 }
 
 /// How an operation's result reads in a trace line.

@@ -7,6 +7,7 @@ mod corrupt_config;
 mod defaults;
 mod faults;
 mod fs;
+mod imports;
 mod jco;
 mod limits;
 mod plug;

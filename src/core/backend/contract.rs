@@ -8,6 +8,7 @@
 use crate::backend::memory::Memory;
 use crate::backend::{Backend, BucketOps, MAX_POSITION};
 use crate::error::Error;
+use crate::prelude::*;
 
 /// Keys and bucket names a store must keep apart and intact.
 fn odd_names() -> Vec<String> {

@@ -6,15 +6,17 @@
 //! is inserted or removed meanwhile. Freed slots are reused, so the array stays as long as the
 //! most keys the bucket ever held at once.
 
-use std::cell::RefCell;
-use std::hash::BuildHasher;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::RefCell;
+use core::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 use hashbrown::{HashMap, HashTable};
 
 use super::{Backend, BucketOps, Update};
 use crate::error::Error;
+use crate::local::local;
+use crate::prelude::*;
 
 // A fixed seed keeps the component deterministic (and saves the code that makes a random one);
 // keys come from the application, which has no reason to attack its own store.
@@ -23,10 +25,10 @@ const SEED: u64 = 0x6b76_7669_7274_0001;
 /// The in-memory backend. Buckets live as long as the component instance.
 pub struct Memory;
 
-thread_local! {
+local! {
     // Wasm components are single-threaded; this is the instance's one registry of buckets.
     static BUCKETS: RefCell<HashMap<String, Bucket, FixedState>> =
-        const { RefCell::new(HashMap::with_hasher(FixedState::with_seed(SEED))) };
+        RefCell::new(HashMap::with_hasher(FixedState::with_seed(SEED)));
 }
 
 impl Backend for Memory {

@@ -8,6 +8,7 @@ pub mod fs;
 pub mod memory;
 
 use crate::error::Error;
+use crate::prelude::*;
 
 /// The function [`BucketOps::update`] applies: from the current value (if any) to the new one.
 pub type Update<'a> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, Error> + 'a;

@@ -52,15 +52,15 @@
 //! is a soft limit across instances: instances adding keys at the same moment can each pass
 //! the check, overshooting by at most one key per instance writing at once.
 
+mod io;
 pub mod publish;
 pub mod record;
 pub mod sys;
 #[cfg(target_arch = "wasm32")]
 mod wasi;
 
-use std::cell::RefCell;
-use std::path::PathBuf;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use self::publish::{Name, Slot, State, is_hash, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
@@ -72,8 +72,16 @@ use self::sys::{Files, Link};
 type SysFiles = wasi::WasiFiles;
 #[cfg(not(target_arch = "wasm32"))]
 type SysFiles = sys::StdFiles;
+/// How the store directory is named: a host path natively, the guest's path in the component.
+#[cfg(target_arch = "wasm32")]
+type Root = String;
+#[cfg(not(target_arch = "wasm32"))]
+type Root = std::path::PathBuf;
+
 use super::{Backend, BucketOps, Update};
 use crate::error::Error;
+use crate::local::local;
+use crate::prelude::*;
 
 /// The content of `DIR/FORMAT` for the layout this code reads and writes.
 pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
@@ -98,7 +106,7 @@ pub struct Fs {
 impl Fs {
     /// The store in `root`. A `writable` store makes `root` a store if it is empty; a
     /// read-only one never writes. `sync` makes every write durable before it returns.
-    pub fn new(root: impl Into<PathBuf>, writable: bool, sync: bool) -> Fs {
+    pub fn new(root: impl Into<Root>, writable: bool, sync: bool) -> Fs {
         Fs {
             files: Rc::new(SysFiles::new(root)),
             writable,
@@ -113,7 +121,7 @@ impl Fs {
         }
     }
 
-    fn io(&self, path: &str, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    fn io(&self, path: &str, action: &'static str) -> impl FnOnce(io::Error) -> Error {
         let path = self.files.show(path);
         move |e| Error::FsIo {
             path,
@@ -327,9 +335,9 @@ impl Backend for Fs {
 /// A seed of a read-only store: ((bucket directory, key), value).
 type Seeded = ((String, String), Vec<u8>);
 
-thread_local! {
+local! {
     // Seeds of read-only stores, served without writing; a handful at most, so a list.
-    static OVERLAY: RefCell<Vec<Seeded>> = const { RefCell::new(Vec::new()) };
+    static OVERLAY: RefCell<Vec<Seeded>> = RefCell::new(Vec::new());
 }
 
 /// One bucket's directory.

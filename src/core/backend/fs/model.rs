@@ -18,6 +18,7 @@ use super::publish::{Slot, sweep};
 use super::record::Entry;
 use super::sys::{Files, Link};
 use crate::error::Error;
+use crate::prelude::*;
 
 /// A filesystem in memory: names to inode numbers, inodes to bytes.
 #[derive(Default)]

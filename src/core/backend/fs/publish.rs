@@ -57,11 +57,12 @@
 //! and anyone may remove them ([`sweep`]); a temporary file of the next generation may be
 //! about to be claimed and is left alone until the slot moves past it.
 
-use std::io;
+use super::io;
 
 use super::record::{Entry, HEADER, KEYS, KIND, Record, SETTLED};
 use super::sys::{Files, Link};
 use crate::error::Error;
+use crate::prelude::*;
 
 /// How many times an operation starts over (each time because another instance changed the
 /// slot first) before it gives up with an error. Contention alone never gets near it.

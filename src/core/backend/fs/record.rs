@@ -23,6 +23,8 @@
 //! A decoder checks every length against the bytes it holds before it allocates, so a damaged
 //! file is an error that names it, never a large allocation or a trap.
 
+use crate::prelude::*;
+
 /// The magic number at the start of every record.
 pub const MAGIC: &[u8; 4] = b"kvr2";
 /// Where the kind byte is.

@@ -6,15 +6,17 @@
 //! simulated filesystem in its tests, where every operation is a point at which another
 //! instance may run, pause or crash.
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, RandomState};
-use std::io;
 #[cfg(not(target_arch = "wasm32"))]
 use std::{
+    cell::Cell,
     fs::{self, File, OpenOptions},
+    hash::{BuildHasher, RandomState},
     io::{ErrorKind, Read, Write},
     path::PathBuf,
 };
+
+use super::io;
+use crate::prelude::*;
 
 /// What [`Files::link`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,8 +258,9 @@ impl Files for StdFiles {
 }
 
 /// A random number, new on every call.
-pub fn random_nonce() -> u64 {
-    thread_local! {
+#[cfg(not(target_arch = "wasm32"))]
+fn random_nonce() -> u64 {
+    std::thread_local! {
         static COUNTER: Cell<u64> = const { Cell::new(0) };
     }
     let n = COUNTER.get().wrapping_add(1);

@@ -6,23 +6,17 @@
 //! Every path is resolved from the granted directory (the preopen) that holds the store, so
 //! no other directory descriptor needs rights of its own.
 
-use std::cell::OnceCell;
-use std::io;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::OnceCell;
 
-use self::bindings::wasi::filesystem::preopens::get_directories;
-use self::bindings::wasi::filesystem::types::{
+use super::io;
+use super::sys::{Files, Link};
+use crate::local::local;
+use crate::prelude::*;
+use crate::wasi::filesystem::preopens::get_directories;
+use crate::wasi::filesystem::types::{
     Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
-use super::sys::{Files, Link};
-
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "keyvalue-virt:component/fs-imports",
-        generate_all,
-    });
-}
 
 /// The directories the runtime grants, and the paths the guest knows them by.
 type Preopens = Rc<Vec<(Descriptor, String)>>;
@@ -37,14 +31,14 @@ pub struct WasiFiles {
     root: String,
 }
 
-thread_local! {
-    static PREOPENS: OnceCell<Preopens> = const { OnceCell::new() };
+local! {
+    static PREOPENS: OnceCell<Preopens> = OnceCell::new();
 }
 
 impl WasiFiles {
     /// The files of the store at the guest path `root`.
-    pub fn new(root: impl Into<std::path::PathBuf>) -> WasiFiles {
-        let root = root.into().to_string_lossy().into_owned();
+    pub fn new(root: impl Into<String>) -> WasiFiles {
+        let root = root.into();
         let preopens =
             PREOPENS.with(|cell| cell.get_or_init(|| Rc::new(get_directories())).clone());
         let wanted = root.trim_end_matches('/');
@@ -316,6 +310,6 @@ impl Files for WasiFiles {
     }
 
     fn nonce(&self) -> u64 {
-        super::sys::random_nonce()
+        crate::wasi::random::random::get_random_u64()
     }
 }

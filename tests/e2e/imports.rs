@@ -1,0 +1,42 @@
+//! What each shipped build asks of the runtime: exactly the WASI interfaces its code calls,
+//! each at 0.2.0, the lowest version that has every call, so that any WASI 0.2 runtime runs an
+//! app plugged with it.
+
+use keyvalue_virt_artifacts::{VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN};
+use keyvalue_virt_compose::imports;
+
+/// `--trace` writes to standard error: `wasi:cli/stderr` and the stream types it returns.
+const TRACE: [&str; 3] = [
+    "wasi:cli/stderr@0.2.0",
+    "wasi:io/error@0.2.0",
+    "wasi:io/streams@0.2.0",
+];
+
+/// The fs backend adds the granted directories, calls on them, and randomness for the names
+/// of temporary files.
+const FS: [&str; 3] = [
+    "wasi:filesystem/preopens@0.2.0",
+    "wasi:filesystem/types@0.2.0",
+    "wasi:random/random@0.2.0",
+];
+
+fn assert_imports(what: &str, component: &[u8], expected: &[&str]) {
+    let mut found = imports(component).unwrap();
+    found.sort();
+    let mut expected: Vec<&str> = expected.to_vec();
+    expected.sort();
+    assert_eq!(found, expected, "imports of the {what} build");
+}
+
+#[test]
+fn memory_builds_import_only_what_the_trace_writes_with() {
+    assert_imports("memory", VIRT, &TRACE);
+    assert_imports("memory draft2-spin", VIRT_DRAFT2_SPIN, &TRACE);
+}
+
+#[test]
+fn fs_builds_add_only_the_filesystem_and_randomness() {
+    let expected: Vec<&str> = TRACE.iter().chain(&FS).copied().collect();
+    assert_imports("fs", VIRT_FS, &expected);
+    assert_imports("fs draft2-spin", VIRT_FS_DRAFT2_SPIN, &expected);
+}
