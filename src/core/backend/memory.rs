@@ -51,18 +51,21 @@ impl Backend for Memory {
 #[derive(Clone)]
 pub struct Bucket(Rc<RefCell<Table>>);
 
+// Entries carry no version: only a key with live `cas` handles needs one, and its [`Watch`]
+// keeps it, which keeps every other key at 24 bytes in the slot array (on wasm32).
 struct Entry {
     key: String,
     value: Vec<u8>,
-    version: u64,
 }
 
 /// Compare-and-swap bookkeeping for a key that has live `cas` handles.
 struct Watch {
     handles: u32,
-    // The version of the key's last delete while watched, so that a key deleted (or created and
-    // deleted again) after a handle was made does not look untouched.
-    deleted_at: u64,
+    // A new number on every change of the key while watched (see `Table::changed`).
+    version: u64,
+    // Whether the key was deleted while watched: the key then has held a value, which is what
+    // `create` must know.
+    deleted: bool,
 }
 
 struct Table {
@@ -71,6 +74,7 @@ struct Table {
     free: Vec<u32>,
     index: HashTable<u32>,
     hasher: FixedState,
+    // Numbers the changes of watched keys.
     clock: u64,
     // Few handles are alive at once, so a list beats a second hash table (and its code).
     watched: Vec<(String, Watch)>,
@@ -117,47 +121,61 @@ impl Table {
         self.slots[slot as usize].as_mut()
     }
 
-    fn version(&self, key: &str) -> u64 {
-        match self.find(key) {
-            Some(entry) => entry.version,
-            None => self.watch(key).map_or(0, |w| w.deleted_at),
+    /// Records a change of `key` for its `cas` handles, if it has any; with none (the common
+    /// case) this is one branch.
+    fn changed(&mut self, key: &str, deleted: bool) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let version = self.tick();
+        if let Some(watch) = self.watch_mut(key) {
+            watch.version = version;
+            watch.deleted |= deleted;
         }
     }
 
+    /// Stores `value` under `key`: one hash and one probe, which either finds the key or
+    /// leaves the table ready to take it.
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), Error> {
-        let version = self.tick();
-        if let Some(entry) = self.find_mut(&key) {
-            entry.value = value;
-            entry.version = version;
-            return Ok(());
-        }
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                let slot = u32::try_from(self.slots.len())
-                    .ok()
-                    .filter(|&s| s < u32::MAX)
-                    .ok_or(Error::BucketFull)?;
-                self.slots.push(None);
-                slot
-            }
-        };
+        self.changed(&key, false);
         let Table {
             slots,
+            free,
             index,
             hasher,
             ..
         } = self;
         let hash = hasher.hash_one(key.as_str());
-        slots[slot as usize] = Some(Entry {
-            key,
-            value,
-            version,
-        });
-        index.insert_unique(hash, slot, |&i| match &slots[i as usize] {
-            Some(entry) => hasher.hash_one(entry.key.as_str()),
-            None => 0,
-        });
+        let entry = index.entry(
+            hash,
+            |&i| is_key(slots, i, &key),
+            |&i| match &slots[i as usize] {
+                Some(entry) => hasher.hash_one(entry.key.as_str()),
+                None => 0,
+            },
+        );
+        let vacant = match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => {
+                if let Some(entry) = &mut slots[*found.get() as usize] {
+                    entry.value = value;
+                }
+                return Ok(());
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
+        };
+        let slot = match free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(slots.len())
+                    .ok()
+                    .filter(|&s| s < u32::MAX)
+                    .ok_or(Error::BucketFull)?;
+                slots.push(None);
+                slot
+            }
+        };
+        slots[slot as usize] = Some(Entry { key, value });
+        vacant.insert(slot);
         Ok(())
     }
 
@@ -172,12 +190,7 @@ impl Table {
         let (slot, _) = found.remove();
         self.slots[slot as usize] = None;
         self.free.push(slot);
-        if !self.watched.is_empty() {
-            let version = self.tick();
-            if let Some(watch) = self.watch_mut(key) {
-                watch.deleted_at = version;
-            }
-        }
+        self.changed(key, true);
     }
 }
 
@@ -241,10 +254,9 @@ impl BucketOps for Bucket {
 
     fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
         let mut table = self.0.borrow_mut();
-        let version = table.tick();
         if let Some(entry) = table.find_mut(key) {
             entry.value = f(Some(&entry.value))?;
-            entry.version = version;
+            table.changed(key, false);
             return Ok(());
         }
         let value = f(None)?;
@@ -255,7 +267,7 @@ impl BucketOps for Bucket {
         let mut table = self.0.borrow_mut();
         // Memory remembers a deleted key only while a `cas` handle watches it; seeds are
         // written when the instance first opens a bucket, before anything was deleted.
-        if table.find(&key).is_some() || table.version(&key) != 0 {
+        if table.find(&key).is_some() || table.watch(&key).is_some_and(|w| w.deleted) {
             return Ok(false);
         }
         table.set(key, value).map(|()| true)
@@ -263,17 +275,20 @@ impl BucketOps for Bucket {
 
     fn watch(&self, key: &str) -> Result<u64, Error> {
         let mut table = self.0.borrow_mut();
-        let version = table.version(key);
-        match table.watch_mut(key) {
-            Some(watch) => watch.handles += 1,
-            None => table.watched.push((
-                key.to_owned(),
-                Watch {
-                    handles: 1,
-                    deleted_at: version,
-                },
-            )),
+        if let Some(watch) = table.watch_mut(key) {
+            watch.handles += 1;
+            return Ok(watch.version);
         }
+        // A number no change of the key has had: any change from now on gives another.
+        let version = table.tick();
+        table.watched.push((
+            key.to_owned(),
+            Watch {
+                handles: 1,
+                version,
+                deleted: false,
+            },
+        ));
         Ok(version)
     }
 
@@ -290,7 +305,11 @@ impl BucketOps for Bucket {
 
     fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error> {
         let mut table = self.0.borrow_mut();
-        let now = table.version(key);
+        // A live handle keeps its key watched; without a watch, nothing can vouch for `seen`.
+        let now = match table.watch(key) {
+            Some(watch) => watch.version,
+            None => table.tick(),
+        };
         if now != seen {
             return Ok(Err(now));
         }
