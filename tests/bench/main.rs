@@ -1,64 +1,244 @@
-//! `cargo bench`: what a `wasi:keyvalue` call costs through keyvalue-virt, against the floor.
+//! `cargo bench --bench calls`: what `wasi:keyvalue` costs through keyvalue-virt, against the
+//! floor and against wasmtime's host store, on new keys.
 //!
-//! The bench app (`tests/guests/src/bin/bench-app.rs`) times N calls of one operation from
-//! inside the guest. It is plugged once with keyvalue-virt and once with `keyvalue-virt-null`, a
-//! component that exports the same interfaces and does nothing but return same-sized results,
-//! so the difference is the work keyvalue-virt does. Both run in wasmtime embedded here
-//! (concurrency support off), and on the `wasmtime run` CLI when it is installed. Figures are
-//! the best of several runs; compare ratios, not nanoseconds, across machines.
+//! The bench app (`tests/guests/src/bin/bench-app.rs`) times its calls from inside the guest.
+//! It runs in three configurations:
+//! - **floor**: plugged with `tests/null-virt`, a component that exports the same interfaces
+//!   and does nothing but return same-sized results: what a call costs the runtime alone;
+//! - **keyvalue-virt**: plugged with keyvalue-virt (memory backend);
+//! - **host**: unplugged, on wasmtime's host store (`wasmtime-wasi-keyvalue`, bucket `""`);
 //!
-//! Then the fs backend: the bench app plugged with keyvalue-virt baked for `--backend fs`
-//! (`--sync always` and `--sync never`) on a fresh store directory granted at `/kv`, against
-//! the floor of the same backend code called natively in this process on a directory of the
-//! same filesystem, so the ratio is what the component and WASI add to the same file
-//! operations.
+//! each in wasmtime 48 embedded (concurrency support off, the harness's engine) and on the
+//! `wasmtime run` CLI (`-S keyvalue` for the host store). The workloads: `set` of N new keys,
+//! then `get` of them in a scrambled order; the same in batches of 100; 1-MiB values; and
+//! `get` latency at 1,000 to 1,000,000 keys. Every figure is the median of interleaved rounds
+//! (each round runs floor, keyvalue-virt and host in a rotating order).
 //!
-//! `cargo bench --bench calls -- N` sets the calls per run of the memory backend (default
-//! 200000); the fs backend makes [`FS_CALLS_SYNC_NEVER`] or [`FS_CALLS_SYNC_ALWAYS`] calls.
+//! Then: linear memory per key after 1,000,000 keys (metered by a `ResourceLimiter`, the
+//! floor's subtracted), the time to instantiate the composed app, the same app on jco
+//! (Node.js) against a plain JavaScript `Map` (`map-store.mjs`), and the fs backend against
+//! the same code native (`fs.rs`).
+//!
+//! Writes `target/bench/results.json`, `target/bench/ops.svg` and
+//! `target/bench/get-latency.svg`. Options (after `--`): `--quick` (small counts, for a smoke
+//! test), `--no-cli`, `--no-jco`, `--no-fs`.
 
-use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+mod fs;
+mod plot;
+mod report;
+mod run;
 
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use keyvalue_virt_artifacts::guests;
-use keyvalue_virt_core::backend::fs::Fs;
-use keyvalue_virt_core::backend::{Backend, BucketOps};
-use keyvalue_virt_core::config::{Config as VirtConfig, SyncMode};
-use keyvalue_virt_harness::{
-    self as harness, baked_virt, compile, fs_config, grant, read, run_component,
-    run_component_with, store_dir,
-};
+use keyvalue_virt_harness::read;
 
-const OPS: [&str; 6] = ["set", "get", "exists", "increment", "get-many", "set-many"];
-const RUNS: usize = 5;
-const BATCH: f64 = 100.0;
+use crate::report::{Instantiation, Results};
 
-/// The operations timed on the fs backend.
-const FS_OPS: [&str; 3] = ["get", "set", "increment"];
-/// Calls per run on the fs backend with `--sync never` (each costs microseconds).
-const FS_CALLS_SYNC_NEVER: usize = 2000;
-/// Calls per run on the fs backend with `--sync always` (each write costs a sync: milliseconds).
-const FS_CALLS_SYNC_ALWAYS: usize = 300;
-/// The keys the bench app and the floor set before an fs run (the `get`s read them).
-const FS_KEYS: usize = 300;
-/// Runs per fs configuration; the best counts.
-const FS_RUNS: usize = 3;
-/// The size of the values the bench app writes.
-const VALUE_SIZE: usize = 100;
+/// A component configuration the bench app runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Config {
+    /// Plugged with `tests/null-virt`.
+    Floor,
+    /// Plugged with keyvalue-virt.
+    Virt,
+    /// Unplugged, on wasmtime's host store (or a JavaScript `Map` on jco).
+    Host,
+}
+
+impl Config {
+    /// Every configuration, in table order.
+    pub const ALL: [Config; 3] = [Config::Floor, Config::Virt, Config::Host];
+
+    /// The name in tables, JSON and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Config::Floor => "floor",
+            Config::Virt => "keyvalue-virt",
+            Config::Host => "host",
+        }
+    }
+}
+
+/// Where the bench app runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// wasmtime 48 embedded in this process, concurrency support off.
+    Embedded,
+    /// The `wasmtime run` CLI.
+    Cli,
+    /// jco 1.35 on Node.js; the host store is a JavaScript `Map`.
+    Jco,
+}
+
+impl Runtime {
+    /// The name in tables, JSON and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Embedded => "embedded",
+            Runtime::Cli => "wasmtime run",
+            Runtime::Jco => "jco",
+        }
+    }
+}
+
+/// One run of the bench app, which prints one timing line per operation.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The name in tables and JSON.
+    pub name: String,
+    /// The bench app's arguments.
+    pub args: Vec<String>,
+    /// The keys stored when the timed reads run.
+    pub keys: usize,
+    /// The size of each value.
+    pub value_size: usize,
+}
+
+impl Workload {
+    fn load(keys: usize, value_size: usize, gets: usize) -> Self {
+        Workload {
+            name: format!("load {keys} x {}", size_name(value_size)),
+            args: [
+                "load",
+                &keys.to_string(),
+                &value_size.to_string(),
+                &gets.to_string(),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            keys,
+            value_size,
+        }
+    }
+
+    fn load_many(keys: usize, value_size: usize) -> Self {
+        Workload {
+            name: format!("load-many {keys} x {}", size_name(value_size)),
+            args: ["load-many", &keys.to_string(), &value_size.to_string()]
+                .map(str::to_owned)
+                .to_vec(),
+            keys,
+            value_size,
+        }
+    }
+}
+
+/// `100 B`, `1 MiB`.
+pub fn size_name(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// The counts of a run: the full default, or `--quick`.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    /// New keys of 100-byte values, single and batched.
+    pub keys: usize,
+    /// New keys of 1-MiB values.
+    pub mib_keys: usize,
+    /// The key counts at which `get` latency is measured.
+    pub latency_keys: Vec<usize>,
+    /// `get`s per latency run.
+    pub latency_gets: usize,
+    /// Interleaved rounds; medians count.
+    pub rounds: usize,
+    /// Instantiations per configuration.
+    pub instantiations: usize,
+    /// New keys on jco, where every call costs tens of microseconds.
+    pub jco_keys: usize,
+}
+
+impl Sizes {
+    /// The default: the issue's counts.
+    fn full() -> Self {
+        Sizes {
+            keys: 100_000,
+            mib_keys: 200,
+            latency_keys: vec![1_000, 10_000, 100_000, 1_000_000],
+            latency_gets: 100_000,
+            rounds: 5,
+            instantiations: 2_000,
+            jco_keys: 20_000,
+        }
+    }
+
+    /// `--quick`: a smoke test of the whole harness in well under a minute.
+    fn quick() -> Self {
+        Sizes {
+            keys: 5_000,
+            mib_keys: 10,
+            latency_keys: vec![1_000, 10_000, 100_000],
+            latency_gets: 5_000,
+            rounds: 3,
+            instantiations: 100,
+            jco_keys: 2_000,
+        }
+    }
+}
+
+/// The value size of the main workloads.
+pub const VALUE_SIZE: usize = 100;
+/// The value size of the large-value workload.
+pub const MIB: usize = 1 << 20;
+/// The bytes of each key the bench app writes (`key-` and seven digits).
+pub const KEY_SIZE: usize = 11;
+
+/// The command-line options (after `cargo bench --bench calls --`).
+struct Options {
+    quick: bool,
+    cli: bool,
+    jco: bool,
+    fs: bool,
+}
+
+impl Options {
+    fn parse() -> Self {
+        let mut options = Options {
+            quick: false,
+            cli: true,
+            jco: true,
+            fs: true,
+        };
+        for arg in std::env::args().skip(1) {
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--no-cli" => options.cli = false,
+                "--no-jco" => options.jco = false,
+                "--no-fs" => options.fs = false,
+                // `cargo bench` passes `--bench`.
+                "--bench" => {}
+                other => {
+                    eprintln!(
+                        "unknown option `{other}`; options: --quick, --no-cli, --no-jco, --no-fs"
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
+        options
+    }
+}
 
 fn main() {
     // Unless asked for, no backtraces in library errors: with `RUST_BACKTRACE=1` in the
-    // environment, wasmtime captures one for every failed WASI call (a `get` makes one, the
-    // lookup of a claim that is not there), which costs more than the call itself.
+    // environment, wasmtime captures one for every failed WASI call (the fs backend's `get`
+    // makes one, the lookup of a claim that is not there), which costs more than the call.
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         // SAFETY: no other thread has started yet.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
-    let calls: usize = std::env::args()
-        .skip(1)
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(200_000);
+    let options = Options::parse();
+    let sizes = if options.quick {
+        Sizes::quick()
+    } else {
+        Sizes::full()
+    };
+
     let app = read(Path::new(guests::BENCH_APP));
     let plugged = |virt: &[u8]| {
         keyvalue_virt_compose::plug(&app, virt)
@@ -66,279 +246,206 @@ fn main() {
     };
     let floor = plugged(&read(Path::new(guests::NULL_VIRT)));
     let virt = plugged(keyvalue_virt_artifacts::VIRT);
-    let cli = wasmtime_cli();
+    // In `Config::ALL` order.
+    let components = [floor, virt, app.clone()];
 
-    println!(
-        "wasmtime 48 embedded (concurrency support off), {calls} calls per run, best of {RUNS}"
-    );
-    let (floor_c, virt_c) = (compile(&floor), compile(&virt));
-    table(calls, |op| {
-        let time = |component| {
-            best(RUNS, || {
-                parse(
-                    &run_component(component, "bench-app", &[op, &calls.to_string()])
-                        .assert_ok()
-                        .stdout,
-                )
-            })
-        };
-        (time(&floor_c), time(&virt_c))
-    });
-
+    let cli = options.cli.then(run::wasmtime_cli).flatten();
+    let mut runtimes = vec![Runtime::Embedded];
     match &cli {
         Some(version) => {
-            let (floor_path, virt_path) = (
-                write_scratch("bench-floor.wasm", &floor),
-                write_scratch("bench-virt.wasm", &virt),
-            );
-            println!();
-            println!("{version} (`wasmtime run`)");
-            table(calls, |op| {
-                (
-                    best(RUNS, || {
-                        run_cli(&floor_path, None, &[op, &calls.to_string()])
-                    }),
-                    best(RUNS, || {
-                        run_cli(&virt_path, None, &[op, &calls.to_string()])
-                    }),
-                )
-            });
+            println!("`wasmtime run`: {version}");
+            runtimes.push(Runtime::Cli);
         }
-        None => println!("\n(`wasmtime` is not on PATH: skipping the `wasmtime run` figures)"),
+        None if options.cli => {
+            println!("(`wasmtime` is not on PATH: skipping the `wasmtime run` figures)")
+        }
+        None => {}
     }
 
-    fs_tables(&plugged, cli.as_deref());
+    let mut workloads = vec![
+        Workload::load(sizes.keys, VALUE_SIZE, sizes.keys),
+        Workload::load_many(sizes.keys, VALUE_SIZE),
+        Workload::load(sizes.mib_keys, MIB, sizes.mib_keys),
+    ];
+    let latency: Vec<Workload> = sizes
+        .latency_keys
+        .iter()
+        .map(|&keys| Workload::load(keys, VALUE_SIZE, sizes.latency_gets))
+        .collect();
+    workloads.extend(latency.iter().cloned());
+
+    println!(
+        "{} rounds of {} workloads in {} configurations on {} runtimes; medians",
+        sizes.rounds,
+        workloads.len(),
+        Config::ALL.len(),
+        runtimes.len()
+    );
+    let mut results = Results::new(options.quick);
+    measure(&workloads, &runtimes, &sizes, &components, &mut results);
+
+    results.instantiation = Some(instantiation(&sizes, &components));
+    if options.jco {
+        match run::jco() {
+            Some(jco) => jco_runs(&jco, &sizes, &components, &mut results),
+            None => println!(
+                "(jco is not installed in `tests/jco`: skipping jco; run `bash .ci/setup`)"
+            ),
+        }
+    }
+
+    println!();
+    report::print(&results, &latency);
+    let dir = keyvalue_virt_harness::workspace_root()
+        .join("target")
+        .join("bench");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("failed to create `{}`: {e}", dir.display()));
+    report::write_json(&results, latency.last(), &dir.join("results.json"));
+    plot::ops(&results, &workloads, &dir.join("ops.svg"));
+    plot::latency(&results, &latency, &dir.join("get-latency.svg"));
+    println!(
+        "\nwrote {}/results.json, ops.svg and get-latency.svg",
+        dir.display()
+    );
+
+    if options.fs {
+        fs::fs_tables(&plugged, cli.as_deref());
+    }
 }
 
-/// The fs backend's tables: the bench app plugged with keyvalue-virt baked for the fs backend,
-/// embedded (and on `wasmtime run` if `cli` is its version), against the same backend code
-/// called natively.
-fn fs_tables(plugged: &dyn Fn(&[u8]) -> Vec<u8>, cli: Option<&str>) {
-    let apps = SyncMode::ALL.map(|sync| {
-        let config = VirtConfig {
-            sync,
-            ..fs_config()
-        };
-        (sync, plugged(&baked_virt(&config)))
+/// Says `line` above the progress bar, or on stderr when there is no bar (stderr is not a
+/// terminal): one line per workload either way.
+fn note(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+/// A progress bar of `len` steps (hidden when stderr is not a terminal).
+fn progress(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Runs every workload in every configuration and runtime, `sizes.rounds` times interleaved.
+fn measure(
+    workloads: &[Workload],
+    runtimes: &[Runtime],
+    sizes: &Sizes,
+    components: &[Vec<u8>; 3],
+    results: &mut Results,
+) {
+    let bar = progress(workloads.len() * runtimes.len() * Config::ALL.len() * sizes.rounds);
+    bar.set_message("compiling");
+    let pres = Config::ALL.map(|config| run::prepare(&components[config as usize]));
+    let paths = Config::ALL.map(|config| {
+        run::write_scratch(
+            &format!("bench-{}.wasm", config.name()),
+            &components[config as usize],
+        )
     });
-
-    println!();
-    println!(
-        "fs backend, {VALUE_SIZE}-byte values, {FS_KEYS} keys, best of {FS_RUNS}: keyvalue-virt \
-         in wasmtime 48 embedded (concurrency support off) against the floor, the same backend \
-         code native in this process (target: the issue's ratio, for `wasmtime run`)"
-    );
-    fs_header();
-    for (sync, app) in &apps {
-        let component = compile(app);
-        for op in FS_OPS {
-            let (calls, keys) = (fs_calls(*sync).to_string(), FS_KEYS.to_string());
-            let args = [op, &calls, &keys];
-            let (floor, virt) = fs_pair(op, *sync, || {
-                let dir = store_dir("bench-fs-virt");
-                parse(
-                    &run_component_with(&component, "bench-app", &args, grant(&dir))
-                        .assert_ok()
-                        .stdout,
-                )
-            });
-            fs_row(op, *sync, floor, virt);
-        }
-    }
-
-    let Some(version) = cli else {
-        println!("\n(`wasmtime` is not on PATH: skipping the fs backend's `wasmtime run` figures)");
-        return;
-    };
-    println!();
-    println!(
-        "{version} (`wasmtime run --dir HOST::{}`) against the same native floor",
-        harness::GUEST_DIR
-    );
-    fs_header();
-    for (sync, app) in &apps {
-        let path = write_scratch(&format!("bench-fs-{}.wasm", sync.name()), app);
-        for op in FS_OPS {
-            let (calls, keys) = (fs_calls(*sync).to_string(), FS_KEYS.to_string());
-            let args = [op, &calls, &keys];
-            let (floor, virt) = fs_pair(op, *sync, || {
-                let dir = store_dir("bench-fs-cli");
-                run_cli(&path, Some(&dir), &args)
-            });
-            fs_row(op, *sync, floor, virt);
-        }
-    }
-}
-
-/// The best of [`FS_RUNS`] runs of the native floor of `op` and of `virt`, in nanoseconds.
-/// The two take turns, first one then the other, so that both run on a filesystem with the
-/// same recent history (on ext4 without a journal, a file created within half a minute of
-/// many deletions costs more).
-fn fs_pair(op: &str, sync: SyncMode, mut virt: impl FnMut() -> f64) -> (f64, f64) {
-    let (mut floor_best, mut virt_best) = (f64::INFINITY, f64::INFINITY);
-    for run in 0..FS_RUNS {
-        if run % 2 == 0 {
-            floor_best = floor_best.min(native_fs(op, sync));
-            virt_best = virt_best.min(virt());
-        } else {
-            virt_best = virt_best.min(virt());
-            floor_best = floor_best.min(native_fs(op, sync));
-        }
-    }
-    (floor_best, virt_best)
-}
-
-/// Calls per fs run with `sync`.
-fn fs_calls(sync: SyncMode) -> usize {
-    match sync {
-        SyncMode::Always => FS_CALLS_SYNC_ALWAYS,
-        SyncMode::Never => FS_CALLS_SYNC_NEVER,
-    }
-}
-
-/// The ratio to the floor the issue asks of `op` on `wasmtime run`.
-fn fs_target(op: &str) -> f64 {
-    if op == "get" { 2.0 } else { 1.5 }
-}
-
-/// Prints the columns of an fs table.
-fn fs_header() {
-    println!(
-        "{:<10} {:<6} {:>6} {:>10} {:>16} {:>7} {:>7}",
-        "op", "sync", "calls", "floor ns", "keyvalue-virt ns", "ratio", "target"
-    );
-}
-
-/// Prints one row of an fs table: nanoseconds per call for the floor and for keyvalue-virt,
-/// their ratio and the target ratio.
-fn fs_row(op: &str, sync: SyncMode, floor: f64, virt: f64) {
-    let calls = fs_calls(sync);
-    let per = calls as f64;
-    println!(
-        "{:<10} {:<6} {:>6} {:>10.0} {:>16.0} {:>6.2}x {:>5.1}x",
-        op,
-        sync.name(),
-        calls,
-        floor / per,
-        virt / per,
-        virt / floor,
-        fs_target(op)
-    );
-}
-
-/// The floor of one fs run: what the bench app does, with the same backend code called
-/// directly in this process on a fresh store directory. Returns the nanoseconds of the calls.
-fn native_fs(op: &str, sync: SyncMode) -> f64 {
-    let dir = store_dir("bench-fs-floor");
-    let bucket = Fs::new(&dir, true, sync == SyncMode::Always)
-        .open("bench")
-        .unwrap_or_else(|e| panic!("failed to open the native store: {e:?}"));
-    let keys: Vec<String> = (0..FS_KEYS).map(|i| format!("key-{i:04}")).collect();
-    let value = vec![7u8; VALUE_SIZE];
-    for key in &keys {
-        bucket.set(key.clone(), value.clone()).expect("set");
-    }
-
-    let start = Instant::now();
-    for i in 0..fs_calls(sync) {
-        let key = &keys[i % FS_KEYS];
-        match op {
-            "get" => {
-                black_box(bucket.get(key).expect("get"));
+    for workload in workloads {
+        for round in 0..sizes.rounds {
+            for &runtime in runtimes {
+                // A rotating order, so that no configuration always runs first or last.
+                for i in 0..Config::ALL.len() {
+                    let index = (i + round) % Config::ALL.len();
+                    let config = Config::ALL[index];
+                    bar.set_message(format!(
+                        "{}: {} on {}, round {}",
+                        workload.name,
+                        config.name(),
+                        runtime.name(),
+                        round + 1
+                    ));
+                    let (stdout, memory) = match runtime {
+                        Runtime::Embedded => {
+                            let (stdout, memory) = run::embedded(&pres[index], &workload.args);
+                            (stdout, Some(memory))
+                        }
+                        Runtime::Cli => (
+                            run::cli(&paths[index], config == Config::Host, &workload.args),
+                            None,
+                        ),
+                        Runtime::Jco => unreachable!("jco runs separately"),
+                    };
+                    results.record(workload, runtime, config, &stdout, memory);
+                    bar.inc(1);
+                }
             }
-            "set" => bucket.set(key.clone(), value.clone()).expect("set"),
-            // What `increment` does in the component: a decimal `u64` updated in place.
-            "increment" => bucket
-                .update("counter", &mut |old| {
-                    let current: u64 = old.map_or(0, |bytes| {
-                        std::str::from_utf8(bytes)
-                            .ok()
-                            .and_then(|text| text.parse().ok())
-                            .expect("the counter holds a number")
-                    });
-                    Ok(black_box(current + 1).to_string().into_bytes())
-                })
-                .expect("increment"),
-            other => panic!("no native floor for `{other}`"),
         }
+        note(&bar, format!("done: {}", workload.name));
     }
-    start.elapsed().as_nanos() as f64
+    bar.finish_and_clear();
 }
 
-/// The version line of the `wasmtime` CLI, or `None` when it is not on PATH.
-fn wasmtime_cli() -> Option<String> {
-    let out = Command::new("wasmtime").arg("--version").output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+/// The median time to instantiate each configuration's component in a fresh store, from a
+/// pre-instantiated `CommandPre`, taken in interleaved batches.
+fn instantiation(sizes: &Sizes, components: &[Vec<u8>; 3]) -> Instantiation {
+    let pres = Config::ALL.map(|config| run::prepare(&components[config as usize]));
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    let batches = 10;
+    let bar = progress(batches);
+    bar.set_message("instantiation");
+    for _ in 0..batches {
+        for (pre, samples) in pres.iter().zip(&mut samples) {
+            for _ in 0..sizes.instantiations.div_ceil(batches) {
+                samples.push(run::instantiation(pre));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Instantiation {
+        count: samples[0].len(),
+        ns: samples.map(|mut s| report::median(&mut s)),
+    }
 }
 
-/// Writes `bytes` to `name` in the scratch directory, for `wasmtime run`.
-fn write_scratch(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = harness::scratch_dir().join(name);
-    std::fs::write(&path, bytes)
-        .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
-    path
-}
-
-/// Prints one row per operation: nanoseconds per call for the floor and for keyvalue-virt
-/// (per key for batches of 100), and their ratio.
-fn table(calls: usize, mut measure: impl FnMut(&str) -> (f64, f64)) {
-    println!(
-        "{:<10} {:>12} {:>16} {:>7}",
-        "op", "floor ns", "keyvalue-virt ns", "ratio"
-    );
-    for op in OPS {
-        let (floor, virt) = measure(op);
-        let per = if op.ends_with("-many") {
-            calls as f64 * BATCH
-        } else {
-            calls as f64
-        };
-        let unit = if op.ends_with("-many") { " /key" } else { "" };
-        println!(
-            "{:<10} {:>12.0} {:>16.0} {:>6.2}x{unit}",
-            op,
-            floor / per,
-            virt / per,
-            virt / floor
+/// The 100-byte workloads on jco: the app plugged with null-virt and keyvalue-virt, and
+/// unplugged on a JavaScript `Map`.
+fn jco_runs(jco: &Path, sizes: &Sizes, components: &[Vec<u8>; 3], results: &mut Results) {
+    let workloads = [
+        Workload::load(sizes.jco_keys, VALUE_SIZE, sizes.jco_keys),
+        Workload::load_many(sizes.jco_keys, VALUE_SIZE),
+    ];
+    let bar = progress(Config::ALL.len() + workloads.len() * Config::ALL.len() * sizes.rounds);
+    let modules = Config::ALL.map(|config| {
+        bar.set_message(format!("jco transpile: {}", config.name()));
+        let module = run::transpile(
+            jco,
+            &format!("bench-{}", config.name()),
+            &components[config as usize],
+            config == Config::Host,
         );
+        bar.inc(1);
+        module
+    });
+    for workload in &workloads {
+        for round in 0..sizes.rounds {
+            for i in 0..Config::ALL.len() {
+                let index = (i + round) % Config::ALL.len();
+                let config = Config::ALL[index];
+                bar.set_message(format!(
+                    "{}: {} on jco, round {}",
+                    workload.name,
+                    config.name(),
+                    round + 1
+                ));
+                let stdout = run::node(&modules[index], &workload.args);
+                results.record(workload, Runtime::Jco, config, &stdout, None);
+                bar.inc(1);
+            }
+        }
+        note(&bar, format!("done: {} on jco", workload.name));
     }
-}
-
-/// The least of `runs` measurements, in nanoseconds.
-fn best(runs: usize, mut run: impl FnMut() -> f64) -> f64 {
-    (0..runs).map(|_| run()).fold(f64::INFINITY, f64::min)
-}
-
-/// Reads the `OP N NANOSECONDS` line the bench app prints.
-fn parse(stdout: &str) -> f64 {
-    stdout
-        .split_whitespace()
-        .nth(2)
-        .and_then(|ns| ns.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected bench app output: {stdout:?}"))
-}
-
-/// Runs `component` on `wasmtime run` with `args`, granting `dir` at the guest's `/kv` if
-/// given, and returns the nanoseconds the bench app reports.
-fn run_cli(component: &Path, dir: Option<&Path>, args: &[&str]) -> f64 {
-    let mut command = Command::new("wasmtime");
-    command.arg("run");
-    if let Some(dir) = dir {
-        command
-            .arg("--dir")
-            .arg(format!("{}::{}", dir.display(), harness::GUEST_DIR));
-    }
-    let out = command
-        .arg(component)
-        .args(args)
-        .output()
-        .expect("failed to run `wasmtime run`");
-    assert!(
-        out.status.success(),
-        "`wasmtime run` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse(&String::from_utf8_lossy(&out.stdout))
+    bar.finish_and_clear();
 }

@@ -1,6 +1,7 @@
 //! A component that exports `wasi:keyvalue@0.2.0-draft` and does nothing: every write is
-//! dropped and every read returns the same 100 bytes (the benchmark's value size), so that the
-//! results cross the component boundary just as keyvalue-virt's do. Plugged into an app exactly
+//! dropped and every read returns the same 100 bytes (the benchmark's value size), or 1 MiB for
+//! a key that starts with `mib-` (the benchmark's large values), so that the results cross the
+//! component boundary just as keyvalue-virt's do. Plugged into an app exactly
 //! like keyvalue-virt, it measures what a call costs the runtime alone: the floor our
 //! benchmarks compare against.
 
@@ -28,6 +29,19 @@ use bindings::exports::wasi::keyvalue::{atomics, batch, store};
 struct Null;
 
 const VALUE: [u8; 100] = [7; 100];
+/// The size of the value returned for a key that starts with [`MIB_PREFIX`].
+const MIB: usize = 1 << 20;
+/// The prefix of the benchmark's keys of 1-MiB values.
+const MIB_PREFIX: &str = "mib-";
+
+/// The value a read of `key` returns.
+fn value(key: &str) -> Vec<u8> {
+    if key.starts_with(MIB_PREFIX) {
+        vec![7; MIB]
+    } else {
+        VALUE.to_vec()
+    }
+}
 
 struct Bucket;
 
@@ -40,8 +54,8 @@ impl store::Guest for Null {
 }
 
 impl store::GuestBucket for Bucket {
-    fn get(&self, _: String) -> Result<Option<Vec<u8>>, store::Error> {
-        Ok(Some(VALUE.to_vec()))
+    fn get(&self, key: String) -> Result<Option<Vec<u8>>, store::Error> {
+        Ok(Some(value(&key)))
     }
 
     fn set(&self, _: String, _: Vec<u8>) -> Result<(), store::Error> {
@@ -77,7 +91,10 @@ impl batch::Guest for Null {
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
         Ok(keys
             .into_iter()
-            .map(|key| Some((key, VALUE.to_vec())))
+            .map(|key| {
+                let value = value(&key);
+                Some((key, value))
+            })
             .collect())
     }
 
