@@ -10,6 +10,7 @@ mod fs;
 mod imports;
 mod jco;
 mod limits;
+mod model;
 mod plug;
 mod probe;
 mod python;
