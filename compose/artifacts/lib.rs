@@ -25,6 +25,17 @@ pub static VIRT_FS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     "/keyvalue_virt_fs_draft2_spin.wasm"
 ));
 
+/// The keyvalue-virt component with the redis backend (`--features redis`), which imports
+/// `wasi:sockets` TCP.
+pub static VIRT_REDIS: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_redis.wasm"));
+
+/// [`VIRT_REDIS`] exporting draft2 in the shape of upstream's PR #55 and Spin.
+pub static VIRT_REDIS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/keyvalue_virt_redis_draft2_spin.wasm"
+));
+
 /// The conformance suite of `compose/conformance`: one `wasi:cli` command per shape of
 /// `wasi:keyvalue` it imports, as bytes the CLI ships and as paths for tools that take a file.
 pub mod conformance {

@@ -32,7 +32,9 @@ use wac_graph::{
 };
 use wasmparser::{Encoding, Parser, Payload};
 
-pub use keyvalue_virt_artifacts::{VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN};
+pub use keyvalue_virt_artifacts::{
+    VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN, VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+};
 
 /// Which shape of `wasi:keyvalue@0.2.0-draft2` a build exports (every build exports
 /// `0.2.0-draft` too). Upstream changed `batch.get-many` after tagging draft2 without changing
@@ -131,13 +133,15 @@ impl Draft {
 }
 
 /// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
-/// for `--backend fs`, memory only otherwise.
+/// for `--backend fs`, the redis backend for `--backend redis`, memory only otherwise.
 pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
     match (config.backend, shape) {
         (config::BackendKind::Fs, Shape::Draft2) => VIRT_FS,
         (config::BackendKind::Fs, Shape::Draft2Spin) => VIRT_FS_DRAFT2_SPIN,
         (config::BackendKind::Memory, Shape::Draft2) => VIRT,
         (config::BackendKind::Memory, Shape::Draft2Spin) => VIRT_DRAFT2_SPIN,
+        (config::BackendKind::Redis, Shape::Draft2) => VIRT_REDIS,
+        (config::BackendKind::Redis, Shape::Draft2Spin) => VIRT_REDIS_DRAFT2_SPIN,
     }
 }
 

@@ -642,11 +642,15 @@ fn bad_scalar_options_are_refused() {
         &["invalid value 'ten' for '--max-keys <N>'"],
     );
     refused(
-        &["--backend", "redis"],
+        &["--backend", "sqlite"],
         &[
-            "invalid value 'redis' for '--backend <BACKEND>'",
-            "[possible values: memory, fs]",
+            "invalid value 'sqlite' for '--backend <BACKEND>'",
+            "[possible values: memory, fs, redis]",
         ],
+    );
+    refused(
+        &["--backend", "redis"],
+        &["--backend redis needs --url redis://HOST:PORT"],
     );
     refused(
         &["--backend", "fs"],

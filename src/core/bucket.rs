@@ -9,6 +9,8 @@ use core::str::FromStr;
 #[cfg(feature = "fs")]
 use crate::backend::fs::Fs;
 use crate::backend::memory::Memory;
+#[cfg(feature = "redis")]
+use crate::backend::redis;
 use crate::backend::{AnyBucket, Backend, BucketOps};
 #[cfg(feature = "fs")]
 use crate::config::SyncMode;
@@ -85,6 +87,12 @@ fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
         }
         #[cfg(not(feature = "fs"))]
         (BackendKind::Fs, Some(_)) => Err(Error::BackendUnavailable("fs")),
+        #[cfg(feature = "redis")]
+        (BackendKind::Redis, _) => redis::shared(&config.redis)?
+            .open(identifier)
+            .map(AnyBucket::Redis),
+        #[cfg(not(feature = "redis"))]
+        (BackendKind::Redis, _) => Err(Error::BackendUnavailable("redis")),
     }
 }
 
@@ -198,6 +206,14 @@ impl Bucket {
     pub fn increment<N: Counter>(&self, key: &str, delta: N) -> Result<N, Error> {
         self.begin(Op::Increment, Target::Key(key))?.run(|config| {
             self.check_room_for(config, key)?;
+            // The backend's own step (Redis `INCRBY`), unless a sum could break the size limit.
+            if config.max_value_size.is_none_or(|max| max >= 20)
+                && let Some(delta) = delta.to_i64()
+                && let Some(sum) = self.ops.add(key, delta, N::UNSIGNED)?
+                && let Some(sum) = N::from_i64(sum)
+            {
+                return Ok(sum);
+            }
             let mut sum = N::default();
             self.ops.update(key, &mut |old| {
                 let current = match old {
@@ -230,12 +246,8 @@ impl Bucket {
     /// draft's adapter shapes the result as its `get-many` returns it.
     pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
         self.begin(Op::GetMany, Target::Keys(keys.len()))?.run(|_| {
-            keys.into_iter()
-                .map(|key| {
-                    let value = self.ops.get(&key)?;
-                    Ok((key, value))
-                })
-                .collect()
+            let values = self.ops.get_many(&keys)?;
+            Ok(keys.into_iter().zip(values).collect())
         })
     }
 
@@ -248,6 +260,9 @@ impl Bucket {
                 for (key, value) in &pairs {
                     policy::check_value(config, key, value.len())?;
                 }
+                if config.max_keys.is_none() {
+                    return self.ops.set_many(pairs);
+                }
                 pairs.into_iter().try_for_each(|(key, value)| {
                     self.check_room_for(config, &key)?;
                     self.ops.set(key, value)
@@ -258,7 +273,7 @@ impl Bucket {
     /// Removes every key.
     pub fn delete_many(&self, keys: Vec<String>) -> Result<(), Error> {
         self.begin(Op::DeleteMany, Target::Keys(keys.len()))?
-            .run(|_| keys.iter().try_for_each(|key| self.ops.delete(key)))
+            .run(|_| self.ops.delete_many(&keys))
     }
 
     /// Starts a compare-and-swap on `key`.
@@ -281,24 +296,50 @@ impl Bucket {
 pub trait Counter: Copy + Default + FromStr + fmt::Display + Outcome {
     /// The type's name in WIT, for messages.
     const WIT_TYPE: &'static str;
+    /// Whether the type has no negative numbers.
+    const UNSIGNED: bool;
 
     /// `self + delta`, or `None` when out of range.
     fn checked_add(self, delta: Self) -> Option<Self>;
+
+    /// The number as an `i64`, if it is one.
+    fn to_i64(self) -> Option<i64>;
+
+    /// `value` as this type, if it is one.
+    fn from_i64(value: i64) -> Option<Self>;
 }
 
 impl Counter for u64 {
     const WIT_TYPE: &'static str = "u64";
+    const UNSIGNED: bool = true;
 
     fn checked_add(self, delta: Self) -> Option<Self> {
         u64::checked_add(self, delta)
+    }
+
+    fn to_i64(self) -> Option<i64> {
+        i64::try_from(self).ok()
+    }
+
+    fn from_i64(value: i64) -> Option<Self> {
+        u64::try_from(value).ok()
     }
 }
 
 impl Counter for i64 {
     const WIT_TYPE: &'static str = "s64";
+    const UNSIGNED: bool = false;
 
     fn checked_add(self, delta: Self) -> Option<Self> {
         i64::checked_add(self, delta)
+    }
+
+    fn to_i64(self) -> Option<i64> {
+        Some(self)
+    }
+
+    fn from_i64(value: i64) -> Option<Self> {
+        Some(value)
     }
 }
 

@@ -18,7 +18,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +28,8 @@ pub enum BackendKind {
     Memory,
     /// In files under a directory the runtime grants.
     Fs,
+    /// On a Redis server or cluster, over `wasi:sockets` TCP.
+    Redis,
 }
 
 /// When the fs backend makes a write durable (`--sync`).
@@ -245,6 +247,170 @@ pub struct Config {
     pub faults: Vec<Fault>,
     /// Data present from the start.
     pub seeds: Vec<Seed>,
+    /// Where the redis backend connects, and how.
+    pub redis: RedisConfig,
+}
+
+/// The redis backend's settings (`--url`, `--key-prefix`, `--timeout-ms`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RedisConfig {
+    /// `redis://` URLs: one server, or seed nodes of a cluster (checked by [`RedisUrl::parse`]).
+    pub urls: Vec<String>,
+    /// Put before every Redis key the backend writes.
+    pub key_prefix: String,
+    /// How long one network operation may take, in milliseconds ([`RedisConfig::DEFAULT_TIMEOUT_MS`]
+    /// when `None`).
+    pub timeout_ms: Option<u64>,
+}
+
+impl RedisConfig {
+    /// The timeout when none is configured.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+}
+
+/// A parsed `redis://[user:password@]HOST:PORT[/DB]` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    /// A host name or an IP address (IPv6 without its brackets).
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// The ACL user name, if given.
+    pub user: Option<String>,
+    /// The password, if given (`AUTH`).
+    pub password: Option<String>,
+    /// The database number (`SELECT`; standalone servers only).
+    pub db: u32,
+}
+
+impl RedisUrl {
+    /// Parses a URL; the error says what is wrong and shows the expected form.
+    pub fn parse(url: &str) -> Result<RedisUrl, String> {
+        const FORM: &str = "redis://[user:password@]HOST:PORT[/DB]";
+        let rest = url
+            .strip_prefix("redis://")
+            .ok_or_else(|| format!("`{}` is not a redis URL: expected {FORM}", mask(url)))?;
+        let (userinfo, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, rest)) => (Some(userinfo), rest),
+            None => (None, rest),
+        };
+        let (hostport, db) = match rest.split_once('/') {
+            Some((hostport, "")) => (hostport, 0),
+            Some((hostport, db)) => (
+                hostport,
+                db.parse::<u32>().map_err(|_| {
+                    format!(
+                        "the database in `{}` must be a number, not `{db}`",
+                        mask(url)
+                    )
+                })?,
+            ),
+            None => (rest, 0),
+        };
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(v6) => match v6.split_once("]:") {
+                Some((host, port)) => (host, port),
+                None => {
+                    return Err(format!(
+                        "`{}` needs a port after the IPv6 address: expected {FORM}",
+                        mask(url)
+                    ));
+                }
+            },
+            None => hostport.rsplit_once(':').ok_or_else(|| {
+                format!(
+                    "`{}` has no port: expected {FORM}, e.g. redis://127.0.0.1:6379",
+                    mask(url)
+                )
+            })?,
+        };
+        if host.is_empty() || host.contains(['@', '/', '?', '#', ' ']) {
+            return Err(format!(
+                "`{}` has no valid host: expected {FORM}",
+                mask(url)
+            ));
+        }
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|port| *port != 0)
+            .ok_or_else(|| {
+                format!(
+                    "the port in `{}` must be 1 to 65535, not `{port}`",
+                    mask(url)
+                )
+            })?;
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(userinfo) => {
+                let (user, password) = match userinfo.split_once(':') {
+                    Some((user, password)) => (user, Some(password)),
+                    None => (userinfo, None),
+                };
+                let decode = |part: &str| {
+                    percent_decode(part).ok_or_else(|| {
+                        format!("`{}` has a bad %-escape in its user or password", mask(url))
+                    })
+                };
+                let user = (!user.is_empty()).then(|| decode(user)).transpose()?;
+                let password = password.map(decode).transpose()?;
+                if password.is_none() && user.is_some() {
+                    return Err(format!(
+                        "`{}` names a user without a password: write redis://user:password@HOST:PORT",
+                        mask(url)
+                    ));
+                }
+                (user, password)
+            }
+        };
+        Ok(RedisUrl {
+            host: host.to_owned(),
+            port,
+            user,
+            password,
+            db,
+        })
+    }
+
+    /// `HOST:PORT`, as messages name the server.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `url` with its password replaced by `***`, for printing.
+pub fn mask(url: &str) -> String {
+    match url
+        .strip_prefix("redis://")
+        .and_then(|rest| rest.rsplit_once('@'))
+    {
+        Some((userinfo, rest)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("redis://{user}:***@{rest}"),
+            None => format!("redis://***@{rest}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = core::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl Config {
@@ -256,6 +422,7 @@ impl Config {
         out.push(match self.backend {
             BackendKind::Memory => 0,
             BackendKind::Fs => 1,
+            BackendKind::Redis => 2,
         });
         put_opt_str(&mut out, self.dir.as_deref());
         put_list(&mut out, &self.allow, |out, name| {
@@ -286,6 +453,11 @@ impl Config {
             put_bytes(out, seed.key.as_bytes());
             put_bytes(out, &seed.value);
         });
+        put_list(&mut out, &self.redis.urls, |out, url| {
+            put_bytes(out, url.as_bytes())
+        });
+        put_bytes(&mut out, self.redis.key_prefix.as_bytes());
+        put_opt_u64(&mut out, self.redis.timeout_ms);
         out
     }
 
@@ -304,6 +476,7 @@ impl Config {
         let backend = match r.u8()? {
             0 => BackendKind::Memory,
             1 => BackendKind::Fs,
+            2 => BackendKind::Redis,
             _ => return Err("unknown backend"),
         };
         let config = Config {
@@ -340,6 +513,11 @@ impl Config {
                     value: r.bytes()?.to_vec(),
                 })
             })?,
+            redis: RedisConfig {
+                urls: r.list(Reader::string)?,
+                key_prefix: r.string()?,
+                timeout_ms: r.opt_u64()?,
+            },
         };
         if !r.0.is_empty() {
             return Err("unexpected bytes after the configuration");
@@ -500,7 +678,56 @@ mod tests {
                 key: "k\0/..".into(),
                 value: vec![0, 255],
             }],
+            redis: RedisConfig {
+                urls: vec!["redis://u:p@127.0.0.1:6379/2".into()],
+                key_prefix: "app:".into(),
+                timeout_ms: Some(250),
+            },
         }
+    }
+
+    #[test]
+    fn redis_urls_parse_and_bad_ones_say_the_form() {
+        let url = RedisUrl::parse("redis://me:p%40ss@cache.local:6380/3").unwrap();
+        assert_eq!(
+            url,
+            RedisUrl {
+                host: "cache.local".into(),
+                port: 6380,
+                user: Some("me".into()),
+                password: Some("p@ss".into()),
+                db: 3,
+            }
+        );
+        let plain = RedisUrl::parse("redis://127.0.0.1:6379").unwrap();
+        assert_eq!((plain.user, plain.password, plain.db), (None, None, 0));
+        let v6 = RedisUrl::parse("redis://:secret@[::1]:7000/").unwrap();
+        assert_eq!(
+            (v6.host.as_str(), v6.password.as_deref()),
+            ("::1", Some("secret"))
+        );
+        assert_eq!(v6.server(), "[::1]:7000");
+        for bad in [
+            "http://h:1",
+            "redis://h",
+            "redis://h:0",
+            "redis://h:99999",
+            "redis://:1",
+            "redis://h:1/x",
+            "redis://user@h:1",
+        ] {
+            let error = RedisUrl::parse(bad).expect_err(bad);
+            assert!(error.contains('`'), "{error}");
+        }
+        let error = RedisUrl::parse("redis://u:hunter2@h").unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(mask("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(mask("redis://:hunter2@h:1"), "redis://:***@h:1");
+        assert_eq!(mask("redis://h:1"), "redis://h:1");
     }
 
     #[test]
@@ -549,15 +776,18 @@ mod tests {
     fn a_corrupt_count_in_a_large_configuration_is_an_error() {
         let no_seeds = Config {
             seeds: Vec::new(),
+            redis: RedisConfig::default(),
             ..sample()
         };
-        let count_at = no_seeds.encode().len() - 4;
+        // The seed count, before the redis settings (an empty list, an empty string, `None`).
+        let count_at = no_seeds.encode().len() - 4 - (4 + 4 + 1);
         let mut bytes = Config {
             seeds: vec![Seed {
                 bucket: "b".into(),
                 key: "k".into(),
                 value: vec![7; 1 << 20],
             }],
+            redis: RedisConfig::default(),
             ..sample()
         }
         .encode();

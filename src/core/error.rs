@@ -93,6 +93,13 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A Redis server could not be reached or did not do what was asked.
+    Redis {
+        /// The server, as `HOST:PORT`.
+        server: String,
+        /// What happened, and what to do.
+        problem: String,
+    },
 }
 
 impl Error {
@@ -217,6 +224,7 @@ impl fmt::Display for Error {
                 "the store file `{path}` is damaged: {problem}; restore it from a backup or \
                  delete it (the other keys are not affected)"
             ),
+            Error::Redis { server, problem } => write!(f, "redis server {server}: {problem}"),
         }
     }
 }

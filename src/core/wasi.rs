@@ -1,19 +1,31 @@
 //! The WASI calls the component makes, and nothing else: in the component, bindings of the
-//! `trace-imports` world (with the fs backend, `fs-imports`) of `wit/world.wit`, every
-//! interface at 0.2.0; natively, std's equivalents.
+//! `trace-imports` world (with the fs backend, `fs-imports`; with redis, `redis-imports`) of
+//! `wit/world.wit`, every interface at 0.2.0; natively, std's equivalents.
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
-    #[cfg(not(feature = "fs"))]
+    #[cfg(not(any(feature = "fs", feature = "redis")))]
     wit_bindgen::generate!({
         path: "../../wit",
         world: "keyvalue-virt:component/trace-imports",
         generate_all,
     });
-    #[cfg(feature = "fs")]
+    #[cfg(all(feature = "fs", not(feature = "redis")))]
     wit_bindgen::generate!({
         path: "../../wit",
         world: "keyvalue-virt:component/fs-imports",
+        generate_all,
+    });
+    #[cfg(all(feature = "redis", not(feature = "fs")))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "keyvalue-virt:component/redis-imports",
+        generate_all,
+    });
+    #[cfg(all(feature = "fs", feature = "redis"))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "keyvalue-virt:component/fs-redis-imports",
         generate_all,
     });
 }

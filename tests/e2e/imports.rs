@@ -2,7 +2,9 @@
 //! each at 0.2.0, the lowest version that has every call, so that any WASI 0.2 runtime runs an
 //! app plugged with it.
 
-use keyvalue_virt_artifacts::{VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN};
+use keyvalue_virt_artifacts::{
+    VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN, VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+};
 use keyvalue_virt_compose::imports;
 
 /// `--trace` writes to standard error: `wasi:cli/stderr` and the stream types it returns.
@@ -18,6 +20,18 @@ const FS: [&str; 3] = [
     "wasi:filesystem/preopens@0.2.0",
     "wasi:filesystem/types@0.2.0",
     "wasi:random/random@0.2.0",
+];
+
+/// The redis backend adds TCP sockets (and name lookup, for a host given by name), and the
+/// clock and polling that bound each wait by `--timeout-ms`.
+const REDIS: [&str; 7] = [
+    "wasi:sockets/network@0.2.0",
+    "wasi:sockets/instance-network@0.2.0",
+    "wasi:sockets/tcp@0.2.0",
+    "wasi:sockets/tcp-create-socket@0.2.0",
+    "wasi:sockets/ip-name-lookup@0.2.0",
+    "wasi:clocks/monotonic-clock@0.2.0",
+    "wasi:io/poll@0.2.0",
 ];
 
 fn assert_imports(what: &str, component: &[u8], expected: &[&str]) {
@@ -39,4 +53,11 @@ fn fs_builds_add_only_the_filesystem_and_randomness() {
     let expected: Vec<&str> = TRACE.iter().chain(&FS).copied().collect();
     assert_imports("fs", VIRT_FS, &expected);
     assert_imports("fs draft2-spin", VIRT_FS_DRAFT2_SPIN, &expected);
+}
+
+#[test]
+fn redis_builds_add_only_sockets_the_clock_and_polling() {
+    let expected: Vec<&str> = TRACE.iter().chain(&REDIS).copied().collect();
+    assert_imports("redis", VIRT_REDIS, &expected);
+    assert_imports("redis draft2-spin", VIRT_REDIS_DRAFT2_SPIN, &expected);
 }

@@ -14,6 +14,7 @@ mod model;
 mod plug;
 mod probe;
 mod python;
+mod redis;
 mod scenarios;
 mod seeds;
 mod trace;

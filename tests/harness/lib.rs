@@ -4,6 +4,8 @@
 
 #![deny(missing_docs)]
 
+pub mod redis;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, SyncMode};
+use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, RedisConfig, SyncMode, mask};
 use serde_json::{Value, json};
 
 use super::options::{fault_spelling, quoted_list, shell_word};
@@ -38,8 +38,20 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
             (BackendKind::Memory, _) => "memory".to_owned(),
             (BackendKind::Fs, Some(dir)) => format!("fs, in `{dir}`"),
             (BackendKind::Fs, None) => "fs (no directory set)".to_owned(),
+            (BackendKind::Redis, _) => "redis".to_owned(),
         }],
     );
+    // Passwords are baked in, but never printed.
+    if config.backend == BackendKind::Redis {
+        let urls = config.redis.urls.iter().map(|url| mask(url)).collect();
+        row("url", urls);
+        row("key prefix", vec![format!("{:?}", config.redis.key_prefix)]);
+        let timeout = config
+            .redis
+            .timeout_ms
+            .unwrap_or(RedisConfig::DEFAULT_TIMEOUT_MS);
+        row("timeout", vec![format!("{timeout} ms")]);
+    }
     // Like the directory, the sync mode means something only to the fs backend.
     if config.backend == BackendKind::Fs {
         row("sync", vec![sync_text(config.sync)]);
@@ -128,11 +140,12 @@ pub fn json(baked: Option<&Config>) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut value = json!({
         "baked": baked.is_some(),
         "backend": match config.backend {
             BackendKind::Memory => "memory",
             BackendKind::Fs => "fs",
+            BackendKind::Redis => "redis",
         },
         "dir": config.dir,
         "sync": (config.backend == BackendKind::Fs).then(|| config.sync.name()),
@@ -144,7 +157,17 @@ pub fn json(baked: Option<&Config>) -> Value {
         "trace": config.trace,
         "fail": faults,
         "seeds": seed_file::render(&config.seeds),
-    })
+    });
+    // The redis settings, passwords masked, only where they mean something.
+    if config.backend == BackendKind::Redis
+        && let Some(object) = value.as_object_mut()
+    {
+        let urls: Vec<String> = config.redis.urls.iter().map(|url| mask(url)).collect();
+        object.insert("url".into(), json!(urls));
+        object.insert("key-prefix".into(), json!(config.redis.key_prefix));
+        object.insert("timeout-ms".into(), json!(config.redis.timeout_ms));
+    }
+    value
 }
 
 /// The sync mode of the fs backend and what it means.
@@ -234,7 +257,36 @@ mod tests {
                     value: vec![0, 255],
                 },
             ],
+            redis: RedisConfig::default(),
         }
+    }
+
+    #[test]
+    fn redis_passwords_are_masked() {
+        let config = Config {
+            backend: BackendKind::Redis,
+            redis: RedisConfig {
+                urls: vec!["redis://me:hunter2@h:1/2".into(), "redis://h:2".into()],
+                key_prefix: "app:".into(),
+                timeout_ms: None,
+            },
+            ..Config::default()
+        };
+        let shown = text("kv.wasm", Some(&config));
+        assert!(
+            shown.contains("url             redis://me:***@h:1/2\n")
+                && shown.contains("redis://h:2\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("5000 ms") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let json = json(Some(&config)).to_string();
+        assert!(
+            json.contains("redis://me:***@h:1/2") && !json.contains("hunter2"),
+            "{json}"
+        );
     }
 
     #[test]

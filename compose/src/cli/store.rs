@@ -1,6 +1,8 @@
 //! `inspect`, `export` and `import`: a store directory of the fs backend (`--backend fs`), read
 //! and written from the host with the component's own backend code, so the format has one
-//! implementation. Dumps use the `--seed-file` shape ([`seed_file`]).
+//! implementation. Dumps use the `--seed-file` shape ([`seed_file`]). In place of a directory,
+//! each takes a `redis://` URL: the keys the redis backend wrote there (without a key prefix),
+//! so that data moves between fs and Redis with one dump.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Read};
@@ -9,8 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use keyvalue_virt_core::backend::fs::{FORMAT, Fs};
+use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
 use keyvalue_virt_core::bucket::{PAGE_BYTES, PAGE_KEYS};
+use keyvalue_virt_core::config::{RedisConfig, mask};
 
 use super::seed_file::{self, Buckets};
 
@@ -47,7 +51,7 @@ Examples:
 /// `inspect DIR [--json]`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The store directory
+    /// The store directory, or a Redis server as redis://[user:password@]HOST:PORT[/DB]
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
@@ -59,7 +63,7 @@ pub struct InspectArgs {
 /// `export DIR`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// The store directory
+    /// The store directory, or a Redis server as redis://[user:password@]HOST:PORT[/DB]
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -67,7 +71,7 @@ pub struct ExportArgs {
 /// `import DIR [--file FILE]`.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The store directory (created if missing)
+    /// The store directory (created if missing), or a Redis server as redis://HOST:PORT[/DB]
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
@@ -96,7 +100,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
         "exported {} and {} from `{}`",
         count(buckets.len(), "bucket"),
         count(keys, "key"),
-        args.dir.display()
+        mask(&args.dir.to_string_lossy())
     );
     Ok(())
 }
@@ -115,7 +119,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
                 bail!(
                     "`import` reads the dump from stdin, which is a terminal; run `keyvalue-virt \
                      import {} < dump.json`, or pass --file dump.json",
-                    args.dir.display()
+                    mask(&args.dir.to_string_lossy())
                 );
             }
             let mut bytes = Vec::new();
@@ -126,7 +130,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
                 bail!(
                     "nothing on stdin: pipe the dump in (`keyvalue-virt import {} < dump.json`), \
                      or pass --file dump.json",
-                    args.dir.display()
+                    mask(&args.dir.to_string_lossy())
                 );
             }
             (bytes, "on stdin".to_owned())
@@ -139,18 +143,47 @@ pub fn import(args: ImportArgs) -> Result<()> {
         "imported {} into {} of `{}`",
         count(keys, "key"),
         count(buckets.len(), "bucket"),
-        args.dir.display()
+        mask(&args.dir.to_string_lossy())
     );
     Ok(())
 }
 
 /// Every bucket, key and value of the store in `dir`. Reads only.
 pub fn read_store(dir: &Path) -> Result<Buckets> {
+    if let Some(url) = redis_url(dir) {
+        let store = redis_store(url)?;
+        let names = store
+            .buckets()
+            .with_context(|| format!("failed to list the buckets on `{}`", mask(url)))?;
+        return read_buckets(&store, names, &mask(url));
+    }
     refuse_foreign(dir, false)?;
     let in_dir = || format!("failed to read the store in `{}`", dir.display());
     let store = Fs::new(dir, false, false);
+    let names = store.buckets().with_context(in_dir)?;
+    read_buckets(&store, names, &dir.display().to_string())
+}
+
+/// `dir` if it is a `redis://` URL rather than a directory.
+fn redis_url(dir: &Path) -> Option<&str> {
+    dir.to_str().filter(|text| text.starts_with("redis://"))
+}
+
+/// The redis backend on the server at `url` (no key prefix).
+fn redis_store(url: &str) -> Result<Redis> {
+    let config = RedisConfig {
+        urls: vec![url.to_owned()],
+        ..RedisConfig::default()
+    };
+    Redis::new(&config).map_err(|e| anyhow!("{e}"))
+}
+
+/// Every key and value of the buckets `names` of `store`, which is shown as `place`.
+fn read_buckets<B: Backend>(store: &B, names: Vec<String>, place: &str) -> Result<Buckets> {
+    let dir = Path::new(place);
+    let in_dir = || format!("failed to read the store in `{place}`");
     let mut buckets = Buckets::new();
-    for name in store.buckets().with_context(in_dir)? {
+    for name in names {
         let bucket = store.open(&name).with_context(in_dir)?;
         let mut keys = Vec::new();
         let mut from = Some(0);
@@ -182,6 +215,10 @@ pub fn read_store(dir: &Path) -> Result<Buckets> {
 /// Writes every bucket and key of `buckets` into the store in `dir` (creating `dir`, and the
 /// store in it, if needed); returns how many keys it wrote.
 pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
+    if let Some(url) = redis_url(dir) {
+        let store = redis_store(url)?;
+        return write_buckets(&store, buckets, &mask(url));
+    }
     if let Err(e) = std::fs::metadata(dir)
         && e.kind() == std::io::ErrorKind::NotFound
     {
@@ -195,6 +232,12 @@ pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
     store
         .buckets()
         .with_context(|| format!("failed to open the store in `{}`", dir.display()))?;
+    write_buckets(&store, buckets, &dir.display().to_string())
+}
+
+/// Writes every bucket and key of `buckets` into `store`, which is shown as `place`.
+fn write_buckets<B: Backend>(store: &B, buckets: &Buckets, place: &str) -> Result<usize> {
+    let dir = Path::new(place);
     let mut written = 0;
     for (name, keys) in buckets {
         let bucket = store
@@ -244,7 +287,7 @@ fn refuse_foreign(dir: &Path, writing: bool) -> Result<()> {
 pub fn text(dir: &Path, buckets: &Buckets) -> String {
     let mut out = String::new();
     if buckets.is_empty() {
-        let _ = writeln!(out, "no buckets in `{}`", dir.display());
+        let _ = writeln!(out, "no buckets in `{}`", mask(&dir.to_string_lossy()));
     }
     for (name, keys) in buckets {
         let bytes: usize = keys.values().map(Vec::len).sum();

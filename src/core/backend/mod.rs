@@ -6,6 +6,8 @@ mod contract;
 #[cfg(feature = "fs")]
 pub mod fs;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use crate::error::Error;
 use crate::prelude::*;
@@ -80,6 +82,31 @@ pub trait BucketOps {
     /// Stores `value` under `key` if its version is still `seen`; otherwise returns the version
     /// it has now and changes nothing.
     fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error>;
+
+    /// Adds `delta` to the decimal number under `key` in one step of the backend's own, where
+    /// it has one and computes the case exactly as `increment` would (`unsigned`: a stored
+    /// negative number is not a number); `Ok(None)` leaves the increment to
+    /// [`BucketOps::update`]. Returns the sum.
+    fn add(&self, _key: &str, _delta: i64, _unsigned: bool) -> Result<Option<i64>, Error> {
+        Ok(None)
+    }
+
+    /// The values of `keys`, in order (a backend over a network asks in one round trip).
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
+    /// Stores every pair, in order; not atomic.
+    fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+        pairs
+            .into_iter()
+            .try_for_each(|(key, value)| self.set(key, value))
+    }
+
+    /// Removes every key; not atomic.
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        keys.iter().try_for_each(|key| self.delete(key))
+    }
 }
 
 /// A bucket of whichever backend the configuration selects.
@@ -90,6 +117,9 @@ pub enum AnyBucket {
     /// A bucket in the store directory.
     #[cfg(feature = "fs")]
     Fs(fs::Bucket),
+    /// A bucket on a Redis server or cluster.
+    #[cfg(feature = "redis")]
+    Redis(redis::Bucket),
 }
 
 /// Calls `$method` on the bucket inside an [`AnyBucket`].
@@ -99,6 +129,8 @@ macro_rules! delegate {
             AnyBucket::Memory(bucket) => bucket.$method($($arg),*),
             #[cfg(feature = "fs")]
             AnyBucket::Fs(bucket) => bucket.$method($($arg),*),
+            #[cfg(feature = "redis")]
+            AnyBucket::Redis(bucket) => bucket.$method($($arg),*),
         }
     };
 }
@@ -156,5 +188,21 @@ impl BucketOps for AnyBucket {
 
     fn swap(&self, key: &str, seen: u64, value: Vec<u8>) -> Result<Result<(), u64>, Error> {
         delegate!(self.swap(key, seen, value))
+    }
+
+    fn add(&self, key: &str, delta: i64, unsigned: bool) -> Result<Option<i64>, Error> {
+        delegate!(self.add(key, delta, unsigned))
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        delegate!(self.get_many(keys))
+    }
+
+    fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+        delegate!(self.set_many(pairs))
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        delegate!(self.delete_many(keys))
     }
 }

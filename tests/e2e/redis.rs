@@ -1,0 +1,172 @@
+//! The redis backend (`--backend redis --url ...`) in the real component under wasmtime, against
+//! real `redis-server` processes the harness starts on free loopback ports and kills after: the
+//! conformance suite of every shape, concurrent instances, compare-and-swap loops, a server that
+//! dies or stops answering, and a three-node Redis Cluster.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use keyvalue_virt_compose::bake;
+use keyvalue_virt_core::config::Config;
+use keyvalue_virt_harness::redis::{RedisCluster, RedisServer};
+use keyvalue_virt_harness::{App, Outcome, plug_with, run_configured_with, scratch_dir};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// Lets the guest use the host's network, as `wasmtime run -S inherit-network` does (embedded,
+/// TCP must be allowed too: wasmtime-wasi 48 denies it by default).
+fn network(builder: &mut WasiCtxBuilder) {
+    builder
+        .inherit_network()
+        .allow_tcp(true)
+        .allow_ip_name_lookup(true);
+}
+
+fn run(app: App, config: &Config, args: &[&str]) -> Outcome {
+    run_configured_with(app, config, args, network)
+}
+
+/// The last line of a conformance run: `N passed, 0 failed, M skipped`, and no failure.
+fn assert_suite_passes(outcome: &Outcome, what: &str) {
+    let last = outcome.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(" passed, 0 failed, "),
+        "the conformance suite failed {what}:\n{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+}
+
+#[test]
+fn the_conformance_suite_of_every_shape_passes_on_redis() {
+    for app in App::CONFORMANCE {
+        let server = RedisServer::start();
+        let outcome = run(app, &server.config(), &[]);
+        assert_suite_passes(&outcome, &format!("for `{}` on redis", app.name()));
+    }
+}
+
+#[test]
+fn the_conformance_suite_passes_on_wasmtime_run_with_inherit_network() {
+    let server = RedisServer::start();
+    let config = server.config();
+    let virt = keyvalue_virt_compose::virt_in(&config, App::Draft2.shape());
+    let baked = bake::bake(virt, &config).unwrap();
+    let path = scratch_dir().join(format!("redis-conformance-{}.wasm", server.port));
+    std::fs::write(&path, plug_with(App::Draft2, &baked)).unwrap();
+    let output = Command::new("wasmtime")
+        .args(["run", "-S", "inherit-network"])
+        .arg(&path)
+        .output()
+        .expect("`wasmtime` on PATH (`bash .ci/setup` installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        output.status.success() && last.contains(" passed, 0 failed, "),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn eight_instances_incrementing_500_times_each_reach_4000() {
+    let server = RedisServer::start();
+    let config = server.config();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| run(App::Fs, &config, &["inc", "c", "n", "500"]).assert_ok());
+        }
+    });
+    assert_eq!(server.cli(&["GET", "c:n"]).trim(), "4000");
+}
+
+#[test]
+fn cas_loops_of_four_instances_lose_no_update() {
+    let server = RedisServer::start();
+    let config = server.config();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| run(App::Fs, &config, &["cas-inc", "c", "n", "100"]).assert_ok());
+        }
+    });
+    assert_eq!(server.cli(&["GET", "c:n"]).trim(), "400");
+}
+
+#[test]
+fn a_dead_server_is_an_error_naming_it_and_a_restarted_one_serves_again() {
+    let server = RedisServer::start();
+    let (port, config) = (server.port, server.config());
+    run(App::Probe, &config, &["set:b:k=1"]).assert_ok();
+    drop(server);
+    let outcome = run(App::Probe, &config, &["get:b:k", "set:b:k=2"]);
+    let expected = format!("redis server 127.0.0.1:{port}:");
+    assert_eq!(
+        outcome.stdout.matches(&expected).count(),
+        2,
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("the next call tries again"),
+        "{}",
+        outcome.stdout
+    );
+    let _server = RedisServer::on(port, &[]);
+    let outcome = run(App::Probe, &config, &["set:b:k=3", "get:b:k"]);
+    assert!(
+        outcome.stdout.contains("get:b:k -> ok \"3\""),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out_without_a_hang_or_trap() {
+    let server = RedisServer::start();
+    let mut config = server.config();
+    config.redis.timeout_ms = Some(300);
+    run(App::Probe, &config, &["set:b:k=1"]).assert_ok();
+    server.signal("-STOP");
+    let start = Instant::now();
+    let outcome = run(App::Probe, &config, &["get:b:k"]);
+    server.signal("-CONT");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(outcome.success(), "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("within 300 ms (--timeout-ms)"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_three_node_cluster_spreads_a_bucket_and_lists_it_whole() {
+    let cluster = RedisCluster::start();
+    let config = cluster.config();
+    let outcome = run(
+        App::Probe,
+        &config,
+        &[
+            "fill:b:k:300:8",
+            "list:b",
+            "inc:b:n:5",
+            "get-many:b:k1,k2,k299",
+        ],
+    );
+    assert!(outcome.success(), "{outcome:?}");
+    let listed = outcome
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("list:b -> "))
+        .unwrap_or_default();
+    assert_eq!(listed.matches("\"k").count(), 300, "{listed}");
+    for node in &cluster.nodes {
+        let keys: u64 = node.cli(&["DBSIZE"]).trim().parse().unwrap();
+        assert!(keys > 50, "node {} holds only {keys} keys", node.port);
+    }
+    let outcome = run(App::Draft2, &config, &[]);
+    assert_suite_passes(&outcome, "on a cluster");
+}
