@@ -38,6 +38,9 @@ const IO_BACKENDS: [&str; 2] = ["fs", "redis"];
 const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";
 const NULL_PACKAGE: &str = "keyvalue-virt-null";
 const NULL_ARTIFACT: &str = "keyvalue_virt_null.wasm";
+/// The HTTP example app (`tests/http-counter`), for `wasmtime serve`.
+const HTTP_COUNTER_PACKAGE: &str = "keyvalue-virt-http-counter";
+const HTTP_COUNTER_ARTIFACT: &str = "keyvalue_virt_http_counter.wasm";
 
 /// The conformance suite's package, and its commands (one per shape of `wasi:keyvalue`), which
 /// the CLI ships.
@@ -56,6 +59,7 @@ fn main() {
         "compose/conformance",
         "build.rs",
         "tests/guests",
+        "tests/http-counter",
         "tests/null-virt",
         "Cargo.toml",
         "Cargo.lock",
@@ -71,7 +75,7 @@ fn main() {
 
     let mut packages = vec![VIRT_PACKAGE, CONFORMANCE_PACKAGE];
     if test_guests {
-        packages.extend([GUESTS_PACKAGE, NULL_PACKAGE]);
+        packages.extend([GUESTS_PACKAGE, NULL_PACKAGE, HTTP_COUNTER_PACKAGE]);
     }
     cargo_build(&workspace, &target_dir, &packages, &[]);
     copy(
@@ -94,11 +98,18 @@ fn main() {
                     format!("`tests/guests/src/bin/{bin}.rs`"),
                 )
             })
-            .chain([(
-                NULL_ARTIFACT.to_owned(),
-                "NULL_VIRT".to_owned(),
-                "`tests/null-virt`".to_owned(),
-            )]);
+            .chain([
+                (
+                    NULL_ARTIFACT.to_owned(),
+                    "NULL_VIRT".to_owned(),
+                    "`tests/null-virt`".to_owned(),
+                ),
+                (
+                    HTTP_COUNTER_ARTIFACT.to_owned(),
+                    "HTTP_COUNTER".to_owned(),
+                    "`tests/http-counter`".to_owned(),
+                ),
+            ]);
         for (file, name, source) in artifacts {
             let shipped = out_dir.join(&file);
             copy(&built.join(&file), &shipped);

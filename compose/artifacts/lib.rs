@@ -56,7 +56,8 @@ pub mod conformance {
 }
 
 /// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
-/// `DRAFT_APP`) and `tests/null-virt` (`NULL_VIRT`), as paths of built components.
+/// `DRAFT_APP`), `tests/null-virt` (`NULL_VIRT`) and `tests/http-counter` (`HTTP_COUNTER`), as
+/// paths of built components.
 #[cfg(feature = "test-guests")]
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -17,4 +17,6 @@ mod python;
 mod redis;
 mod scenarios;
 mod seeds;
+mod serve;
 mod trace;
+mod wasmtime_cli;

@@ -470,3 +470,17 @@ pub fn run_component_with(
 ) -> Outcome {
     execute(&pre_instantiate(component), program, args, configure)
 }
+
+/// What `keyvalue-virt plug APP` does with the options that make `config`, in-process: picks
+/// the shape `app` imports, bakes `config` into the build of the virt that serves it, plugs it.
+/// Panics if that fails or leaves a `wasi:keyvalue` import.
+pub fn plug_as_cli(app: &[u8], config: &VirtConfig) -> Vec<u8> {
+    let shape = keyvalue_virt_compose::shape_for(app)
+        .unwrap_or_else(|e| panic!("no build of the virt plugs the app: {}", chain(&e)));
+    let virt = bake::bake(keyvalue_virt_compose::virt_in(config, shape), config)
+        .unwrap_or_else(|e| panic!("failed to bake the configuration: {}", chain(&e)));
+    let bytes = keyvalue_virt_compose::plug(app, &virt)
+        .unwrap_or_else(|e| panic!("failed to plug the app: {}", chain(&e)));
+    assert_no_keyvalue_imports(&bytes);
+    bytes
+}
