@@ -691,6 +691,35 @@ fn bad_scalar_options_are_refused() {
 }
 
 #[test]
+fn a_bad_url_is_refused_without_echoing_its_password() {
+    for url in [
+        "redis://user:SECRET-hunter2@127.0.0.1",
+        "redis://user:SECRET-hunter2@127.0.0.1:99999",
+        "redis://:SECRET-hunter2@127.0.0.1:6379/db",
+        "http://user:SECRET-hunter2@127.0.0.1:6379",
+    ] {
+        for command in ["build", "plug"] {
+            let dir = scratch();
+            let out = dir.path().join("kv.wasm");
+            let mut kv = kv();
+            kv.arg(command);
+            if command == "plug" {
+                kv.arg(dir.path().join("app.wasm"));
+            }
+            let output = kv
+                .args(["--backend", "redis", "--url", url, "-o"])
+                .arg(&out)
+                .assert()
+                .failure();
+            let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+            assert!(stderr.contains("invalid --url: "), "{url}: {stderr}");
+            assert!(!stderr.contains("SECRET"), "{url}: {stderr}");
+            assert!(!out.exists(), "{url}: wrote `{}` anyway", out.display());
+        }
+    }
+}
+
+#[test]
 fn missing_output_is_refused() {
     kv().arg("build")
         .assert()

@@ -1,9 +1,13 @@
 //! Runs the real `keyvalue-virt` binary on store directories of the fs backend: `import`, then
-//! `inspect` and `export`, round trips, empty and missing directories, and bad dumps.
+//! `inspect` and `export`, round trips, empty and missing directories, and bad dumps; and on a
+//! real `redis-server` under a `--key-prefix`.
 
 mod common;
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -353,6 +357,162 @@ fn a_damaged_record_is_an_error_naming_the_file() {
                 .and(contains(path.display().to_string()))
                 .and(contains("checksum mismatch")),
         );
+}
+
+/// A real `redis-server` on a free loopback port, killed on drop. (The root package's tests
+/// have the full guard, `tests/harness/redis.rs`; this package cannot depend on the harness,
+/// which depends on it.)
+struct RedisServer {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let dir = scratch();
+        let child = Command::new("redis-server")
+            .current_dir(dir.path())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("failed to start `redis-server` ({e}): `bash .ci/setup` installs it")
+            });
+        let server = RedisServer {
+            port,
+            child,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli -p PORT ARGS` and returns its stdout, trimmed.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(output.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_redis_dump_round_trips_under_a_key_prefix_and_keys_outside_it_are_not_listed() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let redis = Path::new(&url);
+    // Other data on the server: no prefix, another prefix, and a key that `app[1]:*` would
+    // match as an unescaped glob.
+    for key in ["users:alice", "other:users:bob", "app1:users:carol"] {
+        server.cli(&["SET", key, "outside"]);
+    }
+
+    let dump = varied_dump();
+    kv().args(["import", &url, "--key-prefix", "app[1]:"])
+        .write_stdin(serde_json::to_vec(&dump).unwrap())
+        .assert()
+        .success()
+        .stderr(contains(
+            "imported 13 keys into 3 buckets of `redis://127.0.0.1:",
+        ));
+    // Written where the component baked with `--key-prefix 'app[1]:'` reads them.
+    assert_eq!(server.cli(&["GET", "app[1]:users:alice"]), "{\"age\": 30}");
+    assert_eq!(server.cli(&["GET", "app[1]::counter"]), "41");
+    assert_eq!(server.cli(&["GET", "users:alice"]), "outside");
+
+    // Redis has no empty buckets: a bucket is the keys under its name.
+    let mut expected = dump.clone();
+    expected.as_object_mut().unwrap().remove("empty bucket");
+    let prefixed = ["--key-prefix", "app[1]:"];
+    assert_eq!(
+        export(redis, &[&["export"][..], &prefixed].concat()),
+        expected
+    );
+    assert_eq!(
+        export(redis, &[&["inspect", "--json"][..], &prefixed].concat()),
+        expected
+    );
+    let listed = kv()
+        .args(["inspect", &url, "--key-prefix", "app[1]:"])
+        .assert()
+        .success();
+    let listed = String::from_utf8_lossy(&listed.get_output().stdout).into_owned();
+    assert!(listed.contains("bucket \"users\": 11 keys"), "{listed}");
+    assert!(
+        !listed.contains("carol") && !listed.contains("bob"),
+        "{listed}"
+    );
+
+    // Exported under one prefix and imported under another, the dump round-trips.
+    let exported = kv()
+        .args(["export", &url, "--key-prefix", "app[1]:"])
+        .assert()
+        .success();
+    let exported = exported.get_output().stdout.clone();
+    kv().args(["import", &url, "--key-prefix", "copy:"])
+        .write_stdin(exported)
+        .assert()
+        .success();
+    assert_eq!(
+        export(redis, &["export", "--key-prefix", "copy:"]),
+        expected
+    );
+
+    // Without a prefix every key on the server is listed, outside ones too.
+    let everything = export(redis, &["export"]);
+    assert_eq!(everything["users"]["alice"], json!("outside"));
+    assert_eq!(everything["app1"]["users:carol"], json!("outside"));
+    assert_eq!(everything["copy"]["users:alice"], json!("{\"age\": 30}"));
+    assert_eq!(server.cli(&["DBSIZE"]), (3 + 2 * 13).to_string());
+}
+
+#[test]
+fn a_key_prefix_with_a_directory_is_refused() {
+    let dir = scratch();
+    for command in ["inspect", "export"] {
+        kv().arg(command)
+            .arg(dir.path())
+            .args(["--key-prefix", "app:"])
+            .assert()
+            .failure()
+            .stderr(contains("--key-prefix is only used with a redis:// URL"));
+    }
+    kv().arg("import")
+        .arg(dir.path())
+        .args(["--key-prefix", "app:"])
+        .write_stdin("{}")
+        .assert()
+        .failure()
+        .stderr(contains("--key-prefix is only used with a redis:// URL"));
+    assert!(!dir.path().join("FORMAT").exists());
 }
 
 #[test]

@@ -187,7 +187,7 @@ fn native_fs(op: &str, sync: SyncMode) -> f64 {
 }
 
 /// Reads the `OP N NANOSECONDS` line the bench app prints.
-fn parse(stdout: &str) -> f64 {
+pub fn parse(stdout: &str) -> f64 {
     stdout
         .split_whitespace()
         .nth(2)

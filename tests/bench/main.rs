@@ -17,14 +17,16 @@
 //! Then: linear memory per key after 1,000,000 keys (metered by a `ResourceLimiter`, the
 //! floor's subtracted), the time to instantiate the composed app, the same app on jco
 //! (Node.js) against a plain JavaScript `Map` (`map-store.mjs`), and the fs backend against
-//! the same code native (`fs.rs`).
+//! the same code native (`fs.rs`), and the redis backend on a `redis-server` started for the
+//! run against the same code native over the same server (`redis.rs`).
 //!
 //! Writes `target/bench/results.json`, `target/bench/ops.svg` and
 //! `target/bench/get-latency.svg`. Options (after `--`): `--quick` (small counts, for a smoke
-//! test), `--no-cli`, `--no-jco`, `--no-fs`.
+//! test), `--no-cli`, `--no-jco`, `--no-fs`, `--no-redis`.
 
 mod fs;
 mod plot;
+mod redis;
 mod report;
 mod run;
 
@@ -194,6 +196,7 @@ struct Options {
     cli: bool,
     jco: bool,
     fs: bool,
+    redis: bool,
 }
 
 impl Options {
@@ -203,6 +206,7 @@ impl Options {
             cli: true,
             jco: true,
             fs: true,
+            redis: true,
         };
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
@@ -210,11 +214,13 @@ impl Options {
                 "--no-cli" => options.cli = false,
                 "--no-jco" => options.jco = false,
                 "--no-fs" => options.fs = false,
+                "--no-redis" => options.redis = false,
                 // `cargo bench` passes `--bench`.
                 "--bench" => {}
                 other => {
                     eprintln!(
-                        "unknown option `{other}`; options: --quick, --no-cli, --no-jco, --no-fs"
+                        "unknown option `{other}`; options: --quick, --no-cli, --no-jco, \
+                         --no-fs, --no-redis"
                     );
                     std::process::exit(2);
                 }
@@ -296,6 +302,16 @@ fn main() {
 
     println!();
     report::print(&results, &latency);
+    if options.redis {
+        if redis::available() {
+            results.redis = Some(redis::redis_table(&plugged, options.quick));
+        } else {
+            println!(
+                "\n(`redis-server` is not installed: skipping the redis backend; `bash .ci/setup` \
+                 installs it)"
+            );
+        }
+    }
     let dir = keyvalue_virt_harness::workspace_root()
         .join("target")
         .join("bench");

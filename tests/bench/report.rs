@@ -86,6 +86,8 @@ pub struct Results {
     entries: Vec<Entry>,
     /// The instantiation times, once measured.
     pub instantiation: Option<Instantiation>,
+    /// The redis backend's rows (`redis.rs`), once measured.
+    pub redis: Option<Value>,
 }
 
 impl Results {
@@ -95,6 +97,7 @@ impl Results {
             quick,
             entries: Vec::new(),
             instantiation: None,
+            redis: None,
         }
     }
 
@@ -407,6 +410,7 @@ pub fn write_json(results: &Results, memory: Option<&Workload>, path: &Path) {
         "entries": entries,
         "memory": memory,
         "instantiation": instantiation,
+        "redis": results.redis,
     });
     let text = serde_json::to_string_pretty(&document).expect("JSON of plain values");
     std::fs::write(path, text)

@@ -1,7 +1,8 @@
 //! The configuration options shared by `build` and `plug`, and how they become a [`Config`].
 //!
 //! Each option's value is checked on its own by a clap value parser (clap names the option in
-//! its error); [`ConfigArgs::to_config`] then reads the seed files and checks the options
+//! its error), except `--url`, whose value clap's error would echo, password included;
+//! [`ConfigArgs::to_config`] then checks the URLs, reads the seed files and checks the options
 //! against each other. Both happen before anything is written.
 
 use std::collections::HashMap;
@@ -49,7 +50,9 @@ pub struct ConfigArgs {
     /// Repeat it to give several seed nodes of a Redis Cluster (cluster mode is detected from
     /// the server). WARNING: a password given here is baked into the component, readable by
     /// anyone who has the file (`keyvalue-virt config` prints it masked).
-    #[arg(long = "url", value_name = "URL", value_parser = parse_url)]
+    // Checked by `to_config`, not by a clap value parser: clap's error would echo the value,
+    // password included.
+    #[arg(long = "url", value_name = "URL")]
     pub urls: Vec<String>,
 
     /// Put PREFIX before every Redis key `--backend redis` writes [default: none]
@@ -207,6 +210,9 @@ impl ConfigArgs {
                 )
             }
             _ => {}
+        }
+        for url in &self.urls {
+            check_url(url)?;
         }
         if backend != BackendKind::Redis && (self.key_prefix.is_some() || self.timeout_ms.is_some())
         {
@@ -515,9 +521,22 @@ pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
     SyncMode::from_name(value).ok_or_else(|| format!("WHEN must be {}, not `{value}`", sync_list()))
 }
 
-/// Parses `--url`: a `redis://` URL (the message never shows its password).
-pub fn parse_url(value: &str) -> Result<String, String> {
-    RedisUrl::parse(value).map(|_| value.to_owned())
+/// Checks a `--url`: a `redis://` URL. The message never shows its password, nor anything
+/// before the last `@` of a value that is not a `redis://` URL.
+pub fn check_url(value: &str) -> Result<()> {
+    let problem = if value.starts_with("redis://") {
+        match RedisUrl::parse(value) {
+            Ok(_) => return Ok(()),
+            Err(problem) => problem,
+        }
+    } else {
+        let shown = match value.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => value.to_owned(),
+        };
+        format!("`{shown}` is not a redis URL: expected redis://[user:password@]HOST:PORT[/DB]")
+    };
+    bail!("invalid --url: {problem}")
 }
 
 /// Parses `--dir`: an absolute guest path.
@@ -905,11 +924,28 @@ mod tests {
             ..args()
         };
         assert!(error_of(url_without_redis).contains("add `--backend redis`"));
-        assert!(parse_url("redis://h").unwrap_err().contains("has no port"));
+        let url_error = |url: &str| format!("{:#}", check_url(url).unwrap_err());
+        assert!(url_error("redis://h").contains("has no port"));
+        for bad in [
+            "redis://u:hunter2@h",
+            "redis://:hunter2@h:0",
+            "redis://u:hunter2@h:1/x",
+            "rediss://u:hunter2@h:1",
+            "u:hunter2@h:1",
+        ] {
+            let error = url_error(bad);
+            assert!(error.starts_with("invalid --url: "), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        let bad_url_in_args = ConfigArgs {
+            backend: Some(Backend::Redis),
+            urls: vec!["redis://u:hunter2@h".into()],
+            ..args()
+        };
+        let error = error_of(bad_url_in_args);
         assert!(
-            !parse_url("redis://u:hunter2@h")
-                .unwrap_err()
-                .contains("hunter2")
+            error.contains("has no port") && !error.contains("hunter2"),
+            "{error}"
         );
     }
 

@@ -1,8 +1,9 @@
 //! `inspect`, `export` and `import`: a store directory of the fs backend (`--backend fs`), read
 //! and written from the host with the component's own backend code, so the format has one
 //! implementation. Dumps use the `--seed-file` shape ([`seed_file`]). In place of a directory,
-//! each takes a `redis://` URL: the keys the redis backend wrote there (without a key prefix),
-//! so that data moves between fs and Redis with one dump.
+//! each takes a `redis://` URL: the keys the redis backend wrote there, under `--key-prefix`
+//! as for `build` and `plug` (default none), so that data moves between fs and Redis with one
+//! dump.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Read};
@@ -35,7 +36,8 @@ baked into a component with --seed-file.
 
 Examples:
   keyvalue-virt export ./data > dump.json
-  keyvalue-virt import ./copy < dump.json";
+  keyvalue-virt import ./copy < dump.json
+  keyvalue-virt export redis://127.0.0.1:6379 --key-prefix app: > dump.json";
 
 /// The help of `import` after its options.
 pub const IMPORT_EXAMPLES: &str = "\
@@ -55,6 +57,9 @@ pub struct InspectArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
+    #[command(flatten)]
+    pub prefix: PrefixArgs,
+
     /// Print the whole store, values too, as JSON in the --seed-file shape (like `export`)
     #[arg(long)]
     pub json: bool,
@@ -66,6 +71,9 @@ pub struct ExportArgs {
     /// The store directory, or a Redis server as redis://[user:password@]HOST:PORT[/DB]
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub prefix: PrefixArgs,
 }
 
 /// `import DIR [--file FILE]`.
@@ -75,14 +83,28 @@ pub struct ImportArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
+    #[command(flatten)]
+    pub prefix: PrefixArgs,
+
     /// Read the dump from FILE instead of stdin
     #[arg(long, value_name = "FILE.json")]
     pub file: Option<PathBuf>,
 }
 
+/// `--key-prefix` of the store commands.
+#[derive(Args, Debug, Default)]
+pub struct PrefixArgs {
+    /// With a redis:// URL: the --key-prefix the component was built with [default: none]
+    ///
+    /// Only keys that start with PREFIX are read, and every key is written with it, as the
+    /// component does; keys outside it are neither listed nor touched.
+    #[arg(long, value_name = "PREFIX")]
+    pub key_prefix: Option<String>,
+}
+
 /// Runs `inspect`.
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let buckets = read_store(&args.dir)?;
+    let buckets = read_store(&args.dir, &args.prefix)?;
     if args.json {
         print_json(&buckets)
     } else {
@@ -93,7 +115,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 
 /// Runs `export`.
 pub fn export(args: ExportArgs) -> Result<()> {
-    let buckets = read_store(&args.dir)?;
+    let buckets = read_store(&args.dir, &args.prefix)?;
     print_json(&buckets)?;
     let keys: usize = buckets.values().map(|keys| keys.len()).sum();
     eprintln!(
@@ -138,7 +160,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
     };
     let buckets = seed_file::parse_buckets(&bytes)
         .map_err(|problem| anyhow!("invalid seed file {source}: {problem}"))?;
-    let keys = write_store(&args.dir, &buckets)?;
+    let keys = write_store(&args.dir, &args.prefix, &buckets)?;
     eprintln!(
         "imported {} into {} of `{}`",
         count(keys, "key"),
@@ -148,10 +170,10 @@ pub fn import(args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every bucket, key and value of the store in `dir`. Reads only.
-pub fn read_store(dir: &Path) -> Result<Buckets> {
-    if let Some(url) = redis_url(dir) {
-        let store = redis_store(url)?;
+/// Every bucket, key and value of the store in `dir` (under `prefix`, on Redis). Reads only.
+pub fn read_store(dir: &Path, prefix: &PrefixArgs) -> Result<Buckets> {
+    if let Some(url) = redis_url(dir, prefix)? {
+        let store = redis_store(url, prefix)?;
         let names = store
             .buckets()
             .with_context(|| format!("failed to list the buckets on `{}`", mask(url)))?;
@@ -164,15 +186,25 @@ pub fn read_store(dir: &Path) -> Result<Buckets> {
     read_buckets(&store, names, &dir.display().to_string())
 }
 
-/// `dir` if it is a `redis://` URL rather than a directory.
-fn redis_url(dir: &Path) -> Option<&str> {
-    dir.to_str().filter(|text| text.starts_with("redis://"))
+/// `dir` if it is a `redis://` URL rather than a directory; refuses a key prefix with a
+/// directory.
+fn redis_url<'a>(dir: &'a Path, prefix: &PrefixArgs) -> Result<Option<&'a str>> {
+    let url = dir.to_str().filter(|text| text.starts_with("redis://"));
+    if url.is_none() && prefix.key_prefix.is_some() {
+        bail!(
+            "--key-prefix is only used with a redis:// URL, not with the directory `{}`; drop \
+             --key-prefix",
+            dir.display()
+        );
+    }
+    Ok(url)
 }
 
-/// The redis backend on the server at `url` (no key prefix).
-fn redis_store(url: &str) -> Result<Redis> {
+/// The redis backend on the server at `url`, with the key prefix of `prefix`.
+fn redis_store(url: &str, prefix: &PrefixArgs) -> Result<Redis> {
     let config = RedisConfig {
         urls: vec![url.to_owned()],
+        key_prefix: prefix.key_prefix.clone().unwrap_or_default(),
         ..RedisConfig::default()
     };
     Redis::new(&config).map_err(|e| anyhow!("{e}"))
@@ -213,10 +245,10 @@ fn read_buckets<B: Backend>(store: &B, names: Vec<String>, place: &str) -> Resul
 }
 
 /// Writes every bucket and key of `buckets` into the store in `dir` (creating `dir`, and the
-/// store in it, if needed); returns how many keys it wrote.
-pub fn write_store(dir: &Path, buckets: &Buckets) -> Result<usize> {
-    if let Some(url) = redis_url(dir) {
-        let store = redis_store(url)?;
+/// store in it, if needed; under `prefix`, on Redis); returns how many keys it wrote.
+pub fn write_store(dir: &Path, prefix: &PrefixArgs, buckets: &Buckets) -> Result<usize> {
+    if let Some(url) = redis_url(dir, prefix)? {
+        let store = redis_store(url, prefix)?;
         return write_buckets(&store, buckets, &mask(url));
     }
     if let Err(e) = std::fs::metadata(dir)
@@ -350,17 +382,23 @@ mod tests {
             ("bin", &[("blob", &[0, 255, 1]), ("/..", b"x")]),
             ("empty", &[]),
         ]);
-        assert_eq!(write_store(&store, &data).unwrap(), 4);
-        assert_eq!(read_store(&store).unwrap(), data);
+        assert_eq!(
+            write_store(&store, &PrefixArgs::default(), &data).unwrap(),
+            4
+        );
+        assert_eq!(read_store(&store, &PrefixArgs::default()).unwrap(), data);
         // Writing again replaces values and keeps other keys.
         let more = buckets(&[("", &[("k", b"w")])]);
-        write_store(&store, &more).unwrap();
+        write_store(&store, &PrefixArgs::default(), &more).unwrap();
         let mut expected = data;
         expected
             .get_mut("")
             .unwrap()
             .insert("k".into(), b"w".to_vec());
-        assert_eq!(read_store(&store).unwrap(), expected);
+        assert_eq!(
+            read_store(&store, &PrefixArgs::default()).unwrap(),
+            expected
+        );
     }
 
     #[test]
@@ -378,21 +416,30 @@ mod tests {
     fn directories_that_are_not_stores_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing");
-        let error = format!("{:#}", read_store(&missing).unwrap_err());
+        let error = format!(
+            "{:#}",
+            read_store(&missing, &PrefixArgs::default()).unwrap_err()
+        );
         assert!(error.contains("does not exist"), "{error}");
         assert!(!missing.exists());
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        let error = format!("{:#}", write_store(&file, &Buckets::new()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            write_store(&file, &PrefixArgs::default(), &Buckets::new()).unwrap_err()
+        );
         assert!(error.contains("is not a directory"), "{error}");
         std::fs::remove_file(&file).unwrap();
 
         std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
-        let error = format!("{:#}", read_store(dir.path()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            read_store(dir.path(), &PrefixArgs::default()).unwrap_err()
+        );
         assert!(error.contains("is not a keyvalue-virt store"), "{error}");
         let error = format!(
             "{:#}",
-            write_store(dir.path(), &Buckets::new()).unwrap_err()
+            write_store(dir.path(), &PrefixArgs::default(), &Buckets::new()).unwrap_err()
         );
         assert!(error.contains("import into an empty directory"), "{error}");
         assert!(!dir.path().join("FORMAT").exists());
@@ -401,7 +448,7 @@ mod tests {
         std::fs::write(dir.path().join("FORMAT"), "keyvalue-virt store, format 9\n").unwrap();
         let error = format!(
             "{:#}",
-            write_store(dir.path(), &Buckets::new()).unwrap_err()
+            write_store(dir.path(), &PrefixArgs::default(), &Buckets::new()).unwrap_err()
         );
         assert!(error.contains("another format"), "{error}");
     }
