@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{kv, scratch};
+use keyvalue_virt_redis_server::RedisServer;
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Map, Value, json};
@@ -357,71 +355,6 @@ fn a_damaged_record_is_an_error_naming_the_file() {
                 .and(contains(path.display().to_string()))
                 .and(contains("checksum mismatch")),
         );
-}
-
-/// A real `redis-server` on a free loopback port, killed on drop. (The root package's tests
-/// have the full guard, `tests/harness/redis.rs`; this package cannot depend on the harness,
-/// which depends on it.)
-struct RedisServer {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let dir = scratch();
-        let child = Command::new("redis-server")
-            .current_dir(dir.path())
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("failed to start `redis-server` ({e}): `bash .ci/setup` installs it")
-            });
-        let server = RedisServer {
-            port,
-            child,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "redis-server did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs `redis-cli -p PORT ARGS` and returns its stdout, trimmed.
-    fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        assert!(output.status.success(), "redis-cli {args:?} failed");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
-use keyvalue_virt_harness::redis::RedisServer;
+use keyvalue_virt_harness::redis::{RedisConfigured, RedisServer};
 use keyvalue_virt_harness::{baked_virt, compile, run_component_with};
 use serde_json::{Value, json};
 use wasmtime_wasi::WasiCtxBuilder;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use keyvalue_virt_compose::bake;
 use keyvalue_virt_core::config::Config;
-use keyvalue_virt_harness::redis::{RedisCluster, RedisServer};
+use keyvalue_virt_harness::redis::{RedisCluster, RedisConfigured, RedisServer};
 use keyvalue_virt_harness::{App, Outcome, plug_with, run_configured_with, scratch_dir};
 use wasmtime_wasi::WasiCtxBuilder;
 

@@ -344,9 +344,8 @@ mod redis {
         ($($check:ident)*) => {$(
             #[test]
             fn $check() {
-                if let Some(fresh) = Fresh::new() {
-                    super::$check(&fresh.1);
-                }
+                let fresh = Fresh::new();
+                super::$check(&fresh.1);
             }
         )*};
     }

@@ -1,97 +1,31 @@
-//! The redis backend against a real `redis-server` (skipped, with a note, where none is
-//! installed): the contract every backend keeps, and what this one adds (key layout, counters
+//! The redis backend against a real `redis-server` (`bash .ci/setup` installs it): the
+//! contract every backend keeps, and what this one adds (key layout, counters
 //! through `INCRBY`, failures of the server).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use keyvalue_virt_redis_server::RedisServer;
 
 use super::*;
 
-/// A `redis-server` on a free loopback port, killed when dropped.
-pub(crate) struct Server {
-    pub(crate) port: u16,
-    child: Child,
-}
-
-impl Server {
-    /// Starts a server, or returns `None` (and says so) where `redis-server` is not installed.
-    pub(crate) fn start() -> Option<Server> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap()
-            .port();
-        Server::on(port)
-    }
-
-    /// Starts a server on `port`.
-    pub(crate) fn on(port: u16) -> Option<Server> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            std::eprintln!(
-                "redis-server is not installed: skipping (apt-get install redis-server)"
-            );
-            return None;
-        };
-        let server = Server { port, child };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Some(server)
-    }
-
-    /// A backend on this server, under a key prefix of its own.
-    pub(crate) fn backend(&self, timeout_ms: u64) -> Redis {
-        Redis::new(&RedisConfig {
-            urls: vec![format!("redis://127.0.0.1:{}", self.port)],
-            key_prefix: "test:".into(),
-            timeout_ms: Some(timeout_ms),
-        })
-        .unwrap()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A backend on `server`, under a key prefix of its own.
+fn backend(server: &RedisServer, timeout_ms: u64) -> Redis {
+    Redis::new(&RedisConfig {
+        urls: vec![server.url()],
+        key_prefix: "test:".into(),
+        timeout_ms: Some(timeout_ms),
+    })
+    .unwrap()
 }
 
 /// A fresh server and a backend on it, for the contract.
-pub(crate) struct Fresh(pub(crate) Server, pub(crate) Redis);
+pub(crate) struct Fresh(pub(crate) RedisServer, pub(crate) Redis);
 
 impl Fresh {
-    pub(crate) fn new() -> Option<Fresh> {
-        let server = Server::start()?;
-        let backend = server.backend(5000);
-        Some(Fresh(server, backend))
+    pub(crate) fn new() -> Fresh {
+        let server = RedisServer::start();
+        let backend = backend(&server, 5000);
+        Fresh(server, backend)
     }
 }
 
@@ -112,9 +46,7 @@ fn raw_keys(port: u16) -> Vec<String> {
 
 #[test]
 fn keys_are_prefixed_and_bucket_names_escaped() {
-    let Some(Fresh(server, redis)) = Fresh::new() else {
-        return;
-    };
+    let Fresh(server, redis) = Fresh::new();
     redis.open("a:b").unwrap().set("k".into(), vec![]).unwrap();
     redis.open("a").unwrap().set("b:k".into(), vec![]).unwrap();
     redis.open("{x}%").unwrap().set("*".into(), vec![]).unwrap();
@@ -137,9 +69,7 @@ impl Bucket {
 
 #[test]
 fn increments_use_incrby_and_match_the_other_backends() {
-    let Some(Fresh(_server, redis)) = Fresh::new() else {
-        return;
-    };
+    let Fresh(_server, redis) = Fresh::new();
     let b = redis.open("n").unwrap();
     assert_eq!(b.add("c", 5, true).unwrap(), Some(5));
     assert_eq!(b.add("c", -7, false).unwrap(), Some(-2));
@@ -157,18 +87,16 @@ fn increments_use_incrby_and_match_the_other_backends() {
 
 #[test]
 fn a_dead_server_is_named_and_a_restarted_one_reconnects() {
-    let Some(server) = Server::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let port = server.port;
-    let b = server.backend(2000).open("f").unwrap();
+    let b = backend(&server, 2000).open("f").unwrap();
     b.set("k".into(), b"1".to_vec()).unwrap();
     drop(server);
     let error = b.set("k".into(), b"2".to_vec()).unwrap_err().to_string();
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     let error = b.get("k").unwrap_err().to_string();
     assert!(error.contains("check that the server runs"), "{error}");
-    let _server = Server::on(port).unwrap();
+    let _server = RedisServer::on(port, &[]);
     assert_eq!(b.get("k").unwrap(), None);
     b.set("k".into(), b"3".to_vec()).unwrap();
     assert_eq!(b.get("k").unwrap(), Some(b"3".to_vec()));
@@ -176,10 +104,8 @@ fn a_dead_server_is_named_and_a_restarted_one_reconnects() {
 
 #[test]
 fn a_server_that_stops_answering_times_out() {
-    let Some(server) = Server::start() else {
-        return;
-    };
-    let b = server.backend(300).open("f").unwrap();
+    let server = RedisServer::start();
+    let b = backend(&server, 300).open("f").unwrap();
     b.set("k".into(), b"1".to_vec()).unwrap();
     server.signal("-STOP");
     let start = Instant::now();
