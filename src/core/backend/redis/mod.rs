@@ -129,7 +129,10 @@ impl Redis {
             loop {
                 let (next, keys) = scan(&self.client, node, cursor, &pattern, SCAN_COUNT)?;
                 for key in keys {
-                    let rest = &key[self.key_prefix.len()..];
+                    // SCAN matched the prefix; a server that answers otherwise is skipped.
+                    let Some(rest) = key.strip_prefix(self.key_prefix.as_bytes()) else {
+                        continue;
+                    };
                     if let Some(end) = rest.iter().position(|&b| b == b':')
                         && let Some(bucket) = unescape(&rest[..end])
                         && !buckets.contains(&bucket)
