@@ -239,6 +239,28 @@ impl Bucket {
         Ok(groups)
     }
 
+    /// On a cluster: sends `command(i)` for each key `full[i]` to the node that holds it, one
+    /// pipeline per node, and hands each reply to `reply` with the key's index.
+    fn per_node<'a>(
+        &self,
+        full: &'a [Vec<u8>],
+        write: bool,
+        command: impl Fn(usize) -> Vec<&'a [u8]>,
+        mut reply: impl FnMut(usize, Reply) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        for (node, members) in self.by_node(full.iter().map(Vec::as_slice))? {
+            let commands: Vec<Vec<&[u8]>> = members.iter().map(|&i| command(i)).collect();
+            let replies = self
+                .0
+                .client
+                .pipeline(Route::Node(node), &commands, write)?;
+            for (answer, &i) in replies.into_iter().zip(&members) {
+                reply(i, answer)?;
+            }
+        }
+        Ok(())
+    }
+
     fn is_cluster(&self) -> Result<bool, Error> {
         Ok(self.0.client.primaries()?.len() > 1)
     }
@@ -552,19 +574,15 @@ impl BucketOps for Bucket {
             };
         }
         let mut values = vec![None; keys.len()];
-        for (node, members) in self.by_node(full.iter().map(Vec::as_slice))? {
-            let commands: Vec<Vec<&[u8]>> = members
-                .iter()
-                .map(|&i| vec![&b"GET"[..], &full[i]])
-                .collect();
-            let replies = self
-                .0
-                .client
-                .pipeline(Route::Node(node), &commands, false)?;
-            for (reply, &i) in replies.into_iter().zip(&members) {
+        self.per_node(
+            &full,
+            false,
+            |i| vec![&b"GET"[..], &full[i]],
+            |i, reply| {
                 values[i] = value(reply, &full[i])?;
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(values)
     }
 
@@ -581,24 +599,15 @@ impl BucketOps for Bucket {
             }
             return self.call(&full[0], &args, true).map(drop);
         }
-        for (node, members) in self.by_node(full.iter().map(Vec::as_slice))? {
-            let commands: Vec<Vec<&[u8]>> = members
-                .iter()
-                .map(|&i| vec![&b"SET"[..], &full[i], &pairs[i].1])
-                .collect();
-            for (reply, &i) in self
-                .0
-                .client
-                .pipeline(Route::Node(node), &commands, true)?
-                .iter()
-                .zip(&members)
-            {
-                if let Reply::Error(_) = reply {
-                    return Err(self.unexpected(&full[i], &[b"SET"], reply));
-                }
-            }
-        }
-        Ok(())
+        self.per_node(
+            &full,
+            true,
+            |i| vec![&b"SET"[..], &full[i], &pairs[i].1],
+            |i, reply| match reply {
+                Reply::Error(_) => Err(self.unexpected(&full[i], &[b"SET"], &reply)),
+                _ => Ok(()),
+            },
+        )
     }
 
     fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
@@ -611,24 +620,15 @@ impl BucketOps for Bucket {
             args.extend(full.iter().map(Vec::as_slice));
             return self.call(&full[0], &args, true).map(drop);
         }
-        for (node, members) in self.by_node(full.iter().map(Vec::as_slice))? {
-            let commands: Vec<Vec<&[u8]>> = members
-                .iter()
-                .map(|&i| vec![&b"DEL"[..], &full[i]])
-                .collect();
-            for (reply, &i) in self
-                .0
-                .client
-                .pipeline(Route::Node(node), &commands, true)?
-                .iter()
-                .zip(&members)
-            {
-                if let Reply::Error(_) = reply {
-                    return Err(self.unexpected(&full[i], &[b"DEL"], reply));
-                }
-            }
-        }
-        Ok(())
+        self.per_node(
+            &full,
+            true,
+            |i| vec![&b"DEL"[..], &full[i]],
+            |i, reply| match reply {
+                Reply::Error(_) => Err(self.unexpected(&full[i], &[b"DEL"], &reply)),
+                _ => Ok(()),
+            },
+        )
     }
 }
 
