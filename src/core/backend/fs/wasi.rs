@@ -106,6 +106,19 @@ impl WasiFiles {
             .open_at(PathFlags::empty(), &self.path(path), open, flags)
             .map_err(error)
     }
+
+    /// [`WasiFiles::open`] of something that may not exist: `None` when it does not.
+    fn open_existing(
+        &self,
+        path: &str,
+        open: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> io::Result<Option<Descriptor>> {
+        absent(
+            self.dir()?
+                .open_at(PathFlags::empty(), &self.path(path), open, flags),
+        )
+    }
 }
 
 /// `Ok(None)` for [`ErrorCode::NoEntry`], the error otherwise.
@@ -196,12 +209,7 @@ impl Files for WasiFiles {
     }
 
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        let Some(file) = absent(self.dir()?.open_at(
-            PathFlags::empty(),
-            &self.path(path),
-            OpenFlags::empty(),
-            DescriptorFlags::READ,
-        ))?
+        let Some(file) = self.open_existing(path, OpenFlags::empty(), DescriptorFlags::READ)?
         else {
             return Ok(None);
         };
@@ -209,12 +217,7 @@ impl Files for WasiFiles {
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
-        let Some(file) = absent(self.dir()?.open_at(
-            PathFlags::empty(),
-            &self.path(path),
-            OpenFlags::empty(),
-            DescriptorFlags::READ,
-        ))?
+        let Some(file) = self.open_existing(path, OpenFlags::empty(), DescriptorFlags::READ)?
         else {
             return Ok(None);
         };
@@ -231,12 +234,7 @@ impl Files for WasiFiles {
     }
 
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
-        let Some(file) = absent(self.dir()?.open_at(
-            PathFlags::empty(),
-            &self.path(path),
-            OpenFlags::empty(),
-            DescriptorFlags::WRITE,
-        ))?
+        let Some(file) = self.open_existing(path, OpenFlags::empty(), DescriptorFlags::WRITE)?
         else {
             return Ok(false);
         };
@@ -272,12 +270,7 @@ impl Files for WasiFiles {
     }
 
     fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
-        let Some(dir) = absent(self.dir()?.open_at(
-            PathFlags::empty(),
-            &self.path(path),
-            OpenFlags::DIRECTORY,
-            DescriptorFlags::READ,
-        ))?
+        let Some(dir) = self.open_existing(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)?
         else {
             return Ok(None);
         };
