@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use keyvalue_virt_artifacts::guests::NULL_VIRT;
 use keyvalue_virt_core::config::{Config, SyncMode};
@@ -288,18 +287,9 @@ fn the_suite_fails_a_store_that_stores_nothing() {
     );
 }
 
-/// Runs `wasmtime run -S keyvalue COMPONENT ARGS` with the `wasmtime` on PATH.
+/// Runs `wasmtime run -S keyvalue COMPONENT ARGS`: the component on wasmtime's host store.
 fn wasmtime_run(component: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("wasmtime")
-        .args(["run", "-S", "keyvalue"])
-        .arg(component)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "failed to run `wasmtime` ({e}): it must be on PATH; `bash .ci/setup` installs it"
-            )
-        })
+    crate::wasmtime_cli::wasmtime_run(&["-S", "keyvalue"], component, args)
 }
 
 /// The verdicts of a run on wasmtime's host store, with its exit status.

@@ -3,7 +3,6 @@
 //! conformance suite of every shape, concurrent instances, compare-and-swap loops, a server that
 //! dies or stops answering, and a three-node Redis Cluster.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use keyvalue_virt_compose::bake;
@@ -53,11 +52,7 @@ fn the_conformance_suite_passes_on_wasmtime_run_with_inherit_network() {
     let baked = bake::bake(virt, &config).unwrap();
     let path = scratch_dir().join(format!("redis-conformance-{}.wasm", server.port));
     std::fs::write(&path, plug_with(App::Draft2, &baked)).unwrap();
-    let output = Command::new("wasmtime")
-        .args(["run", "-S", "inherit-network"])
-        .arg(&path)
-        .output()
-        .expect("`wasmtime` on PATH (`bash .ci/setup` installs it)");
+    let output = crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network"], &path, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
