@@ -1,6 +1,7 @@
 """The README's counter app, written in Python for componentize-py: counts the names given on
-its command line with wasi:keyvalue@0.2.0-draft2 as upstream's main branch has it (get-many
-returns each key with an optional value), then prints what get-many says of them.
+its command line with wasi:keyvalue@0.2.0-draft2 in the shape of upstream's open PR #55, which
+Spin ships (get-many returns each key with an optional value; upstream's main branch and the tag
+have the other shape), then prints what get-many says of them.
 
 Built and run by tests/e2e/python.rs: proof that an app nobody here compiled with Rust plugs
 and runs with keyvalue-virt."""
