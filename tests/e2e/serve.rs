@@ -40,7 +40,7 @@ impl Server {
     fn start(component: &Path, dir: &Path) -> Server {
         let mut child = Command::new("wasmtime")
             .arg("serve")
-            // The CI's wasmtime is built without the pooling allocator, `serve`'s default.
+            // Where `.ci/setup` builds wasmtime from source, it has no pooling allocator, `serve`'s default.
             .args([
                 "-O",
                 "pooling-allocator=n",
