@@ -674,3 +674,5 @@ impl BucketOps for Bucket {
 mod model;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;

@@ -56,6 +56,10 @@
 //! that changes nothing. Claims and temporary files of generations up to the slot's are dead
 //! and anyone may remove them ([`sweep`]); a temporary file of the next generation may be
 //! about to be claimed and is left alone until the slot moves past it.
+//!
+//! **Limits.** Generations never wrap: a slot at generation `u64::MAX` (only a hand-made file
+//! gets there) refuses every change with a `Corrupt` error, so "never written" (0) can never
+//! come back and no claim name is reused.
 
 use super::io;
 
@@ -178,12 +182,24 @@ impl<F: Files> Slot<'_, F> {
         })
     }
 
+    /// The generation after `generation`, or a `Corrupt` error at the last one (only a
+    /// hand-made file gets there: a change a nanosecond would take 584 years to reach it).
+    fn next(&self, generation: u64) -> Result<u64, Error> {
+        generation.checked_add(1).ok_or_else(|| Error::Corrupt {
+            path: self.files.show(&self.path(self.name)),
+            problem: format!(
+                "its generation is {generation}, the last there is, so no change can follow \
+                 it; export the bucket and import it into a new store"
+            ),
+        })
+    }
+
     /// The slot's state for a writer: any legal claim of the next generation finished first,
     /// since no other claim of it can be made until it is.
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            let claim_name = self.claim_name(state.generation + 1);
+            let claim_name = self.claim_name(self.next(state.generation)?);
             let Some((_, nonce)) = self.header(&claim_name)? else {
                 return Ok(state);
             };
@@ -198,17 +214,15 @@ impl<F: Files> Slot<'_, F> {
     /// Finishes the legal claim `claim_name` of the generation after `generation`, whose
     /// temporary file has `nonce`.
     fn finish(&self, generation: u64, claim_name: &str, nonce: u64) -> Result<(), Error> {
-        let temp = self.temp_name(generation + 1, nonce);
+        let next = self.next(generation)?;
+        let temp = self.temp_name(next, nonce);
         let (marked, renamed) = self.settle(&temp)?;
         if !marked && !renamed && self.generation()? == generation {
             // The claim names a temporary file that is gone, yet the slot never moved: only
             // a hand-made change to the directory does that. The claim is dead.
             return Err(Error::Corrupt {
                 path: self.files.show(&self.path(claim_name)),
-                problem: format!(
-                    "it claims generation {} with `{temp}`, which is missing",
-                    generation + 1
-                ),
+                problem: format!("it claims generation {next} with `{temp}`, which is missing"),
             });
         }
         self.files
@@ -244,7 +258,7 @@ impl<F: Files> Slot<'_, F> {
     ) -> Result<T, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.settled()?;
-            let next = state.generation + 1;
+            let next = self.next(state.generation)?;
             let (entries, result) = change(&state, next)?;
             let Some(entries) = entries else {
                 return Ok(result);
@@ -260,7 +274,7 @@ impl<F: Files> Slot<'_, F> {
     /// `generation + 1` with `entries` took effect, `false` when another change came first.
     fn publish(&self, generation: u64, entries: Vec<Entry>) -> Result<bool, Error> {
         let nonce = self.files.nonce();
-        let next = generation + 1;
+        let next = self.next(generation)?;
         let record = Record {
             kind: KEYS,
             settled: false,
