@@ -26,6 +26,7 @@ mod shim {
         DirectoryNotEmpty,
         StorageFull,
         OutOfMemory,
+        FileTooLarge,
         Unsupported,
         Interrupted,
         InvalidInput,

@@ -62,7 +62,7 @@ mod wasi;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
-use self::publish::{Name, Slot, State, is_hash, sweep};
+use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
 use self::sys::{Files, Link};
 
@@ -85,6 +85,8 @@ use crate::prelude::*;
 
 /// The content of `DIR/FORMAT` for the layout this code reads and writes.
 pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
+/// More bytes than any `FORMAT` file of ours holds.
+const FORMAT_MAX: u64 = 256;
 /// How every `FORMAT` file of ours starts.
 const FORMAT_PREFIX: &[u8] = b"keyvalue-virt store, format ";
 // More bucket names than this sharing one 64-bit hash means the directory was tampered with.
@@ -142,7 +144,7 @@ impl Fs {
                  HOST_DIR::{dir}`), or build the component with another `--dir`"
             ))
         };
-        match self.files.read("FORMAT") {
+        match self.files.read("FORMAT", FORMAT_MAX) {
             Ok(Some(found)) if found == FORMAT => return Ok(true),
             Ok(Some(found)) if found.starts_with(FORMAT_PREFIX) => {
                 let found = String::from_utf8_lossy(&found).trim_end().to_owned();
@@ -160,6 +162,12 @@ impl Fs {
                 ));
             }
             Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+                return Err(self.dir_error(
+                    "holds a `FORMAT` file that is not keyvalue-virt's (it is too large): build \
+                     the component with another `--dir`",
+                ));
+            }
             Err(e) => return Err(missing(e.to_string())),
         }
         let names = match self.files.list("") {
@@ -170,7 +178,14 @@ impl Fs {
         // Only the temporary files of another instance making the store may be there, unless
         // that instance has finished making it since `FORMAT` was read.
         if names.iter().any(|name| !name.starts_with("FORMAT.")) {
-            if self.files.read("FORMAT").ok().flatten().as_deref() == Some(FORMAT) {
+            if self
+                .files
+                .read("FORMAT", FORMAT_MAX)
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(FORMAT)
+            {
                 return Ok(true);
             }
             return Err(self.dir_error(
@@ -230,7 +245,7 @@ impl Fs {
     /// The name recorded in the bucket directory `dir`, or `None` when it has none yet.
     fn bucket_name(&self, dir: &str) -> Result<Option<String>, Error> {
         let path = format!("{dir}/NAME");
-        let Some(bytes) = self.files.read(&path).map_err(self.io(&path, "read"))? else {
+        let Some(bytes) = read_record(&*self.files, &path)? else {
             return Ok(None);
         };
         let corrupt = |problem: String| Error::Corrupt {

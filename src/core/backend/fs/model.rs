@@ -90,8 +90,11 @@ impl Files for SimFiles {
         self.op(|sim| Ok(sim.inodes[*handle][offset as usize]))
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.op(|sim| Ok(sim.names.get(path).map(|&inode| sim.inodes[inode].clone())))
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        self.op(|sim| match sim.names.get(path) {
+            Some(&inode) if sim.inodes[inode].len() as u64 > max => Err(super::sys::too_large(max)),
+            found => Ok(found.map(|&inode| sim.inodes[inode].clone())),
+        })
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {

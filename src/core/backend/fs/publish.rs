@@ -63,7 +63,7 @@
 
 use super::io;
 
-use super::record::{Entry, HEADER, KEYS, KIND, Record, SETTLED};
+use super::record::{Entry, HEADER, KEYS, KIND, MAX_RECORD, Record, SETTLED};
 use super::sys::{Files, Link};
 use crate::error::Error;
 use crate::prelude::*;
@@ -126,11 +126,7 @@ impl<F: Files> Slot<'_, F> {
 
     /// The record in the file `name`, or `None` when there is no such file.
     fn load(&self, name: &str) -> Result<Option<Record>, Error> {
-        let Some(bytes) = self
-            .files
-            .read(&self.path(name))
-            .map_err(self.io(name, "read"))?
-        else {
+        let Some(bytes) = read_record(self.files, &self.path(name))? else {
             return Ok(None);
         };
         let record = Record::decode(&bytes).map_err(|problem| Error::Corrupt {
@@ -283,10 +279,19 @@ impl<F: Files> Slot<'_, F> {
             entries,
         };
         let temp = self.temp_name(next, nonce);
-        let handle = match self
-            .files
-            .create(&self.path(&temp), &record.encode(), self.sync)
-        {
+        let bytes = record.encode();
+        if bytes.len() as u64 > MAX_RECORD {
+            return Err(Error::FsIo {
+                path: self.files.show(&self.path(self.name)),
+                action: "write",
+                cause: format!(
+                    "its record would be {} bytes, more than the {MAX_RECORD} a slot may hold: \
+                     store smaller values (or limit them with --max-value-size)",
+                    bytes.len()
+                ),
+            });
+        }
+        let handle = match self.files.create(&self.path(&temp), &bytes, self.sync) {
             Ok(handle) => handle,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The shard directory is missing: make it, then try again.
@@ -294,7 +299,7 @@ impl<F: Files> Slot<'_, F> {
                     .create_dir(self.shard)
                     .map_err(self.io("", "create the shard directory"))?;
                 self.files
-                    .create(&self.path(&temp), &record.encode(), self.sync)
+                    .create(&self.path(&temp), &bytes, self.sync)
                     .map_err(self.io(&temp, "create"))?
             }
             Err(e) => return Err(self.io(&temp, "create")(e)),
@@ -351,6 +356,25 @@ impl<F: Files> Slot<'_, F> {
             ),
         }
     }
+}
+
+/// The file `path`, at most [`MAX_RECORD`] bytes (a larger one is `Corrupt`), or `None` when
+/// there is none.
+pub fn read_record<F: Files>(files: &F, path: &str) -> Result<Option<Vec<u8>>, Error> {
+    files.read(path, MAX_RECORD).map_err(|e| {
+        if e.kind() == io::ErrorKind::FileTooLarge {
+            Error::Corrupt {
+                path: files.show(path),
+                problem: format!("{e}, larger than any record of ours"),
+            }
+        } else {
+            Error::FsIo {
+                path: files.show(path),
+                action: "read",
+                cause: e.to_string(),
+            }
+        }
+    })
 }
 
 /// What a name in a shard directory is.

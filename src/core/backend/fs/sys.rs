@@ -42,8 +42,9 @@ pub trait Files {
     /// The byte at `offset` of an open file.
     fn read_byte(&self, handle: &Self::Handle, offset: u64) -> io::Result<u8>;
 
-    /// The whole file `path`, or `None` when there is none.
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+    /// The whole file `path`, or `None` when there is none; a file larger than `max` bytes is
+    /// an error of kind `FileTooLarge`, found before anything of its size is allocated.
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>>;
 
     /// The first `len` bytes of the file `path` (fewer if it is shorter), or `None` when there
     /// is none: a record's header without its entries.
@@ -102,6 +103,14 @@ impl StdFiles {
     }
 }
 
+/// The error of a file larger than `max` bytes.
+pub fn too_large(max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("it is larger than {max} bytes"),
+    )
+}
+
 /// `Ok(None)` for a missing file, the error otherwise.
 #[cfg(not(target_arch = "wasm32"))]
 fn absent<T>(result: io::Result<T>) -> io::Result<Option<T>> {
@@ -155,12 +164,15 @@ impl Files for StdFiles {
         Ok(byte[0])
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
         let Some(mut file) = absent(File::open(self.path(path)))? else {
             return Ok(None);
         };
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
+        let len = file.metadata()?.len();
+        if len > max {
+            return Err(too_large(max));
+        }
+        let len = usize::try_from(len).map_err(|_| too_large(max))?;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(len)

@@ -51,3 +51,51 @@ fn a_slot_at_the_last_generation_refuses_changes_without_wrapping() {
     assert_eq!(b.get("k").unwrap(), Some(b"v".to_vec()));
     assert_eq!(walk(&b, 10), ["k"]);
 }
+
+/// A huge file named like a slot, a bucket's `NAME` or `FORMAT` (sparse: it takes no disk) is a
+/// named error that costs no more memory than the largest record, never an allocation of its
+/// size.
+#[test]
+fn huge_files_are_refused_before_anything_is_allocated() {
+    const HUGE: u64 = 64 << 30;
+    let s = Scratch::new();
+    let b = s.open("b");
+    b.set("k".into(), b"v".to_vec()).unwrap();
+    b.set("ok".into(), b"fine".to_vec()).unwrap();
+    let path = slot_file(&s, &b, "k");
+    let mut head = fs::read(&path).unwrap();
+    head.truncate(record::HEADER);
+    fs::write(&path, &head).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(HUGE)
+        .unwrap();
+    for error in [b.get("k").unwrap_err(), b.exists("k").unwrap_err()] {
+        assert!(matches!(error, Error::Corrupt { .. }), "{error}");
+        assert!(error.to_string().contains("larger than"), "{error}");
+    }
+    assert_eq!(b.get("ok").unwrap(), Some(b"fine".to_vec()));
+
+    let name = s.store().join(&b.dir).join("NAME");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&name)
+        .unwrap()
+        .set_len(HUGE)
+        .unwrap();
+    let error = s.fs().open("b").err().unwrap();
+    assert!(matches!(error, Error::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("larger than"), "{error}");
+
+    let format = s.store().join("FORMAT");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&format)
+        .unwrap()
+        .set_len(HUGE)
+        .unwrap();
+    let error = s.fs().open("b").err().unwrap();
+    assert!(matches!(error, Error::StoreDir { .. }), "{error}");
+}

@@ -162,12 +162,16 @@ fn write_all(file: &Descriptor, mut bytes: &[u8], mut offset: u64) -> io::Result
     Ok(())
 }
 
-/// Reads the whole file.
-fn read_all(file: &Descriptor) -> io::Result<Vec<u8>> {
+/// Reads the whole file, refusing it once it proves larger than `max` bytes (each read asks
+/// for at most a chunk, so no more than `max` plus a chunk is ever held).
+fn read_all(file: &Descriptor, max: u64) -> io::Result<Vec<u8>> {
     const CHUNK: u64 = 1 << 20;
     let mut out = Vec::new();
     loop {
         let (bytes, end) = file.read(CHUNK, out.len() as u64).map_err(error)?;
+        if (out.len() + bytes.len()) as u64 > max {
+            return Err(super::sys::too_large(max));
+        }
         if out.is_empty() && end {
             return Ok(bytes);
         }
@@ -208,12 +212,12 @@ impl Files for WasiFiles {
             .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
         let Some(file) = self.open_existing(path, OpenFlags::empty(), DescriptorFlags::READ)?
         else {
             return Ok(None);
         };
-        read_all(&file).map(Some)
+        read_all(&file, max).map(Some)
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
