@@ -2,6 +2,12 @@
 //! implementation with `std::fs` for native builds (the CLI's store tools, the tests); the
 //! component has its own, over `wasi:filesystem` ([`wasi`](super::wasi)).
 //!
+//! Natively, no name below the store directory is ever followed if it is a symbolic link (the
+//! store's files are all ours and none is a link): files open with `O_NOFOLLOW`, and the
+//! directories on the way to a file are checked with `symlink_metadata` first. A planted link
+//! is an error that names it, never a read or a write outside the store. The component needs
+//! none of this: it opens nothing through links ([`wasi`](super::wasi)).
+//!
 //! The protocol in [`publish`](super::publish) uses nothing else, so it runs unchanged over a
 //! simulated filesystem in its tests, where every operation is a point at which another
 //! instance may run, pause or crash.
@@ -94,12 +100,97 @@ impl StdFiles {
         StdFiles { root: root.into() }
     }
 
-    fn path(&self, path: &str) -> PathBuf {
+    /// The host path of `path`, after checking that no directory on the way to it below the
+    /// root is a symbolic link.
+    fn path(&self, path: &str) -> io::Result<PathBuf> {
         if path.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(path)
+            return Ok(self.root.clone());
         }
+        let mut at = path;
+        while let Some((dir, _)) = at.rsplit_once('/') {
+            not_a_link(&self.root.join(dir))?;
+            at = dir;
+        }
+        Ok(self.root.join(path))
+    }
+}
+
+/// Options that open a file without following a symbolic link at its name.
+#[cfg(not(target_arch = "wasm32"))]
+fn options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW);
+    options
+}
+
+/// `O_NOFOLLOW` of the target's `open(2)` where we know it (std does not name it), 0
+/// elsewhere, where [`opened`] still refuses a link, a moment after opening it.
+#[cfg(not(target_arch = "wasm32"))]
+const O_NOFOLLOW: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "m68k"
+    )) {
+        0o100000
+    } else if cfg!(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "riscv32",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "s390x",
+        target_arch = "sparc64",
+        target_arch = "mips",
+        target_arch = "mips64"
+    )) {
+        0o400000
+    } else {
+        0
+    }
+} else if cfg!(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)) {
+    0x100
+} else {
+    0
+};
+
+/// An error if `path` is a symbolic link (a missing name is not an error).
+#[cfg(not(target_arch = "wasm32"))]
+fn not_a_link(path: &std::path::Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::new(
+            ErrorKind::InvalidData,
+            "it is a symbolic link, which keyvalue-virt never makes: remove it",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` with `options`, refusing a symbolic link: `O_NOFOLLOW` makes the open fail on
+/// one, and the check of what was opened covers systems where the flag is unknown.
+#[cfg(not(target_arch = "wasm32"))]
+fn opened(options: &OpenOptions, path: &std::path::Path) -> io::Result<File> {
+    match options.open(path) {
+        Ok(file) => {
+            if O_NOFOLLOW == 0 {
+                not_a_link(path)?;
+            }
+            Ok(file)
+        }
+        Err(e) if e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::AlreadyExists => {
+            not_a_link(path)?;
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -146,11 +237,10 @@ impl Files for StdFiles {
     type Handle = File;
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<File> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(self.path(path))?;
+        let mut file = opened(
+            options().read(true).write(true).create_new(true),
+            &self.path(path)?,
+        )?;
         file.write_all(bytes)?;
         if sync {
             file.sync_all()?;
@@ -165,7 +255,7 @@ impl Files for StdFiles {
     }
 
     fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
-        let Some(mut file) = absent(File::open(self.path(path)))? else {
+        let Some(mut file) = absent(opened(options().read(true), &self.path(path)?))? else {
             return Ok(None);
         };
         let len = file.metadata()?.len();
@@ -183,7 +273,7 @@ impl Files for StdFiles {
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
-        let Some(file) = absent(File::open(self.path(path)))? else {
+        let Some(file) = absent(opened(options().read(true), &self.path(path)?))? else {
             return Ok(None);
         };
         let mut head = Vec::with_capacity(len);
@@ -192,7 +282,7 @@ impl Files for StdFiles {
     }
 
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
-        let Some(file) = absent(OpenOptions::new().write(true).open(self.path(path)))? else {
+        let Some(file) = absent(opened(options().write(true), &self.path(path)?))? else {
             return Ok(false);
         };
         write_at(&file, offset, &[byte])?;
@@ -200,7 +290,9 @@ impl Files for StdFiles {
     }
 
     fn link(&self, from: &str, to: &str) -> io::Result<Link> {
-        match fs::hard_link(self.path(from), self.path(to)) {
+        // `link(2)` gives a link its second name without following it; the next open of
+        // either name refuses it.
+        match fs::hard_link(self.path(from)?, self.path(to)?) {
             Ok(()) => Ok(Link::Made),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(Link::Taken),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Link::SourceGone),
@@ -209,15 +301,16 @@ impl Files for StdFiles {
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<bool> {
-        Ok(absent(fs::rename(self.path(from), self.path(to)))?.is_some())
+        // A renamed link stays a link (never followed), which every later open refuses.
+        Ok(absent(fs::rename(self.path(from)?, self.path(to)?))?.is_some())
     }
 
     fn remove(&self, path: &str) -> io::Result<bool> {
-        Ok(absent(fs::remove_file(self.path(path)))?.is_some())
+        Ok(absent(fs::remove_file(self.path(path)?))?.is_some())
     }
 
     fn create_dir(&self, path: &str) -> io::Result<bool> {
-        match fs::create_dir(self.path(path)) {
+        match fs::create_dir(self.path(path)?) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(e),
@@ -225,7 +318,11 @@ impl Files for StdFiles {
     }
 
     fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
-        let Some(entries) = absent(fs::read_dir(self.path(path)))? else {
+        let host = self.path(path)?;
+        if !path.is_empty() {
+            not_a_link(&host)?;
+        }
+        let Some(entries) = absent(fs::read_dir(host))? else {
             return Ok(None);
         };
         let mut names = Vec::new();
@@ -245,12 +342,15 @@ impl Files for StdFiles {
     }
 
     fn remove_dir(&self, path: &str) -> io::Result<bool> {
-        Ok(absent(fs::remove_dir(self.path(path)))?.is_some())
+        Ok(absent(fs::remove_dir(self.path(path)?))?.is_some())
     }
 
     fn sync_dir(&self, path: &str) {
         // Where the runtime cannot open or sync a directory, the rename is still atomic.
-        let _ = File::open(self.path(path)).and_then(|dir| dir.sync_all());
+        let _ = self
+            .path(path)
+            .and_then(|dir| opened(options().read(true), &dir))
+            .and_then(|dir| dir.sync_all());
     }
 
     fn show(&self, path: &str) -> String {
@@ -307,4 +407,27 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     let mut file = file;
     file.seek(SeekFrom::Start(offset))?;
     file.write_all(buf)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The flag is the system's own: opening a link with it fails at once (not only through
+    /// the check after opening).
+    #[test]
+    fn o_nofollow_refuses_a_link() {
+        let dir = std::env::temp_dir().join(format!("kv-nofollow-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("file"), dir.join("link")).unwrap();
+        assert!(options().read(true).open(dir.join("file")).is_ok());
+        if O_NOFOLLOW != 0 {
+            assert!(options().read(true).open(dir.join("link")).is_err());
+        }
+        let error = opened(options().read(true), &dir.join("link")).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -99,3 +99,63 @@ fn huge_files_are_refused_before_anything_is_allocated() {
     let error = s.fs().open("b").err().unwrap();
     assert!(matches!(error, Error::StoreDir { .. }), "{error}");
 }
+
+/// A planted claim whose temporary file is a symbolic link to a file outside the store: a
+/// native `set` neither writes to that file nor turns the slot into a link, and a slot that
+/// is a link is an error, never read through.
+#[cfg(unix)]
+#[test]
+fn planted_symbolic_links_are_never_followed() {
+    let s = Scratch::new();
+    let b = s.open("b");
+    b.set("k".into(), b"1".to_vec()).unwrap();
+    let slot = slot_file(&s, &b, "k");
+    let shard = slot.parent().unwrap();
+    let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
+    let outside = s.0.join("outside");
+    let secret = b"a file outside the store, which must stay as it is".to_vec();
+    fs::write(&outside, &secret).unwrap();
+
+    let nonce = 0x00aa_bbcc_u64;
+    let claim = Record {
+        kind: KEYS,
+        settled: false,
+        generation: 2,
+        nonce,
+        entries: Vec::new(),
+    };
+    fs::write(shard.join(format!("{hash}.2.c")), claim.encode()).unwrap();
+    let temp = shard.join(format!("{hash}.2.{nonce:016x}.t"));
+    std::os::unix::fs::symlink(&outside, &temp).unwrap();
+    let _ = b.set("k".into(), b"2".to_vec());
+    assert_eq!(
+        fs::read(&outside).unwrap(),
+        secret,
+        "written through the link"
+    );
+    assert!(!fs::symlink_metadata(&slot).unwrap().is_symlink());
+
+    // A slot that is a link is refused, not read through.
+    fs::remove_file(&slot).unwrap();
+    std::os::unix::fs::symlink(&outside, &slot).unwrap();
+    assert!(b.get("k").is_err());
+    let _ = b.set("k".into(), b"3".to_vec());
+    assert_eq!(
+        fs::read(&outside).unwrap(),
+        secret,
+        "written through the link"
+    );
+
+    // A shard directory that is a link is refused too.
+    let other = s.0.join("elsewhere");
+    fs::create_dir(&other).unwrap();
+    fs::remove_dir_all(shard).unwrap();
+    std::os::unix::fs::symlink(&other, shard).unwrap();
+    let _ = b.set("k".into(), b"4".to_vec());
+    assert!(b.get("k").is_err());
+    assert_eq!(
+        fs::read_dir(&other).unwrap().count(),
+        0,
+        "wrote through the link"
+    );
+}
