@@ -53,6 +53,8 @@
 //! the check, overshooting by at most one key per instance writing at once.
 
 mod io;
+#[cfg(any(test, target_arch = "wasm32"))]
+mod preopen;
 pub mod publish;
 pub mod record;
 pub mod sys;

@@ -41,25 +41,7 @@ impl WasiFiles {
         let root = root.into();
         let preopens =
             PREOPENS.with(|cell| cell.get_or_init(|| Rc::new(get_directories())).clone());
-        let wanted = root.trim_end_matches('/');
-        // The granted directory with the longest path that holds the store.
-        let mut best: Option<(usize, &str)> = None;
-        for (index, (_, path)) in preopens.iter().enumerate() {
-            let path = path.trim_end_matches('/');
-            let below = if wanted == path {
-                Some("")
-            } else {
-                wanted
-                    .strip_prefix(path)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .filter(|_| !path.is_empty())
-            };
-            if let Some(below) = below
-                && best.is_none_or(|(best, _)| preopens[best].1.len() < path.len())
-            {
-                best = Some((index, below));
-            }
-        }
+        let best = super::preopen::best(preopens.iter().map(|(_, path)| path.as_str()), &root);
         let (preopen, prefix) = match best {
             Some((index, below)) => (
                 Some((preopens.clone(), index)),
