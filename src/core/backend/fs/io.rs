@@ -30,6 +30,7 @@ mod shim {
         Unsupported,
         Interrupted,
         InvalidInput,
+        InvalidData,
         WriteZero,
         UnexpectedEof,
         Other,

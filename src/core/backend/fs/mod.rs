@@ -35,9 +35,10 @@
 //! across instances. Readers never see a torn record: records only ever appear by link or
 //! rename of complete files.
 //!
-//! A crash leaves at most a temporary file and a claim. Claims and temporary files of a
-//! generation the slot has reached are dead; `list-keys`, and now and then a write, remove
-//! the dead ones in the shards they touch ([`publish::sweep`]).
+//! A damaged slot costs only its own keys: `list-keys` and `--max-keys` skip it and report it
+//! ([`damage`]). A crash leaves at most a temporary file and a claim. Claims and temporary
+//! files of a generation the slot has reached are dead; `list-keys`, and now and then a
+//! write, remove the dead ones in the shards they touch ([`publish::sweep`]).
 //!
 //! A store opened read-only (`--read-only`) never writes: it reads slots as they are, and
 //! serves seeds from memory.
@@ -52,6 +53,7 @@
 //! is a soft limit across instances: instances adding keys at the same moment can each pass
 //! the check, overshooting by at most one key per instance writing at once.
 
+pub mod damage;
 mod io;
 #[cfg(any(test, target_arch = "wasm32"))]
 mod preopen;
@@ -589,7 +591,9 @@ impl BucketOps for Bucket {
         let mut count = 0;
         for shard in self.shards()? {
             for hash in self.slots(shard, 0)? {
-                count += self.slot_keys(hash)?.len() as u64;
+                if let Some(keys) = damage::skip(self.slot_keys(hash))? {
+                    count += keys.len() as u64;
+                }
             }
         }
         Ok(count)
@@ -613,7 +617,7 @@ impl BucketOps for Bucket {
             for group in hashes.chunk_by(|a, b| a >> 16 == b >> 16) {
                 let mut keys = Vec::new();
                 for &hash in group {
-                    keys.extend(self.slot_keys(hash)?);
+                    keys.extend(damage::skip(self.slot_keys(hash))?.unwrap_or_default());
                 }
                 if keys.is_empty() {
                     continue;

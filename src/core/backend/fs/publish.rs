@@ -367,6 +367,12 @@ pub fn read_record<F: Files>(files: &F, path: &str) -> Result<Option<Vec<u8>>, E
                 path: files.show(path),
                 problem: format!("{e}, larger than any record of ours"),
             }
+        } else if e.kind() == io::ErrorKind::InvalidData {
+            // Not a file of ours (natively, a symbolic link).
+            Error::Corrupt {
+                path: files.show(path),
+                problem: e.to_string(),
+            }
         } else {
             Error::FsIo {
                 path: files.show(path),

@@ -159,3 +159,43 @@ fn planted_symbolic_links_are_never_followed() {
         "wrote through the link"
     );
 }
+
+/// One damaged slot among 50 costs only its own key: a walk lists the 49 others, the count
+/// behind `--max-keys` counts them (so a new key can still be added), and the damage is
+/// reported.
+#[test]
+fn one_damaged_slot_costs_only_its_own_keys() {
+    let s = Scratch::new();
+    let b = s.open("b");
+    for i in 0..50 {
+        b.set(format!("k{i}"), vec![i]).unwrap();
+    }
+    let path = slot_file(&s, &b, "k7");
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&path, bytes).unwrap();
+
+    let mut expected: Vec<String> = (0..50)
+        .filter(|&i| i != 7)
+        .map(|i| format!("k{i}"))
+        .collect();
+    expected.sort();
+    for page in [1, 4, 100] {
+        let mut listed = walk(&b, page);
+        listed.sort();
+        assert_eq!(listed, expected, "pages of {page}");
+    }
+    // What `--max-keys` does before a new key: count, then write.
+    assert_eq!(b.count().unwrap(), 49);
+    b.set("new".into(), b"v".to_vec()).unwrap();
+    assert_eq!(b.count().unwrap(), 50);
+    assert!(b.get("k7").is_err());
+    assert_eq!(b.get("k8").unwrap(), Some(vec![8]));
+    let reported = damage::damaged();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(
+        reported[0].contains(&*path.to_string_lossy()),
+        "{reported:?}"
+    );
+}
