@@ -696,4 +696,6 @@ mod model;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_durability;
+#[cfg(test)]
 mod tests_hostile;

@@ -51,6 +51,13 @@
 //! when the next writer finishes it, or never if none comes; until then readers see the slot
 //! without it, which is right for a change that has not returned.
 //!
+//! **Durability** (`--sync always`). A record is synced before it is claimed, so whoever
+//! renames it renames a durable file. A write is acknowledged only after its writer has
+//! synced the shard directory *after* the rename took place: when the writer renamed it, or
+//! when it finds the rename already done by a helper (its own rename finds nothing, or the
+//! slot has moved on and the mark is set). The helper's own sync may not have happened yet
+//! (it may be paused before it), so the writer never relies on it.
+//!
 //! **Pauses and crashes.** Nothing waits: a writer that pauses or dies after step 2 leaves a
 //! legal claim that the next operation finishes; before step 2, an unclaimed temporary file
 //! that changes nothing. Claims and temporary files of generations up to the slot's are dead
@@ -319,8 +326,12 @@ impl<F: Files> Slot<'_, F> {
             }
         }
         if self.generation()? == generation {
-            // A missing file means a helper finished the claim first.
-            self.settle(&temp)?;
+            // A missing file means a helper finished the claim first; it may not have synced
+            // the directory yet, and the write is acknowledged only once it is durable.
+            let (_, renamed) = self.settle(&temp)?;
+            if !renamed && self.sync {
+                self.files.sync_dir(self.shard);
+            }
             self.remove_quietly(&claim_name);
             return Ok(true);
         }
