@@ -30,10 +30,13 @@
 //! last changed it; `cas` compares versions.
 //!
 //! With `--sync always` (the default), a record is synced before it is claimed and the shard
-//! directory after it is renamed into place, so a returned write survives a power loss where
-//! the runtime syncs; with `--sync never` nothing is synced, and writes stay atomic and exact
-//! across instances. Readers never see a torn record: records only ever appear by link or
-//! rename of complete files.
+//! directory after it is renamed into place (by whoever renamed it, before the write
+//! returns), and every directory the store makes is synced into its parent ([`create`]), so
+//! a returned write survives a power loss. A failed directory sync fails the write, and a
+//! store is refused when it is made on a filesystem that cannot sync directories or make hard
+//! links. With `--sync never` nothing is synced, and writes stay atomic and exact across
+//! instances and process crashes. Readers never see a torn record: records only ever appear
+//! by link or rename of complete files.
 //!
 //! A damaged slot costs only its own keys: `list-keys` and `--max-keys` skip it and report it
 //! ([`damage`]). A crash leaves at most a temporary file and a claim. Claims and temporary
@@ -53,6 +56,7 @@
 //! is a soft limit across instances: instances adding keys at the same moment can each pass
 //! the check, overshooting by at most one key per instance writing at once.
 
+mod create;
 pub mod damage;
 mod io;
 #[cfg(any(test, target_arch = "wasm32"))]
@@ -68,7 +72,7 @@ use core::cell::RefCell;
 
 use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
-use self::sys::{Files, Link};
+use self::sys::Files;
 
 /// The files the backend works on: `wasi:filesystem` directly in the component, `std::fs`
 /// natively.
@@ -87,8 +91,7 @@ use crate::error::Error;
 use crate::local::local;
 use crate::prelude::*;
 
-/// The content of `DIR/FORMAT` for the layout this code reads and writes.
-pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
+pub use self::create::FORMAT;
 /// More bytes than any `FORMAT` file of ours holds.
 const FORMAT_MAX: u64 = 256;
 /// How every `FORMAT` file of ours starts.
@@ -201,24 +204,7 @@ impl Fs {
         if !self.writable {
             return Ok(false);
         }
-        let temp = format!("FORMAT.{:016x}.t", self.files.nonce());
-        self.files.create(&temp, FORMAT, self.sync).map_err(|e| {
-            let dir = self.files.show("");
-            self.dir_error(format!(
-                "is not writable ({e}): grant write access to it (e.g. `wasmtime run --dir \
-                 HOST_DIR::{dir}`), or build the component with `--read-only` or another `--dir`"
-            ))
-        })?;
-        // Several instances may make the store at once: the first link wins, all write the same.
-        let linked = self.files.link(&temp, "FORMAT");
-        let _ = self.files.remove(&temp);
-        match linked.map_err(self.io("FORMAT", "create"))? {
-            Link::Made | Link::Taken => {}
-            Link::SourceGone => return Err(self.dir_error("lost `FORMAT` while making it")),
-        }
-        if self.sync {
-            self.files.sync_dir("");
-        }
+        create::make_store(&*self.files, self.sync)?;
         Ok(true)
     }
 
@@ -262,39 +248,6 @@ impl Fs {
             _ => Err(corrupt("not a bucket name record".into())),
         }
     }
-
-    /// Makes the bucket directory `dir` for `identifier`: built aside and renamed into place,
-    /// so that no instance ever sees a bucket directory without its name.
-    fn make_bucket(&self, dir: &str, identifier: &str) -> Result<(), Error> {
-        let aside = format!("{dir}.{:016x}.t", self.files.nonce());
-        self.files
-            .create_dir(&aside)
-            .map_err(self.io(&aside, "create the directory"))?;
-        let record = Record {
-            kind: NAME,
-            settled: false,
-            generation: 1,
-            nonce: 0,
-            entries: vec![Entry {
-                key: identifier.to_owned(),
-                value: None,
-                version: 1,
-            }],
-        };
-        let name = format!("{aside}/NAME");
-        self.files
-            .create(&name, &record.encode(), self.sync)
-            .map_err(self.io(&name, "create"))?;
-        // Another instance may have made the bucket first; the caller reads what is there.
-        if let Ok(true) = self.files.rename(&aside, dir)
-            && self.sync
-        {
-            self.files.sync_dir("");
-        }
-        let _ = self.files.remove(&name);
-        let _ = self.files.remove_dir(&aside);
-        Ok(())
-    }
 }
 
 /// A bucket directory's name, `<hash>-<n>`, parsed.
@@ -337,7 +290,7 @@ impl Backend for Fs {
                     });
                 }
                 None => {
-                    self.make_bucket(&dir, identifier)?;
+                    create::make_bucket(&*self.files, &dir, identifier, self.sync)?;
                     made = Some(slot);
                 }
             }

@@ -178,7 +178,9 @@ impl Files for SimFiles {
         })
     }
 
-    fn sync_dir(&self, _path: &str) {}
+    fn sync_dir(&self, _path: &str) -> io::Result<()> {
+        Ok(())
+    }
 
     fn show(&self, path: &str) -> String {
         path.to_owned()

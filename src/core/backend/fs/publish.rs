@@ -246,7 +246,7 @@ impl<F: Files> Slot<'_, F> {
             .rename(&self.path(temp), &self.path(self.name))
             .map_err(self.io(self.name, "replace"))?;
         if renamed && self.sync {
-            self.files.sync_dir(self.shard);
+            self.sync_dir(self.shard)?;
         }
         Ok((marked, renamed))
     }
@@ -301,10 +301,15 @@ impl<F: Files> Slot<'_, F> {
         let handle = match self.files.create(&self.path(&temp), &bytes, self.sync) {
             Ok(handle) => handle,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // The shard directory is missing: make it, then try again.
-                self.files
+                // The shard directory is missing: make it, durably, then try again.
+                let made = self
+                    .files
                     .create_dir(self.shard)
                     .map_err(self.io("", "create the shard directory"))?;
+                if made && self.sync {
+                    let bucket = self.shard.rsplit_once('/').map_or("", |(dir, _)| dir);
+                    self.sync_dir(bucket)?;
+                }
                 self.files
                     .create(&self.path(&temp), &bytes, self.sync)
                     .map_err(self.io(&temp, "create"))?
@@ -312,11 +317,11 @@ impl<F: Files> Slot<'_, F> {
             Err(e) => return Err(self.io(&temp, "create")(e)),
         };
         let claim_name = self.claim_name(next);
-        match self
-            .files
-            .link(&self.path(&temp), &self.path(&claim_name))
-            .map_err(self.io(&claim_name, "create the claim"))?
-        {
+        let linked = self.files.link(&self.path(&temp), &self.path(&claim_name));
+        match linked.map_err(|e| {
+            self.remove_quietly(&temp);
+            super::create::link_error(self.files, &self.path(&claim_name), e)
+        })? {
             Link::Made => {}
             Link::Taken | Link::SourceGone => {
                 // Another writer claimed `next`, or the slot moved past it and someone swept
@@ -330,7 +335,7 @@ impl<F: Files> Slot<'_, F> {
             // the directory yet, and the write is acknowledged only once it is durable.
             let (_, renamed) = self.settle(&temp)?;
             if !renamed && self.sync {
-                self.files.sync_dir(self.shard);
+                self.sync_dir(self.shard)?;
             }
             self.remove_quietly(&claim_name);
             return Ok(true);
@@ -341,7 +346,7 @@ impl<F: Files> Slot<'_, F> {
             .map_err(self.io(&temp, "read the mark of"))?;
         if settled != 0 {
             if self.sync {
-                self.files.sync_dir(self.shard);
+                self.sync_dir(self.shard)?;
             }
             return Ok(true);
         }
@@ -349,6 +354,14 @@ impl<F: Files> Slot<'_, F> {
         self.remove_quietly(&temp);
         self.remove_quietly(&claim_name);
         Ok(false)
+    }
+
+    /// Syncs the directory `path`: a failure fails the operation, since `--sync always`
+    /// promises durability.
+    fn sync_dir(&self, path: &str) -> Result<(), Error> {
+        self.files
+            .sync_dir(path)
+            .map_err(|e| super::create::sync_error(self.files, path, e))
     }
 
     /// Removes a file that is dead whatever happens to it; a failure only leaves it for a

@@ -77,8 +77,8 @@ pub trait Files {
     /// Removes the empty directory `path`; `false` when it does not exist.
     fn remove_dir(&self, path: &str) -> io::Result<bool>;
 
-    /// Makes the renames and removals in the directory `path` durable, where the system can.
-    fn sync_dir(&self, path: &str);
+    /// Makes the entries made, renamed and removed in the directory `path` durable.
+    fn sync_dir(&self, path: &str) -> io::Result<()>;
 
     /// The path as messages show it (the store directory joined with `path`).
     fn show(&self, path: &str) -> String;
@@ -345,12 +345,8 @@ impl Files for StdFiles {
         Ok(absent(fs::remove_dir(self.path(path)?))?.is_some())
     }
 
-    fn sync_dir(&self, path: &str) {
-        // Where the runtime cannot open or sync a directory, the rename is still atomic.
-        let _ = self
-            .path(path)
-            .and_then(|dir| opened(options().read(true), &dir))
-            .and_then(|dir| dir.sync_all());
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
+        opened(options().read(true), &self.path(path)?)?.sync_all()
     }
 
     fn show(&self, path: &str) -> String {

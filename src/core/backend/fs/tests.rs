@@ -430,7 +430,7 @@ impl Files for Pausing {
         self.step();
         self.inner.remove_dir(path)
     }
-    fn sync_dir(&self, path: &str) {
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
         self.step();
         self.inner.sync_dir(path)
     }

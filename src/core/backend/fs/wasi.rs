@@ -272,12 +272,11 @@ impl Files for WasiFiles {
         Ok(absent(self.dir()?.remove_directory_at(&self.path(path)))?.is_some())
     }
 
-    fn sync_dir(&self, path: &str) {
-        // Where the runtime cannot sync a directory (jco, for a granted one), the rename is
-        // still atomic.
-        if let Ok(dir) = self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ) {
-            let _ = dir.sync();
-        }
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
+        // A descriptor of its own: jco refuses to sync the granted directory's descriptor.
+        self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)?
+            .sync()
+            .map_err(error)
     }
 
     fn show(&self, path: &str) -> String {
