@@ -64,6 +64,15 @@
 //! and anyone may remove them ([`sweep`]); a temporary file of the next generation may be
 //! about to be claimed and is left alone until the slot moves past it.
 //!
+//! **Machine crashes.** With `--sync never`, a machine crash can leave files whose data never
+//! reached the disk: empty, or zeros. A claim is always linked from a complete file, so a
+//! claim that does not hold a whole record of its generation is such a leftover: it can never
+//! be finished, and the next writer removes it (a writer reads a claim whole before finishing
+//! it). A slot left so is damaged: its keys fail with `Corrupt`, and every other key works
+//! ([`damage`](super::damage)). So `--sync never` is atomic across processes and process
+//! crashes, not across a machine crash: the latest writes may be lost, a slot written just
+//! before it may be left damaged, and nothing else.
+//!
 //! **Limits.** Generations never wrap: a slot at generation `u64::MAX` (only a hand-made file
 //! gets there) refuses every change with a `Corrupt` error, so "never written" (0) can never
 //! come back and no claim name is reused.
@@ -202,9 +211,20 @@ impl<F: Files> Slot<'_, F> {
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            let claim_name = self.claim_name(self.next(state.generation)?);
-            let Some((_, nonce)) = self.header(&claim_name)? else {
-                return Ok(state);
+            let next = self.next(state.generation)?;
+            let claim_name = self.claim_name(next);
+            let nonce = match self.load(&claim_name) {
+                Ok(None) => return Ok(state),
+                Ok(Some(claim)) if claim.generation == next => claim.nonce,
+                Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
+                    // Not a whole record of this generation: no writer ever links one, so a
+                    // machine crash (or a hand) left it and it can never be finished.
+                    self.files
+                        .remove(&self.path(&claim_name))
+                        .map_err(self.io(&claim_name, "remove"))?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             // The claim existed while the slot was at this generation, so it is legal.
             if self.generation()? == state.generation {

@@ -199,3 +199,35 @@ fn one_damaged_slot_costs_only_its_own_keys() {
         "{reported:?}"
     );
 }
+
+/// What a machine crash under `--sync never` can leave (the data of files not yet written
+/// out): a claim that is empty or zeros does not wedge its key (it can never be finished, so
+/// the next write removes it), and an empty slot costs only its own keys.
+#[test]
+fn empty_files_left_by_a_machine_crash_wedge_nothing() {
+    let s = Scratch::new();
+    let b = s.open("b");
+    b.set("k".into(), b"1".to_vec()).unwrap();
+    b.set("other".into(), b"o".to_vec()).unwrap();
+    let slot = slot_file(&s, &b, "k");
+    let shard = slot.parent().unwrap().to_owned();
+    let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
+    for (generation, claim) in [(2, Vec::new()), (3, vec![0; record::HEADER + 30])] {
+        fs::write(shard.join(format!("{hash}.{generation}.c")), &claim).unwrap();
+        fs::write(
+            shard.join(format!("{hash}.{generation}.00000000000000cc.t")),
+            &claim,
+        )
+        .unwrap();
+        let value = format!("after {generation}");
+        b.set("k".into(), value.clone().into_bytes()).unwrap();
+        assert_eq!(b.get("k").unwrap(), Some(value.into_bytes()));
+    }
+    assert_eq!(walk(&b, 10).len(), 2);
+
+    fs::write(&slot, b"").unwrap();
+    assert!(matches!(b.get("k").unwrap_err(), Error::Corrupt { .. }));
+    assert_eq!(walk(&b, 10), ["other"]);
+    b.set("new".into(), b"n".to_vec()).unwrap();
+    assert_eq!(b.get("other").unwrap(), Some(b"o".to_vec()));
+}
