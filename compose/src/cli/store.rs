@@ -117,6 +117,17 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 /// Runs `export`.
 pub fn export(args: ExportArgs) -> Result<()> {
     let buckets = read_store(&args.dir, &args.prefix)?;
+    let damaged = damage::damaged();
+    if !damaged.is_empty() {
+        // A dump is a backup: one that silently lacks keys would be found out too late.
+        bail!(
+            "failed to export `{}`: {}run `keyvalue-virt repair {}` to empty the damaged files \
+             (their keys are lost), then export again",
+            args.dir.display(),
+            damage_text(&damaged),
+            args.dir.display()
+        );
+    }
     print_json(&buckets)?;
     let keys: usize = buckets.values().map(|keys| keys.len()).sum();
     eprintln!(
@@ -125,13 +136,6 @@ pub fn export(args: ExportArgs) -> Result<()> {
         count(keys, "key"),
         mask(&args.dir.to_string_lossy())
     );
-    let damaged = damage::damaged();
-    if !damaged.is_empty() {
-        eprintln!(
-            "skipped {} (their keys are not in the dump; see the warnings above)",
-            count(damaged.len(), "damaged file")
-        );
-    }
     Ok(())
 }
 
@@ -359,7 +363,7 @@ pub fn damage_text(damaged: &[String]) -> String {
     if !damaged.is_empty() {
         let _ = writeln!(
             out,
-            "{} skipped (the keys in them are not listed above):",
+            "{} skipped (the keys in them are left out):",
             count(damaged.len(), "damaged file")
         );
     }

@@ -31,7 +31,7 @@
 //!
 //! With `--sync always` (the default), a record is synced before it is claimed and the shard
 //! directory after it is renamed into place (by whoever renamed it, before the write
-//! returns), and every directory the store makes is synced into its parent ([`create`]), so
+//! returns), and every directory the store makes is synced into its parent (`create.rs`), so
 //! a returned write survives a power loss. A failed directory sync fails the write, and a
 //! store is refused when it is made on a filesystem that cannot sync directories or make hard
 //! links. With `--sync never` nothing is synced, and writes stay atomic and exact across
@@ -63,6 +63,8 @@ mod io;
 mod preopen;
 pub mod publish;
 pub mod record;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod repair;
 pub mod sys;
 #[cfg(target_arch = "wasm32")]
 mod wasi;
@@ -652,3 +654,5 @@ mod tests;
 mod tests_durability;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_repair;

@@ -73,6 +73,14 @@
 //! crashes, not across a machine crash: the latest writes may be lost, a slot written just
 //! before it may be left damaged, and nothing else.
 //!
+//! **Repair and restore.** The argument needs a slot's generation never to go back: a slot
+//! deleted, or restored alone from a backup, would let its old claims and temporary files
+//! match again and its versions repeat. A damaged slot is therefore mended by `keyvalue-virt
+//! repair` ([`repair`](super::repair)), which renames over it an empty record whose
+//! generation lies far beyond every generation the slot or its leftovers name: every leftover
+//! stays dead, and the slot still only grows. A whole store directory may be restored from a
+//! backup with every instance stopped: its leftovers come from the same moment as its slots.
+//!
 //! **Limits.** Generations never wrap: a slot at generation `u64::MAX` (only a hand-made file
 //! gets there) refuses every change with a `Corrupt` error, so "never written" (0) can never
 //! come back and no claim name is reused.

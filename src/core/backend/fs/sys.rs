@@ -6,7 +6,7 @@
 //! store's files are all ours and none is a link): files open with `O_NOFOLLOW`, and the
 //! directories on the way to a file are checked with `symlink_metadata` first. A planted link
 //! is an error that names it, never a read or a write outside the store. The component needs
-//! none of this: it opens nothing through links ([`wasi`](super::wasi)).
+//! none of this: it opens nothing through links (`wasi.rs`).
 //!
 //! The protocol in [`publish`](super::publish) uses nothing else, so it runs unchanged over a
 //! simulated filesystem in its tests, where every operation is a point at which another
