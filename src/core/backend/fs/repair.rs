@@ -10,8 +10,14 @@
 //! removes it) and no version repeats; the damaged file's keys are lost (they could not be
 //! read), every other key is untouched.
 //!
-//! The new record is written aside and renamed over the slot, so that an instance running at
-//! the same time sees either the damaged file (and fails as before) or the empty record.
+//! Instances may keep running. Repair lists the shard once it has seen the damage, removes
+//! the slot's claims and temporary files (a finisher paused since before the damage then
+//! finds nothing to rename, and a writer that makes a new one checks the slot afterwards and
+//! finds it damaged), and reads the slot again: a change under way may have renamed a good
+//! record over the damaged one meanwhile, and then the slot is left alone. Only then is the
+//! new record written aside and renamed over the slot: nothing else can rename over it any
+//! more, so its generation never goes back. Writes to the slot's keys that race with the
+//! damage may be lost with them.
 
 use super::publish::{Name, Slot, is_hash, sweep};
 use super::record::{HEADER, KEYS, Record};
@@ -79,9 +85,10 @@ impl Fs {
                     .unwrap_or_default();
                 for name in &names {
                     if is_hash(name)
-                        && let Some(problem) = repair_slot(&*self.files, &shard, name, &names)?
+                        && let Some((problem, removed)) = repair_slot(&*self.files, &shard, name)?
                     {
                         report.slots.push(problem);
+                        report.leftovers += removed;
                     }
                 }
                 let names = self
@@ -96,14 +103,14 @@ impl Fs {
     }
 }
 
-/// Replaces the slot `name` of `shard` (whose listing is `names`) by an empty record past
-/// every generation it and its leftovers name, if it is damaged; returns what was wrong.
+/// Replaces the slot `name` of `shard` by an empty record past every generation it and its
+/// leftovers name, if it is damaged; returns what was wrong and how many leftovers it
+/// removed.
 pub fn repair_slot<F: Files>(
     files: &F,
     shard: &str,
     name: &str,
-    names: &[String],
-) -> Result<Option<String>, Error> {
+) -> Result<Option<(String, usize)>, Error> {
     let slot = Slot {
         files,
         shard,
@@ -117,6 +124,44 @@ pub fn repair_slot<F: Files>(
         Err(error) => return Err(error),
     };
     let path = format!("{shard}/{name}");
+    // Listed after the damage was seen: every temporary file that could still be renamed
+    // over the slot is here (a writer that makes one later checks the slot after making it,
+    // and finds it damaged).
+    let names = files
+        .list(shard)
+        .map_err(|e| Error::FsIo {
+            path: files.show(shard),
+            action: "list",
+            cause: e.to_string(),
+        })?
+        .unwrap_or_default();
+    let leftovers: Vec<(&String, u64)> = names
+        .iter()
+        .filter_map(|other| match Name::parse(other) {
+            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation })
+                if hash == name =>
+            {
+                Some((other, generation))
+            }
+            _ => None,
+        })
+        .collect();
+    // Removed first, so that a finisher paused since before the damage finds its temporary
+    // file gone rather than renaming it over the repaired slot.
+    for (leftover, _) in &leftovers {
+        let leftover = format!("{shard}/{leftover}");
+        files.remove(&leftover).map_err(|e| Error::FsIo {
+            path: files.show(&leftover),
+            action: "remove",
+            cause: e.to_string(),
+        })?;
+    }
+    // A change under way when the damage came may have renamed a good record over it before
+    // its temporary file could be removed: then the slot is healthy again, and writers rely on
+    // its generation.
+    if slot.read().is_ok() {
+        return Ok(None);
+    }
     // The damaged header may still say how far the slot got.
     let header = files
         .read_head(&path, HEADER)
@@ -124,16 +169,10 @@ pub fn repair_slot<F: Files>(
         .flatten()
         .and_then(|head| Record::peek(&head))
         .map_or(0, |(generation, _)| generation);
-    let leftovers = names
+    let removed = leftovers.len();
+    let leftovers = leftovers
         .iter()
-        .filter_map(|other| match Name::parse(other) {
-            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation })
-                if hash == name =>
-            {
-                Some(generation)
-            }
-            _ => None,
-        })
+        .map(|&(_, generation)| generation)
         .max()
         .unwrap_or(0);
     let generation = header
@@ -169,5 +208,5 @@ pub fn repair_slot<F: Files>(
     files
         .sync_dir(shard)
         .map_err(|e| super::create::sync_error(files, shard, e))?;
-    Ok(Some(problem))
+    Ok(Some((problem, removed)))
 }

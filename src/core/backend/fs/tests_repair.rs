@@ -145,3 +145,30 @@ fn repair_mends_every_kind_of_damaged_slot() {
     let report = s.fs().repair().unwrap();
     assert_eq!(report.unmended.len(), 1, "{report:?}");
 }
+
+/// A slot damaged whole (its header too) with its leftovers swept: repair cannot know how far
+/// it got, and still no version repeats.
+#[test]
+fn versions_do_not_repeat_when_the_damage_hides_the_generation() {
+    let s = Scratch::new();
+    let b = s.open("b");
+    for i in 0..50 {
+        b.set("n".into(), format!("{i}").into_bytes()).unwrap();
+    }
+    let seen = b.watch("n").unwrap();
+    let slot = slot_file(&s, &b, "n");
+    fs::write(&slot, vec![0x55; 200]).unwrap();
+    walk(&b, 10);
+    let report = s.fs().repair().unwrap();
+    assert_eq!(report.slots.len(), 1, "{report:?}");
+    for i in 0..3 {
+        b.set("n".into(), format!("again {i}").into_bytes())
+            .unwrap();
+    }
+    let now = b.watch("n").unwrap();
+    assert!(
+        now > seen,
+        "version {now} repeats one from before the damage ({seen})"
+    );
+    assert_eq!(b.swap("n", seen, b"stale".to_vec()).unwrap(), Err(now));
+}
