@@ -11,6 +11,10 @@ use super::sys::{Files, Link};
 use crate::error::Error;
 use crate::prelude::*;
 
+/// The largest bucket name record, in bytes: larger `NAME` files are refused before they are
+/// read, and a bucket whose name would need one is not made.
+pub const MAX_NAME_RECORD: u64 = 1 << 20;
+
 /// The content of `DIR/FORMAT` for the layout this code reads and writes.
 pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
 
@@ -111,10 +115,6 @@ pub fn make_bucket<F: Files>(
             cause: e.to_string(),
         }
     };
-    let aside = format!("{dir}.{:016x}.t", files.nonce());
-    files
-        .create_dir(&aside)
-        .map_err(io(&aside, "create the directory"))?;
     let record = Record {
         kind: NAME,
         settled: false,
@@ -126,9 +126,25 @@ pub fn make_bucket<F: Files>(
             version: 1,
         }],
     };
+    let bytes = record.encode();
+    if bytes.len() as u64 > MAX_NAME_RECORD {
+        return Err(Error::FsIo {
+            path: files.show(dir),
+            action: "create the bucket directory",
+            cause: format!(
+                "the bucket name is {} bytes, more than the {MAX_NAME_RECORD} a bucket name may \
+                 have: use a shorter bucket identifier",
+                identifier.len()
+            ),
+        });
+    }
+    let aside = format!("{dir}.{:016x}.t", files.nonce());
+    files
+        .create_dir(&aside)
+        .map_err(io(&aside, "create the directory"))?;
     let name = format!("{aside}/NAME");
     files
-        .create(&name, &record.encode(), sync)
+        .create(&name, &bytes, sync)
         .map_err(io(&name, "create"))?;
     if sync {
         files

@@ -237,7 +237,7 @@ impl Fs {
     /// The name recorded in the bucket directory `dir`, or `None` when it has none yet.
     fn bucket_name(&self, dir: &str) -> Result<Option<String>, Error> {
         let path = format!("{dir}/NAME");
-        let Some(bytes) = read_record(&*self.files, &path)? else {
+        let Some(bytes) = read_record(&*self.files, &path, create::MAX_NAME_RECORD)? else {
             return Ok(None);
         };
         let corrupt = |problem: String| Error::Corrupt {

@@ -150,7 +150,7 @@ impl<F: Files> Slot<'_, F> {
 
     /// The record in the file `name`, or `None` when there is no such file.
     fn load(&self, name: &str) -> Result<Option<Record>, Error> {
-        let Some(bytes) = read_record(self.files, &self.path(name))? else {
+        let Some(bytes) = read_record(self.files, &self.path(name), MAX_RECORD)? else {
             return Ok(None);
         };
         let record = Record::decode(&bytes).map_err(|problem| Error::Corrupt {
@@ -410,10 +410,10 @@ impl<F: Files> Slot<'_, F> {
     }
 }
 
-/// The file `path`, at most [`MAX_RECORD`] bytes (a larger one is `Corrupt`), or `None` when
-/// there is none.
-pub fn read_record<F: Files>(files: &F, path: &str) -> Result<Option<Vec<u8>>, Error> {
-    files.read(path, MAX_RECORD).map_err(|e| {
+/// The file `path`, at most `max` bytes (a larger one is `Corrupt`), or `None` when there is
+/// none.
+pub fn read_record<F: Files>(files: &F, path: &str, max: u64) -> Result<Option<Vec<u8>>, Error> {
+    files.read(path, max).map_err(|e| {
         if e.kind() == io::ErrorKind::FileTooLarge {
             Error::Corrupt {
                 path: files.show(path),

@@ -231,3 +231,25 @@ fn empty_files_left_by_a_machine_crash_wedge_nothing() {
     b.set("new".into(), b"n".to_vec()).unwrap();
     assert_eq!(b.get("other").unwrap(), Some(b"o".to_vec()));
 }
+
+/// A bucket name too long for the largest `NAME` record is refused when the bucket would be
+/// made, so that every bucket made can be read back.
+#[test]
+fn a_bucket_name_too_long_to_read_back_is_refused() {
+    let s = Scratch::new();
+    let long = "b".repeat((create::MAX_NAME_RECORD + 1) as usize);
+    let error = s.fs().open(&long).err().unwrap();
+    assert!(
+        error.to_string().contains("shorter bucket identifier"),
+        "{error}"
+    );
+    let mut left: Vec<_> = fs::read_dir(s.store())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["FORMAT"]);
+    let fine = "b".repeat(100_000);
+    s.open(&fine).set("k".into(), b"v".to_vec()).unwrap();
+    assert_eq!(s.open(&fine).get("k").unwrap(), Some(b"v".to_vec()));
+}
