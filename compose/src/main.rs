@@ -27,7 +27,7 @@ needs no key-value support from the runtime. This tool ships the component: `bui
 with a configuration baked in, `plug` composes it into an app, `config` shows what a component \
 has baked in. `conformance` writes a suite that checks any wasi:keyvalue implementation. \
 `inspect`, `export` and `import` read and write the directory of a store kept by the \
-fs backend (`--backend fs`) from the host.";
+fs backend (`--backend fs`) from the host; `repair` mends its damaged files.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -122,6 +122,14 @@ enum Command {
     /// making DIR a store if it is empty or missing.
     #[command(after_help = cli::store::IMPORT_EXAMPLES)]
     Import(ImportArgs),
+
+    /// Mends the damaged files of an fs-backend store directory
+    ///
+    /// Replaces each damaged key file of DIR by an empty one whose generation lies past every
+    /// one it had, so that no leftover of it can match again, and removes dead leftovers. The
+    /// damaged files' keys are lost; every other key is kept.
+    #[command(after_help = cli::repair::REPAIR_EXAMPLES)]
+    Repair(cli::repair::RepairArgs),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +142,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cli::store::inspect(args),
         Command::Export(args) => cli::store::export(args),
         Command::Import(args) => cli::store::import(args),
+        Command::Repair(args) => cli::repair::repair(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -221,8 +221,9 @@ impl fmt::Display for Error {
             ),
             Error::Corrupt { path, problem } => write!(
                 f,
-                "the store file `{path}` is damaged: {problem}; restore it from a backup or \
-                 delete it (the other keys are not affected)"
+                "the store file `{path}` is damaged: {problem}; run `keyvalue-virt repair DIR` \
+                 on the store's host directory, which empties this file (its keys are lost) \
+                 and keeps every other key; do not delete or restore the file alone"
             ),
             Error::Redis { server, problem } => write!(f, "redis server {server}: {problem}"),
         }

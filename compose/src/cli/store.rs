@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use keyvalue_virt_core::backend::fs::{FORMAT, Fs};
+use keyvalue_virt_core::backend::fs::{FORMAT, Fs, damage};
 use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
 use keyvalue_virt_core::bucket::{PAGE_BYTES, PAGE_KEYS};
@@ -109,6 +109,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         print_json(&buckets)
     } else {
         print!("{}", text(&args.dir, &buckets));
+        print!("{}", damage_text(&damage::damaged()));
         Ok(())
     }
 }
@@ -116,6 +117,17 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 /// Runs `export`.
 pub fn export(args: ExportArgs) -> Result<()> {
     let buckets = read_store(&args.dir, &args.prefix)?;
+    let damaged = damage::damaged();
+    if !damaged.is_empty() {
+        // A dump is a backup: one that silently lacks keys would be found out too late.
+        bail!(
+            "failed to export `{}`: {}run `keyvalue-virt repair {}` to empty the damaged files \
+             (their keys are lost), then export again",
+            args.dir.display(),
+            damage_text(&damaged),
+            args.dir.display()
+        );
+    }
     print_json(&buckets)?;
     let keys: usize = buckets.values().map(|keys| keys.len()).sum();
     eprintln!(
@@ -344,6 +356,23 @@ fn print_json(buckets: &Buckets) -> Result<()> {
     Ok(())
 }
 
+/// The damaged files a walk skipped, as `inspect` prints them after the keys (nothing when
+/// there are none).
+pub fn damage_text(damaged: &[String]) -> String {
+    let mut out = String::new();
+    if !damaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} skipped (the keys in them are left out):",
+            count(damaged.len(), "damaged file")
+        );
+    }
+    for message in damaged {
+        let _ = writeln!(out, "  {message}");
+    }
+    out
+}
+
 /// `1 key`, `2 keys`.
 fn count(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -399,6 +428,33 @@ mod tests {
             read_store(&store, &PrefixArgs::default()).unwrap(),
             expected
         );
+    }
+
+    /// A damaged slot costs only its keys: the rest is read, and `inspect` names the file.
+    #[test]
+    fn a_damaged_slot_is_skipped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let data = buckets(&[("b", &[("k1", b"1"), ("k2", b"2"), ("k3", b"3")])]);
+        write_store(&store, &PrefixArgs::default(), &data).unwrap();
+        let bucket = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap();
+        let shard = std::fs::read_dir(&bucket)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap();
+        let slot = std::fs::read_dir(&shard).unwrap().next().unwrap().unwrap();
+        std::fs::write(slot.path(), "damaged").unwrap();
+        let read = read_store(&store, &PrefixArgs::default()).unwrap();
+        assert_eq!(read["b"].len(), 2, "{read:?}");
+        let damaged = damage::damaged();
+        let text = damage_text(&damaged);
+        assert!(text.starts_with("1 damaged file skipped"), "{text}");
+        assert!(text.contains(&*slot.path().to_string_lossy()), "{text}");
     }
 
     #[test]

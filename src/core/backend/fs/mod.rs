@@ -30,14 +30,18 @@
 //! last changed it; `cas` compares versions.
 //!
 //! With `--sync always` (the default), a record is synced before it is claimed and the shard
-//! directory after it is renamed into place, so a returned write survives a power loss where
-//! the runtime syncs; with `--sync never` nothing is synced, and writes stay atomic and exact
-//! across instances. Readers never see a torn record: records only ever appear by link or
-//! rename of complete files.
+//! directory after it is renamed into place (by whoever renamed it, before the write
+//! returns), and every directory the store makes is synced into its parent (`create.rs`), so
+//! a returned write survives a power loss. A failed directory sync fails the write, and a
+//! store is refused when it is made on a filesystem that cannot sync directories or make hard
+//! links. With `--sync never` nothing is synced, and writes stay atomic and exact across
+//! instances and process crashes. Readers never see a torn record: records only ever appear
+//! by link or rename of complete files.
 //!
-//! A crash leaves at most a temporary file and a claim. Claims and temporary files of a
-//! generation the slot has reached are dead; `list-keys`, and now and then a write, remove
-//! the dead ones in the shards they touch ([`publish::sweep`]).
+//! A damaged slot costs only its own keys: `list-keys` and `--max-keys` skip it and report it
+//! ([`damage`]). A crash leaves at most a temporary file and a claim. Claims and temporary
+//! files of a generation the slot has reached are dead; `list-keys`, and now and then a
+//! write, remove the dead ones in the shards they touch ([`publish::sweep`]).
 //!
 //! A store opened read-only (`--read-only`) never writes: it reads slots as they are, and
 //! serves seeds from memory.
@@ -52,9 +56,15 @@
 //! is a soft limit across instances: instances adding keys at the same moment can each pass
 //! the check, overshooting by at most one key per instance writing at once.
 
+mod create;
+pub mod damage;
 mod io;
+#[cfg(any(test, target_arch = "wasm32"))]
+mod preopen;
 pub mod publish;
 pub mod record;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod repair;
 pub mod sys;
 #[cfg(target_arch = "wasm32")]
 mod wasi;
@@ -62,9 +72,9 @@ mod wasi;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
-use self::publish::{Name, Slot, State, is_hash, sweep};
+use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
-use self::sys::{Files, Link};
+use self::sys::Files;
 
 /// The files the backend works on: `wasi:filesystem` directly in the component, `std::fs`
 /// natively.
@@ -83,8 +93,9 @@ use crate::error::Error;
 use crate::local::local;
 use crate::prelude::*;
 
-/// The content of `DIR/FORMAT` for the layout this code reads and writes.
-pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
+pub use self::create::FORMAT;
+/// More bytes than any `FORMAT` file of ours holds.
+const FORMAT_MAX: u64 = 256;
 /// How every `FORMAT` file of ours starts.
 const FORMAT_PREFIX: &[u8] = b"keyvalue-virt store, format ";
 // More bucket names than this sharing one 64-bit hash means the directory was tampered with.
@@ -142,7 +153,7 @@ impl Fs {
                  HOST_DIR::{dir}`), or build the component with another `--dir`"
             ))
         };
-        match self.files.read("FORMAT") {
+        match self.files.read("FORMAT", FORMAT_MAX) {
             Ok(Some(found)) if found == FORMAT => return Ok(true),
             Ok(Some(found)) if found.starts_with(FORMAT_PREFIX) => {
                 let found = String::from_utf8_lossy(&found).trim_end().to_owned();
@@ -160,6 +171,12 @@ impl Fs {
                 ));
             }
             Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+                return Err(self.dir_error(
+                    "holds a `FORMAT` file that is not keyvalue-virt's (it is too large): build \
+                     the component with another `--dir`",
+                ));
+            }
             Err(e) => return Err(missing(e.to_string())),
         }
         let names = match self.files.list("") {
@@ -170,7 +187,14 @@ impl Fs {
         // Only the temporary files of another instance making the store may be there, unless
         // that instance has finished making it since `FORMAT` was read.
         if names.iter().any(|name| !name.starts_with("FORMAT.")) {
-            if self.files.read("FORMAT").ok().flatten().as_deref() == Some(FORMAT) {
+            if self
+                .files
+                .read("FORMAT", FORMAT_MAX)
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(FORMAT)
+            {
                 return Ok(true);
             }
             return Err(self.dir_error(
@@ -182,24 +206,7 @@ impl Fs {
         if !self.writable {
             return Ok(false);
         }
-        let temp = format!("FORMAT.{:016x}.t", self.files.nonce());
-        self.files.create(&temp, FORMAT, self.sync).map_err(|e| {
-            let dir = self.files.show("");
-            self.dir_error(format!(
-                "is not writable ({e}): grant write access to it (e.g. `wasmtime run --dir \
-                 HOST_DIR::{dir}`), or build the component with `--read-only` or another `--dir`"
-            ))
-        })?;
-        // Several instances may make the store at once: the first link wins, all write the same.
-        let linked = self.files.link(&temp, "FORMAT");
-        let _ = self.files.remove(&temp);
-        match linked.map_err(self.io("FORMAT", "create"))? {
-            Link::Made | Link::Taken => {}
-            Link::SourceGone => return Err(self.dir_error("lost `FORMAT` while making it")),
-        }
-        if self.sync {
-            self.files.sync_dir("");
-        }
+        create::make_store(&*self.files, self.sync)?;
         Ok(true)
     }
 
@@ -230,7 +237,7 @@ impl Fs {
     /// The name recorded in the bucket directory `dir`, or `None` when it has none yet.
     fn bucket_name(&self, dir: &str) -> Result<Option<String>, Error> {
         let path = format!("{dir}/NAME");
-        let Some(bytes) = self.files.read(&path).map_err(self.io(&path, "read"))? else {
+        let Some(bytes) = read_record(&*self.files, &path, create::MAX_NAME_RECORD)? else {
             return Ok(None);
         };
         let corrupt = |problem: String| Error::Corrupt {
@@ -242,39 +249,6 @@ impl Fs {
             (NAME, [entry]) => Ok(Some(entry.key.clone())),
             _ => Err(corrupt("not a bucket name record".into())),
         }
-    }
-
-    /// Makes the bucket directory `dir` for `identifier`: built aside and renamed into place,
-    /// so that no instance ever sees a bucket directory without its name.
-    fn make_bucket(&self, dir: &str, identifier: &str) -> Result<(), Error> {
-        let aside = format!("{dir}.{:016x}.t", self.files.nonce());
-        self.files
-            .create_dir(&aside)
-            .map_err(self.io(&aside, "create the directory"))?;
-        let record = Record {
-            kind: NAME,
-            settled: false,
-            generation: 1,
-            nonce: 0,
-            entries: vec![Entry {
-                key: identifier.to_owned(),
-                value: None,
-                version: 1,
-            }],
-        };
-        let name = format!("{aside}/NAME");
-        self.files
-            .create(&name, &record.encode(), self.sync)
-            .map_err(self.io(&name, "create"))?;
-        // Another instance may have made the bucket first; the caller reads what is there.
-        if let Ok(true) = self.files.rename(&aside, dir)
-            && self.sync
-        {
-            self.files.sync_dir("");
-        }
-        let _ = self.files.remove(&name);
-        let _ = self.files.remove_dir(&aside);
-        Ok(())
     }
 }
 
@@ -318,7 +292,7 @@ impl Backend for Fs {
                     });
                 }
                 None => {
-                    self.make_bucket(&dir, identifier)?;
+                    create::make_bucket(&*self.files, &dir, identifier, self.sync)?;
                     made = Some(slot);
                 }
             }
@@ -572,7 +546,9 @@ impl BucketOps for Bucket {
         let mut count = 0;
         for shard in self.shards()? {
             for hash in self.slots(shard, 0)? {
-                count += self.slot_keys(hash)?.len() as u64;
+                if let Some(keys) = damage::skip(self.slot_keys(hash))? {
+                    count += keys.len() as u64;
+                }
             }
         }
         Ok(count)
@@ -596,7 +572,7 @@ impl BucketOps for Bucket {
             for group in hashes.chunk_by(|a, b| a >> 16 == b >> 16) {
                 let mut keys = Vec::new();
                 for &hash in group {
-                    keys.extend(self.slot_keys(hash)?);
+                    keys.extend(damage::skip(self.slot_keys(hash))?.unwrap_or_default());
                 }
                 if keys.is_empty() {
                     continue;
@@ -674,3 +650,9 @@ impl BucketOps for Bucket {
 mod model;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_durability;
+#[cfg(test)]
+mod tests_hostile;
+#[cfg(test)]
+mod tests_repair;

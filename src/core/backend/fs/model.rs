@@ -90,8 +90,11 @@ impl Files for SimFiles {
         self.op(|sim| Ok(sim.inodes[*handle][offset as usize]))
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.op(|sim| Ok(sim.names.get(path).map(|&inode| sim.inodes[inode].clone())))
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        self.op(|sim| match sim.names.get(path) {
+            Some(&inode) if sim.inodes[inode].len() as u64 > max => Err(super::sys::too_large(max)),
+            found => Ok(found.map(|&inode| sim.inodes[inode].clone())),
+        })
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
@@ -175,7 +178,9 @@ impl Files for SimFiles {
         })
     }
 
-    fn sync_dir(&self, _path: &str) {}
+    fn sync_dir(&self, _path: &str) -> io::Result<()> {
+        Ok(())
+    }
 
     fn show(&self, path: &str) -> String {
         path.to_owned()
@@ -305,4 +310,122 @@ fn three_writers_lose_no_update_in_pct_schedules() {
 #[test]
 fn crashes_at_any_step_lose_no_acknowledged_update() {
     shuttle::check_random(|| schedule(3, 3, true), 3000);
+}
+
+/// What a damaged slot is mended with in [`repair_schedule`]: `keyvalue-virt repair`, or (to
+/// check that the model would catch it) the old advice, deleting the file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mend {
+    Repair,
+    Delete,
+}
+
+/// One schedule in which, while two writers increment (one of them may crash, leaving its
+/// claim and temporary file), the slot is damaged and then mended. However the steps
+/// interleave, the slot's generation never goes back (so no leftover from before the damage
+/// takes effect after it: a late claim or an old record would take the generation back), a
+/// write after the mending succeeds, and every leftover is dead.
+fn repair_schedule(mend: Mend) {
+    let files = Arc::new(SimFiles(Mutex::new(Sim {
+        dirs: vec![SHARD.to_owned()],
+        ..Sim::default()
+    })));
+    let path = format!("{SHARD}/{SLOT}");
+    let mut handles = Vec::new();
+    for writer in 0..2 {
+        let files = files.clone();
+        handles.push(shuttle::thread::spawn(move || {
+            if writer == 0 && thread_rng().gen_bool(0.5) {
+                let budget = thread_rng().gen_range(0..30);
+                let me = shuttle::thread::current().id();
+                files.0.lock().unwrap().budget.insert(me, budget);
+            }
+            for _ in 0..3 {
+                let _ = increment(&files);
+            }
+        }));
+    }
+    let mended = Arc::new(Mutex::new(0));
+    let mender = {
+        let files = files.clone();
+        let path = path.clone();
+        let mended = mended.clone();
+        shuttle::thread::spawn(move || {
+            for _ in 0..thread_rng().gen_range(0..20) {
+                shuttle::thread::yield_now();
+            }
+            {
+                // Damage the slot's file (and with it every name of its inode).
+                let mut sim = files.0.lock().unwrap();
+                if let Some(&inode) = sim.names.get(&path) {
+                    sim.inodes[inode] = b"damaged".to_vec();
+                }
+            }
+            match mend {
+                Mend::Repair => {
+                    super::repair::repair_slot(&*files, SHARD, SLOT).unwrap();
+                    if let Ok(state) = slot(&files).read() {
+                        *mended.lock().unwrap() = state.generation;
+                    }
+                }
+                Mend::Delete => {
+                    files.remove(&path).unwrap();
+                }
+            }
+        })
+    };
+    let reader = {
+        let files = files.clone();
+        shuttle::thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..6 {
+                if let Ok(state) = slot(&files).read() {
+                    let now = state.generation;
+                    assert!(now >= last, "the generation went back from {last} to {now}");
+                    last = now;
+                }
+            }
+        })
+    };
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    mender.join().unwrap();
+    reader.join().unwrap();
+    // The writers may have left the slot damaged (the mending came first): mend it again.
+    if slot(&files).read().is_err() {
+        super::repair::repair_slot(&*files, SHARD, SLOT).unwrap();
+    }
+    let before = slot(&files).read().unwrap().generation;
+    increment(&files).expect("a write after the mending succeeds");
+    let after = slot(&files).read().unwrap().generation;
+    assert!(
+        after > before,
+        "the generation went back from {before} to {after}"
+    );
+    let mended = *mended.lock().unwrap();
+    assert!(
+        after > mended,
+        "the slot went back from {mended} (repaired) to {after}"
+    );
+    let names = files.list(SHARD).unwrap().unwrap();
+    sweep(&*files, SHARD, &names).unwrap();
+    let left = files.list(SHARD).unwrap().unwrap();
+    assert_eq!(left, [SLOT], "left after a sweep");
+}
+
+#[test]
+fn repair_of_a_damaged_slot_never_takes_its_generation_back() {
+    shuttle::check_random(|| repair_schedule(Mend::Repair), 3000);
+    shuttle::check_pct(|| repair_schedule(Mend::Repair), 3000, 3);
+}
+
+/// The model catches the old advice: deleting the damaged slot lets leftovers match again
+/// (the generation goes back, or a dead claim wedges the key).
+#[test]
+fn the_model_catches_a_mended_slot_whose_generation_goes_back() {
+    let caught = std::panic::catch_unwind(|| {
+        shuttle::check_random(|| repair_schedule(Mend::Delete), 3000);
+    });
+    assert!(caught.is_err(), "deleting the slot went unnoticed");
 }

@@ -51,15 +51,43 @@
 //! when the next writer finishes it, or never if none comes; until then readers see the slot
 //! without it, which is right for a change that has not returned.
 //!
+//! **Durability** (`--sync always`). A record is synced before it is claimed, so whoever
+//! renames it renames a durable file. A write is acknowledged only after its writer has
+//! synced the shard directory *after* the rename took place: when the writer renamed it, or
+//! when it finds the rename already done by a helper (its own rename finds nothing, or the
+//! slot has moved on and the mark is set). The helper's own sync may not have happened yet
+//! (it may be paused before it), so the writer never relies on it.
+//!
 //! **Pauses and crashes.** Nothing waits: a writer that pauses or dies after step 2 leaves a
 //! legal claim that the next operation finishes; before step 2, an unclaimed temporary file
 //! that changes nothing. Claims and temporary files of generations up to the slot's are dead
 //! and anyone may remove them ([`sweep`]); a temporary file of the next generation may be
 //! about to be claimed and is left alone until the slot moves past it.
+//!
+//! **Machine crashes.** With `--sync never`, a machine crash can leave files whose data never
+//! reached the disk: empty, or zeros. A claim is always linked from a complete file, so a
+//! claim that does not hold a whole record of its generation is such a leftover: it can never
+//! be finished, and the next writer removes it (a writer reads a claim whole before finishing
+//! it). A slot left so is damaged: its keys fail with `Corrupt`, and every other key works
+//! ([`damage`](super::damage)). So `--sync never` is atomic across processes and process
+//! crashes, not across a machine crash: the latest writes may be lost, a slot written just
+//! before it may be left damaged, and nothing else.
+//!
+//! **Repair and restore.** The argument needs a slot's generation never to go back: a slot
+//! deleted, or restored alone from a backup, would let its old claims and temporary files
+//! match again and its versions repeat. A damaged slot is therefore mended by `keyvalue-virt
+//! repair` ([`repair`](super::repair)), which renames over it an empty record whose
+//! generation lies far beyond every generation the slot or its leftovers name: every leftover
+//! stays dead, and the slot still only grows. A whole store directory may be restored from a
+//! backup with every instance stopped: its leftovers come from the same moment as its slots.
+//!
+//! **Limits.** Generations never wrap: a slot at generation `u64::MAX` (only a hand-made file
+//! gets there) refuses every change with a `Corrupt` error, so "never written" (0) can never
+//! come back and no claim name is reused.
 
 use super::io;
 
-use super::record::{Entry, HEADER, KEYS, KIND, Record, SETTLED};
+use super::record::{Entry, HEADER, KEYS, KIND, MAX_RECORD, Record, SETTLED};
 use super::sys::{Files, Link};
 use crate::error::Error;
 use crate::prelude::*;
@@ -122,11 +150,7 @@ impl<F: Files> Slot<'_, F> {
 
     /// The record in the file `name`, or `None` when there is no such file.
     fn load(&self, name: &str) -> Result<Option<Record>, Error> {
-        let Some(bytes) = self
-            .files
-            .read(&self.path(name))
-            .map_err(self.io(name, "read"))?
-        else {
+        let Some(bytes) = read_record(self.files, &self.path(name), MAX_RECORD)? else {
             return Ok(None);
         };
         let record = Record::decode(&bytes).map_err(|problem| Error::Corrupt {
@@ -178,14 +202,37 @@ impl<F: Files> Slot<'_, F> {
         })
     }
 
+    /// The generation after `generation`, or a `Corrupt` error at the last one (only a
+    /// hand-made file gets there: a change a nanosecond would take 584 years to reach it).
+    fn next(&self, generation: u64) -> Result<u64, Error> {
+        generation.checked_add(1).ok_or_else(|| Error::Corrupt {
+            path: self.files.show(&self.path(self.name)),
+            problem: format!(
+                "its generation is {generation}, the last there is, so no change can follow \
+                 it; export the bucket and import it into a new store"
+            ),
+        })
+    }
+
     /// The slot's state for a writer: any legal claim of the next generation finished first,
     /// since no other claim of it can be made until it is.
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            let claim_name = self.claim_name(state.generation + 1);
-            let Some((_, nonce)) = self.header(&claim_name)? else {
-                return Ok(state);
+            let next = self.next(state.generation)?;
+            let claim_name = self.claim_name(next);
+            let nonce = match self.load(&claim_name) {
+                Ok(None) => return Ok(state),
+                Ok(Some(claim)) if claim.generation == next => claim.nonce,
+                Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
+                    // Not a whole record of this generation: no writer ever links one, so a
+                    // machine crash (or a hand) left it and it can never be finished.
+                    self.files
+                        .remove(&self.path(&claim_name))
+                        .map_err(self.io(&claim_name, "remove"))?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             // The claim existed while the slot was at this generation, so it is legal.
             if self.generation()? == state.generation {
@@ -198,17 +245,15 @@ impl<F: Files> Slot<'_, F> {
     /// Finishes the legal claim `claim_name` of the generation after `generation`, whose
     /// temporary file has `nonce`.
     fn finish(&self, generation: u64, claim_name: &str, nonce: u64) -> Result<(), Error> {
-        let temp = self.temp_name(generation + 1, nonce);
+        let next = self.next(generation)?;
+        let temp = self.temp_name(next, nonce);
         let (marked, renamed) = self.settle(&temp)?;
         if !marked && !renamed && self.generation()? == generation {
             // The claim names a temporary file that is gone, yet the slot never moved: only
             // a hand-made change to the directory does that. The claim is dead.
             return Err(Error::Corrupt {
                 path: self.files.show(&self.path(claim_name)),
-                problem: format!(
-                    "it claims generation {} with `{temp}`, which is missing",
-                    generation + 1
-                ),
+                problem: format!("it claims generation {next} with `{temp}`, which is missing"),
             });
         }
         self.files
@@ -229,7 +274,7 @@ impl<F: Files> Slot<'_, F> {
             .rename(&self.path(temp), &self.path(self.name))
             .map_err(self.io(self.name, "replace"))?;
         if renamed && self.sync {
-            self.files.sync_dir(self.shard);
+            self.sync_dir(self.shard)?;
         }
         Ok((marked, renamed))
     }
@@ -244,7 +289,7 @@ impl<F: Files> Slot<'_, F> {
     ) -> Result<T, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.settled()?;
-            let next = state.generation + 1;
+            let next = self.next(state.generation)?;
             let (entries, result) = change(&state, next)?;
             let Some(entries) = entries else {
                 return Ok(result);
@@ -260,7 +305,7 @@ impl<F: Files> Slot<'_, F> {
     /// `generation + 1` with `entries` took effect, `false` when another change came first.
     fn publish(&self, generation: u64, entries: Vec<Entry>) -> Result<bool, Error> {
         let nonce = self.files.nonce();
-        let next = generation + 1;
+        let next = self.next(generation)?;
         let record = Record {
             kind: KEYS,
             settled: false,
@@ -269,28 +314,42 @@ impl<F: Files> Slot<'_, F> {
             entries,
         };
         let temp = self.temp_name(next, nonce);
-        let handle = match self
-            .files
-            .create(&self.path(&temp), &record.encode(), self.sync)
-        {
+        let bytes = record.encode();
+        if bytes.len() as u64 > MAX_RECORD {
+            return Err(Error::FsIo {
+                path: self.files.show(&self.path(self.name)),
+                action: "write",
+                cause: format!(
+                    "its record would be {} bytes, more than the {MAX_RECORD} a slot may hold: \
+                     store smaller values (or limit them with --max-value-size)",
+                    bytes.len()
+                ),
+            });
+        }
+        let handle = match self.files.create(&self.path(&temp), &bytes, self.sync) {
             Ok(handle) => handle,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // The shard directory is missing: make it, then try again.
-                self.files
+                // The shard directory is missing: make it, durably, then try again.
+                let made = self
+                    .files
                     .create_dir(self.shard)
                     .map_err(self.io("", "create the shard directory"))?;
+                if made && self.sync {
+                    let bucket = self.shard.rsplit_once('/').map_or("", |(dir, _)| dir);
+                    self.sync_dir(bucket)?;
+                }
                 self.files
-                    .create(&self.path(&temp), &record.encode(), self.sync)
+                    .create(&self.path(&temp), &bytes, self.sync)
                     .map_err(self.io(&temp, "create"))?
             }
             Err(e) => return Err(self.io(&temp, "create")(e)),
         };
         let claim_name = self.claim_name(next);
-        match self
-            .files
-            .link(&self.path(&temp), &self.path(&claim_name))
-            .map_err(self.io(&claim_name, "create the claim"))?
-        {
+        let linked = self.files.link(&self.path(&temp), &self.path(&claim_name));
+        match linked.map_err(|e| {
+            self.remove_quietly(&temp);
+            super::create::link_error(self.files, &self.path(&claim_name), e)
+        })? {
             Link::Made => {}
             Link::Taken | Link::SourceGone => {
                 // Another writer claimed `next`, or the slot moved past it and someone swept
@@ -300,8 +359,12 @@ impl<F: Files> Slot<'_, F> {
             }
         }
         if self.generation()? == generation {
-            // A missing file means a helper finished the claim first.
-            self.settle(&temp)?;
+            // A missing file means a helper finished the claim first; it may not have synced
+            // the directory yet, and the write is acknowledged only once it is durable.
+            let (_, renamed) = self.settle(&temp)?;
+            if !renamed && self.sync {
+                self.sync_dir(self.shard)?;
+            }
             self.remove_quietly(&claim_name);
             return Ok(true);
         }
@@ -311,7 +374,7 @@ impl<F: Files> Slot<'_, F> {
             .map_err(self.io(&temp, "read the mark of"))?;
         if settled != 0 {
             if self.sync {
-                self.files.sync_dir(self.shard);
+                self.sync_dir(self.shard)?;
             }
             return Ok(true);
         }
@@ -319,6 +382,14 @@ impl<F: Files> Slot<'_, F> {
         self.remove_quietly(&temp);
         self.remove_quietly(&claim_name);
         Ok(false)
+    }
+
+    /// Syncs the directory `path`: a failure fails the operation, since `--sync always`
+    /// promises durability.
+    fn sync_dir(&self, path: &str) -> Result<(), Error> {
+        self.files
+            .sync_dir(path)
+            .map_err(|e| super::create::sync_error(self.files, path, e))
     }
 
     /// Removes a file that is dead whatever happens to it; a failure only leaves it for a
@@ -337,6 +408,31 @@ impl<F: Files> Slot<'_, F> {
             ),
         }
     }
+}
+
+/// The file `path`, at most `max` bytes (a larger one is `Corrupt`), or `None` when there is
+/// none.
+pub fn read_record<F: Files>(files: &F, path: &str, max: u64) -> Result<Option<Vec<u8>>, Error> {
+    files.read(path, max).map_err(|e| {
+        if e.kind() == io::ErrorKind::FileTooLarge {
+            Error::Corrupt {
+                path: files.show(path),
+                problem: format!("{e}, larger than any record of ours"),
+            }
+        } else if e.kind() == io::ErrorKind::InvalidData {
+            // Not a file of ours (natively, a symbolic link).
+            Error::Corrupt {
+                path: files.show(path),
+                problem: e.to_string(),
+            }
+        } else {
+            Error::FsIo {
+                path: files.show(path),
+                action: "read",
+                cause: e.to_string(),
+            }
+        }
+    })
 }
 
 /// What a name in a shard directory is.

@@ -20,8 +20,10 @@
 //! the key and the value. A bucket's name record has one entry whose key is the name. All
 //! integers are little-endian.
 //!
-//! A decoder checks every length against the bytes it holds before it allocates, so a damaged
-//! file is an error that names it, never a large allocation or a trap.
+//! A file is read only if it is at most [`MAX_RECORD`] bytes (checked before anything of its
+//! size is allocated), and a decoder checks every length against the bytes it holds before it
+//! allocates, so a damaged or planted file is an error that names it, never a large allocation
+//! or a trap.
 
 use crate::prelude::*;
 
@@ -38,6 +40,9 @@ const BODY_LEN: usize = 32;
 const CHECKSUM: usize = 40;
 /// The header's length.
 pub const HEADER: usize = 48;
+/// The largest record a file may hold, in bytes: larger files are refused before they are
+/// read, and changes that would make one fail.
+pub const MAX_RECORD: u64 = 1 << 30;
 /// An entry's fixed part, before its key and value.
 const ENTRY: usize = 24;
 

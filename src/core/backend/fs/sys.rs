@@ -2,6 +2,12 @@
 //! implementation with `std::fs` for native builds (the CLI's store tools, the tests); the
 //! component has its own, over `wasi:filesystem` ([`wasi`](super::wasi)).
 //!
+//! Natively, no name below the store directory is ever followed if it is a symbolic link (the
+//! store's files are all ours and none is a link): files open with `O_NOFOLLOW`, and the
+//! directories on the way to a file are checked with `symlink_metadata` first. A planted link
+//! is an error that names it, never a read or a write outside the store. The component needs
+//! none of this: it opens nothing through links (`wasi.rs`).
+//!
 //! The protocol in [`publish`](super::publish) uses nothing else, so it runs unchanged over a
 //! simulated filesystem in its tests, where every operation is a point at which another
 //! instance may run, pause or crash.
@@ -42,8 +48,9 @@ pub trait Files {
     /// The byte at `offset` of an open file.
     fn read_byte(&self, handle: &Self::Handle, offset: u64) -> io::Result<u8>;
 
-    /// The whole file `path`, or `None` when there is none.
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+    /// The whole file `path`, or `None` when there is none; a file larger than `max` bytes is
+    /// an error of kind `FileTooLarge`, found before anything of its size is allocated.
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>>;
 
     /// The first `len` bytes of the file `path` (fewer if it is shorter), or `None` when there
     /// is none: a record's header without its entries.
@@ -70,8 +77,8 @@ pub trait Files {
     /// Removes the empty directory `path`; `false` when it does not exist.
     fn remove_dir(&self, path: &str) -> io::Result<bool>;
 
-    /// Makes the renames and removals in the directory `path` durable, where the system can.
-    fn sync_dir(&self, path: &str);
+    /// Makes the entries made, renamed and removed in the directory `path` durable.
+    fn sync_dir(&self, path: &str) -> io::Result<()>;
 
     /// The path as messages show it (the store directory joined with `path`).
     fn show(&self, path: &str) -> String;
@@ -93,13 +100,106 @@ impl StdFiles {
         StdFiles { root: root.into() }
     }
 
-    fn path(&self, path: &str) -> PathBuf {
+    /// The host path of `path`, after checking that no directory on the way to it below the
+    /// root is a symbolic link.
+    fn path(&self, path: &str) -> io::Result<PathBuf> {
         if path.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(path)
+            return Ok(self.root.clone());
         }
+        let mut at = path;
+        while let Some((dir, _)) = at.rsplit_once('/') {
+            not_a_link(&self.root.join(dir))?;
+            at = dir;
+        }
+        Ok(self.root.join(path))
     }
+}
+
+/// Options that open a file without following a symbolic link at its name.
+#[cfg(not(target_arch = "wasm32"))]
+fn options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW);
+    options
+}
+
+/// `O_NOFOLLOW` of the target's `open(2)` where we know it (std does not name it), 0
+/// elsewhere, where [`opened`] still refuses a link, a moment after opening it.
+#[cfg(not(target_arch = "wasm32"))]
+const O_NOFOLLOW: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "m68k"
+    )) {
+        0o100000
+    } else if cfg!(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "riscv32",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "s390x",
+        target_arch = "sparc64",
+        target_arch = "mips",
+        target_arch = "mips64"
+    )) {
+        0o400000
+    } else {
+        0
+    }
+} else if cfg!(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)) {
+    0x100
+} else {
+    0
+};
+
+/// An error if `path` is a symbolic link (a missing name is not an error).
+#[cfg(not(target_arch = "wasm32"))]
+fn not_a_link(path: &std::path::Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::new(
+            ErrorKind::InvalidData,
+            "it is a symbolic link, which keyvalue-virt never makes: remove it",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` with `options`, refusing a symbolic link: `O_NOFOLLOW` makes the open fail on
+/// one, and the check of what was opened covers systems where the flag is unknown.
+#[cfg(not(target_arch = "wasm32"))]
+fn opened(options: &OpenOptions, path: &std::path::Path) -> io::Result<File> {
+    match options.open(path) {
+        Ok(file) => {
+            if O_NOFOLLOW == 0 {
+                not_a_link(path)?;
+            }
+            Ok(file)
+        }
+        Err(e) if e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::AlreadyExists => {
+            not_a_link(path)?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The error of a file larger than `max` bytes.
+pub fn too_large(max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("it is larger than {max} bytes"),
+    )
 }
 
 /// `Ok(None)` for a missing file, the error otherwise.
@@ -137,11 +237,10 @@ impl Files for StdFiles {
     type Handle = File;
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<File> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(self.path(path))?;
+        let mut file = opened(
+            options().read(true).write(true).create_new(true),
+            &self.path(path)?,
+        )?;
         file.write_all(bytes)?;
         if sync {
             file.sync_all()?;
@@ -155,12 +254,15 @@ impl Files for StdFiles {
         Ok(byte[0])
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        let Some(mut file) = absent(File::open(self.path(path)))? else {
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        let Some(mut file) = absent(opened(options().read(true), &self.path(path)?))? else {
             return Ok(None);
         };
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
+        let len = file.metadata()?.len();
+        if len > max {
+            return Err(too_large(max));
+        }
+        let len = usize::try_from(len).map_err(|_| too_large(max))?;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(len)
@@ -171,7 +273,7 @@ impl Files for StdFiles {
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
-        let Some(file) = absent(File::open(self.path(path)))? else {
+        let Some(file) = absent(opened(options().read(true), &self.path(path)?))? else {
             return Ok(None);
         };
         let mut head = Vec::with_capacity(len);
@@ -180,7 +282,7 @@ impl Files for StdFiles {
     }
 
     fn write_byte(&self, path: &str, offset: u64, byte: u8) -> io::Result<bool> {
-        let Some(file) = absent(OpenOptions::new().write(true).open(self.path(path)))? else {
+        let Some(file) = absent(opened(options().write(true), &self.path(path)?))? else {
             return Ok(false);
         };
         write_at(&file, offset, &[byte])?;
@@ -188,7 +290,9 @@ impl Files for StdFiles {
     }
 
     fn link(&self, from: &str, to: &str) -> io::Result<Link> {
-        match fs::hard_link(self.path(from), self.path(to)) {
+        // `link(2)` gives a link its second name without following it; the next open of
+        // either name refuses it.
+        match fs::hard_link(self.path(from)?, self.path(to)?) {
             Ok(()) => Ok(Link::Made),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(Link::Taken),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Link::SourceGone),
@@ -197,15 +301,16 @@ impl Files for StdFiles {
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<bool> {
-        Ok(absent(fs::rename(self.path(from), self.path(to)))?.is_some())
+        // A renamed link stays a link (never followed), which every later open refuses.
+        Ok(absent(fs::rename(self.path(from)?, self.path(to)?))?.is_some())
     }
 
     fn remove(&self, path: &str) -> io::Result<bool> {
-        Ok(absent(fs::remove_file(self.path(path)))?.is_some())
+        Ok(absent(fs::remove_file(self.path(path)?))?.is_some())
     }
 
     fn create_dir(&self, path: &str) -> io::Result<bool> {
-        match fs::create_dir(self.path(path)) {
+        match fs::create_dir(self.path(path)?) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(e),
@@ -213,7 +318,11 @@ impl Files for StdFiles {
     }
 
     fn list(&self, path: &str) -> io::Result<Option<Vec<String>>> {
-        let Some(entries) = absent(fs::read_dir(self.path(path)))? else {
+        let host = self.path(path)?;
+        if !path.is_empty() {
+            not_a_link(&host)?;
+        }
+        let Some(entries) = absent(fs::read_dir(host))? else {
             return Ok(None);
         };
         let mut names = Vec::new();
@@ -233,12 +342,11 @@ impl Files for StdFiles {
     }
 
     fn remove_dir(&self, path: &str) -> io::Result<bool> {
-        Ok(absent(fs::remove_dir(self.path(path)))?.is_some())
+        Ok(absent(fs::remove_dir(self.path(path)?))?.is_some())
     }
 
-    fn sync_dir(&self, path: &str) {
-        // Where the runtime cannot open or sync a directory, the rename is still atomic.
-        let _ = File::open(self.path(path)).and_then(|dir| dir.sync_all());
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
+        opened(options().read(true), &self.path(path)?)?.sync_all()
     }
 
     fn show(&self, path: &str) -> String {
@@ -295,4 +403,27 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     let mut file = file;
     file.seek(SeekFrom::Start(offset))?;
     file.write_all(buf)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The flag is the system's own: opening a link with it fails at once (not only through
+    /// the check after opening).
+    #[test]
+    fn o_nofollow_refuses_a_link() {
+        let dir = std::env::temp_dir().join(format!("kv-nofollow-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("file"), dir.join("link")).unwrap();
+        assert!(options().read(true).open(dir.join("file")).is_ok());
+        if O_NOFOLLOW != 0 {
+            assert!(options().read(true).open(dir.join("link")).is_err());
+        }
+        let error = opened(options().read(true), &dir.join("link")).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

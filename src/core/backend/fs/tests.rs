@@ -394,9 +394,9 @@ impl Files for Pausing {
         self.step();
         self.inner.read_byte(handle, offset)
     }
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
         self.step();
-        self.inner.read(path)
+        self.inner.read(path, max)
     }
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
         self.step();
@@ -430,7 +430,7 @@ impl Files for Pausing {
         self.step();
         self.inner.remove_dir(path)
     }
-    fn sync_dir(&self, path: &str) {
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
         self.step();
         self.inner.sync_dir(path)
     }

@@ -41,25 +41,7 @@ impl WasiFiles {
         let root = root.into();
         let preopens =
             PREOPENS.with(|cell| cell.get_or_init(|| Rc::new(get_directories())).clone());
-        let wanted = root.trim_end_matches('/');
-        // The granted directory with the longest path that holds the store.
-        let mut best: Option<(usize, &str)> = None;
-        for (index, (_, path)) in preopens.iter().enumerate() {
-            let path = path.trim_end_matches('/');
-            let below = if wanted == path {
-                Some("")
-            } else {
-                wanted
-                    .strip_prefix(path)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .filter(|_| !path.is_empty())
-            };
-            if let Some(below) = below
-                && best.is_none_or(|(best, _)| preopens[best].1.len() < path.len())
-            {
-                best = Some((index, below));
-            }
-        }
+        let best = super::preopen::best(preopens.iter().map(|(_, path)| path.as_str()), &root);
         let (preopen, prefix) = match best {
             Some((index, below)) => (
                 Some((preopens.clone(), index)),
@@ -162,12 +144,16 @@ fn write_all(file: &Descriptor, mut bytes: &[u8], mut offset: u64) -> io::Result
     Ok(())
 }
 
-/// Reads the whole file.
-fn read_all(file: &Descriptor) -> io::Result<Vec<u8>> {
+/// Reads the whole file, refusing it once it proves larger than `max` bytes (each read asks
+/// for at most a chunk, so no more than `max` plus a chunk is ever held).
+fn read_all(file: &Descriptor, max: u64) -> io::Result<Vec<u8>> {
     const CHUNK: u64 = 1 << 20;
     let mut out = Vec::new();
     loop {
         let (bytes, end) = file.read(CHUNK, out.len() as u64).map_err(error)?;
+        if (out.len() + bytes.len()) as u64 > max {
+            return Err(super::sys::too_large(max));
+        }
         if out.is_empty() && end {
             return Ok(bytes);
         }
@@ -208,12 +194,12 @@ impl Files for WasiFiles {
             .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
     }
 
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+    fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
         let Some(file) = self.open_existing(path, OpenFlags::empty(), DescriptorFlags::READ)?
         else {
             return Ok(None);
         };
-        read_all(&file).map(Some)
+        read_all(&file, max).map(Some)
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
@@ -286,12 +272,11 @@ impl Files for WasiFiles {
         Ok(absent(self.dir()?.remove_directory_at(&self.path(path)))?.is_some())
     }
 
-    fn sync_dir(&self, path: &str) {
-        // Where the runtime cannot sync a directory (jco, for a granted one), the rename is
-        // still atomic.
-        if let Ok(dir) = self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ) {
-            let _ = dir.sync();
-        }
+    fn sync_dir(&self, path: &str) -> io::Result<()> {
+        // A descriptor of its own: jco refuses to sync the granted directory's descriptor.
+        self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)?
+            .sync()
+            .map_err(error)
     }
 
     fn show(&self, path: &str) -> String {

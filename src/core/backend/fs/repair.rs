@@ -1,0 +1,212 @@
+//! `keyvalue-virt repair DIR`: the way back from a damaged slot that keeps the protocol's
+//! argument true.
+//!
+//! Deleting a damaged slot, or restoring it alone from a backup, moves its generation
+//! backwards, and then leftovers of the old lineage match again: a dead claim wedges the key,
+//! a late claim publishes an old value over a newer one, and versions repeat, so a CAS can
+//! succeed when it must fail. Repair instead replaces the slot by an empty record whose
+//! generation lies [`JUMP`] beyond every generation the slot or its leftovers ever named. The
+//! slot's generations still only grow, so every leftover is dead (the sweep that follows
+//! removes it) and no version repeats; the damaged file's keys are lost (they could not be
+//! read), every other key is untouched.
+//!
+//! Instances may keep running. Repair lists the shard once it has seen the damage, removes
+//! the slot's claims and temporary files (a finisher paused since before the damage then
+//! finds nothing to rename, and a writer that makes a new one checks the slot afterwards and
+//! finds it damaged), and reads the slot again: a change under way may have renamed a good
+//! record over the damaged one meanwhile, and then the slot is left alone. Only then is the
+//! new record written aside and renamed over the slot: nothing else can rename over it any
+//! more, so its generation never goes back. Writes to the slot's keys that race with the
+//! damage may be lost with them.
+
+use super::publish::{Name, Slot, is_hash, sweep};
+use super::record::{HEADER, KEYS, Record};
+use super::sys::Files;
+use super::{Fs, parse_bucket_dir};
+use crate::error::Error;
+use crate::prelude::*;
+
+/// How far past the highest generation it can find a repaired slot starts: more changes
+/// than one slot takes in decades, so that it also clears generations that only the damaged
+/// header knew.
+pub const JUMP: u64 = 1 << 40;
+
+/// What [`Fs::repair`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// The slots replaced by an empty record, each with what was wrong with it.
+    pub slots: Vec<String>,
+    /// How many dead leftovers (claims, temporary files) were removed.
+    pub leftovers: usize,
+    /// Damaged files that repair cannot mend (a bucket's `NAME`), with what to do.
+    pub unmended: Vec<String>,
+}
+
+impl Fs {
+    /// Replaces every damaged slot of the store by an empty record past all its generations,
+    /// and removes the dead leftovers of every shard (see the module docs).
+    pub fn repair(&self) -> Result<Repair, Error> {
+        let mut report = Repair::default();
+        if !self.check_root()? {
+            return Ok(report);
+        }
+        let io = |path: &str| {
+            let path = self.files.show(path);
+            move |e: super::io::Error| Error::FsIo {
+                path,
+                action: "list",
+                cause: e.to_string(),
+            }
+        };
+        let mut dirs = self.files.list("").map_err(io(""))?.unwrap_or_default();
+        dirs.sort_unstable();
+        for dir in dirs {
+            if parse_bucket_dir(&dir).is_none() {
+                continue;
+            }
+            match self.bucket_name(&dir) {
+                Ok(_) => {}
+                Err(Error::Corrupt { .. }) => report.unmended.push(format!(
+                    "`{}`: the bucket's name is damaged, so its keys cannot be opened by name; \
+                     export the other buckets, or remove the directory to drop the bucket",
+                    self.files.show(&dir)
+                )),
+                Err(error) => return Err(error),
+            }
+            let mut shards = self.files.list(&dir).map_err(io(&dir))?.unwrap_or_default();
+            shards.retain(|name| name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit()));
+            shards.sort_unstable();
+            for shard in shards {
+                let shard = format!("{dir}/{shard}");
+                let names = self
+                    .files
+                    .list(&shard)
+                    .map_err(io(&shard))?
+                    .unwrap_or_default();
+                for name in &names {
+                    if is_hash(name)
+                        && let Some((problem, removed)) = repair_slot(&*self.files, &shard, name)?
+                    {
+                        report.slots.push(problem);
+                        report.leftovers += removed;
+                    }
+                }
+                let names = self
+                    .files
+                    .list(&shard)
+                    .map_err(io(&shard))?
+                    .unwrap_or_default();
+                report.leftovers += sweep(&*self.files, &shard, &names)?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Replaces the slot `name` of `shard` by an empty record past every generation it and its
+/// leftovers name, if it is damaged; returns what was wrong and how many leftovers it
+/// removed.
+pub fn repair_slot<F: Files>(
+    files: &F,
+    shard: &str,
+    name: &str,
+) -> Result<Option<(String, usize)>, Error> {
+    let slot = Slot {
+        files,
+        shard,
+        name,
+        writable: true,
+        sync: true,
+    };
+    let problem = match slot.read() {
+        Ok(_) => return Ok(None),
+        Err(error @ Error::Corrupt { .. }) => error.to_string(),
+        Err(error) => return Err(error),
+    };
+    let path = format!("{shard}/{name}");
+    // Listed after the damage was seen: every temporary file that could still be renamed
+    // over the slot is here (a writer that makes one later checks the slot after making it,
+    // and finds it damaged).
+    let names = files
+        .list(shard)
+        .map_err(|e| Error::FsIo {
+            path: files.show(shard),
+            action: "list",
+            cause: e.to_string(),
+        })?
+        .unwrap_or_default();
+    let leftovers: Vec<(&String, u64)> = names
+        .iter()
+        .filter_map(|other| match Name::parse(other) {
+            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation })
+                if hash == name =>
+            {
+                Some((other, generation))
+            }
+            _ => None,
+        })
+        .collect();
+    // Removed first, so that a finisher paused since before the damage finds its temporary
+    // file gone rather than renaming it over the repaired slot.
+    for (leftover, _) in &leftovers {
+        let leftover = format!("{shard}/{leftover}");
+        files.remove(&leftover).map_err(|e| Error::FsIo {
+            path: files.show(&leftover),
+            action: "remove",
+            cause: e.to_string(),
+        })?;
+    }
+    // A change under way when the damage came may have renamed a good record over it before
+    // its temporary file could be removed: then the slot is healthy again, and writers rely on
+    // its generation.
+    if slot.read().is_ok() {
+        return Ok(None);
+    }
+    // The damaged header may still say how far the slot got.
+    let header = files
+        .read_head(&path, HEADER)
+        .ok()
+        .flatten()
+        .and_then(|head| Record::peek(&head))
+        .map_or(0, |(generation, _)| generation);
+    let removed = leftovers.len();
+    let leftovers = leftovers
+        .iter()
+        .map(|&(_, generation)| generation)
+        .max()
+        .unwrap_or(0);
+    let generation = header
+        .max(leftovers)
+        .checked_add(JUMP)
+        .ok_or_else(|| Error::Corrupt {
+            path: files.show(&path),
+            problem: "its generations are too close to the last there is to repair it; \
+                      export the bucket and import it into a new store"
+                .into(),
+        })?;
+    let nonce = files.nonce();
+    let record = Record {
+        kind: KEYS,
+        settled: false,
+        generation,
+        nonce,
+        entries: Vec::new(),
+    };
+    let temp = format!("{shard}/{name}.{generation:x}.{nonce:016x}.t");
+    let fail = |action: &'static str| {
+        let path = files.show(&path);
+        move |e: super::io::Error| Error::FsIo {
+            path,
+            action,
+            cause: e.to_string(),
+        }
+    };
+    files
+        .create(&temp, &record.encode(), true)
+        .map_err(fail("write the repaired record of"))?;
+    files.rename(&temp, &path).map_err(fail("replace"))?;
+    files
+        .sync_dir(shard)
+        .map_err(|e| super::create::sync_error(files, shard, e))?;
+    Ok(Some((problem, removed)))
+}
