@@ -449,6 +449,28 @@ fn a_key_prefix_with_a_directory_is_refused() {
 }
 
 #[test]
+fn a_tls_url_is_refused_without_a_directory_or_the_password() {
+    let dir = scratch();
+    for command in [&["import"][..], &["export"], &["inspect"]] {
+        kv().current_dir(dir.path())
+            .args(command)
+            .arg("rediss://user:hunter2@127.0.0.1:6380")
+            .write_stdin("{}")
+            .assert()
+            .failure()
+            .stderr(contains("TLS (rediss://) is not supported yet"))
+            .stderr(contains("hunter2").not());
+    }
+    kv().current_dir(dir.path())
+        .args(["export", "redis://127.0.0.1:1/0?password=hunter2"])
+        .assert()
+        .failure()
+        .stderr(contains("query"))
+        .stderr(contains("hunter2").not());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn help_shows_the_store_commands() {
     kv().arg("--help").assert().success().stdout(
         contains("inspect")

@@ -287,9 +287,28 @@ impl RedisUrl {
     /// Parses a URL; the error says what is wrong and shows the expected form.
     pub fn parse(url: &str) -> Result<RedisUrl, String> {
         const FORM: &str = "redis://[user:password@]HOST:PORT[/DB]";
+        if url.starts_with("rediss://") {
+            return Err(format!(
+                "`{}`: TLS (rediss://) is not supported yet by the redis backend; use a \
+                 redis:// URL, through a TLS tunnel (such as stunnel) if the server needs TLS",
+                mask(url)
+            ));
+        }
         let rest = url
             .strip_prefix("redis://")
             .ok_or_else(|| format!("`{}` is not a redis URL: expected {FORM}", mask(url)))?;
+        if rest
+            .rsplit_once('@')
+            .map_or(rest, |(_, host)| host)
+            .contains(['?', '#'])
+        {
+            return Err(format!(
+                "`{}` has a query or fragment, which the redis backend does not read; put the \
+                 password before the host: redis://:PASSWORD@HOST:PORT or \
+                 redis://USER:PASSWORD@HOST:PORT",
+                mask(url)
+            ));
+        }
         let (userinfo, rest) = match rest.rsplit_once('@') {
             Some((userinfo, rest)) => (Some(userinfo), rest),
             None => (None, rest),
@@ -382,18 +401,24 @@ impl RedisUrl {
     }
 }
 
-/// `url` with its password replaced by `***`, for printing.
+/// `url` with its password, and any query or fragment, replaced by `***`, for printing (any
+/// `scheme://` URL, such as `rediss://`).
 pub fn mask(url: &str) -> String {
-    match url
-        .strip_prefix("redis://")
-        .and_then(|rest| rest.rsplit_once('@'))
-    {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (user, rest) = match rest.rsplit_once('@') {
         Some((userinfo, rest)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("redis://{user}:***@{rest}"),
-            None => format!("redis://***@{rest}"),
+            Some((user, _)) => (format!("{user}:***@"), rest),
+            None => ("***@".to_owned(), rest),
         },
-        None => url.to_owned(),
-    }
+        None => (String::new(), rest),
+    };
+    let rest = match rest.find(['?', '#']) {
+        Some(at) => format!("{}***", &rest[..=at]),
+        None => rest.to_owned(),
+    };
+    format!("{scheme}://{user}{rest}")
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -728,6 +753,24 @@ mod tests {
         assert_eq!(mask("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(mask("redis://:hunter2@h:1"), "redis://:***@h:1");
         assert_eq!(mask("redis://h:1"), "redis://h:1");
+        assert_eq!(mask("rediss://u:hunter2@h:1"), "rediss://u:***@h:1");
+        assert_eq!(mask("redis://h:1/0?password=hunter2"), "redis://h:1/0?***");
+    }
+
+    #[test]
+    fn tls_and_queries_are_refused_without_showing_the_password() {
+        let error = RedisUrl::parse("redis://h:6379/0?password=hunter2").unwrap_err();
+        assert!(
+            error.contains("query") && !error.contains("hunter2"),
+            "{error}"
+        );
+        let error = RedisUrl::parse("rediss://u:hunter2@h:6380").unwrap_err();
+        assert!(
+            error.contains("TLS")
+                && error.contains("not supported yet")
+                && !error.contains("hunter2"),
+            "{error}"
+        );
     }
 
     #[test]

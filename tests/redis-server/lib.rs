@@ -103,24 +103,43 @@ impl Drop for RedisServer {
     }
 }
 
-/// Three primaries on loopback, made one Redis Cluster (all 16384 slots covered).
+/// A free loopback port whose cluster bus port (the port + 10000) is free too.
+pub fn cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Waits until `ready()`, for at most `secs` seconds; panics with `what` if it never is.
+pub fn wait_until(secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < Duration::from_secs(secs), "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Nodes on loopback made one Redis Cluster (all 16384 slots covered).
 pub struct RedisCluster {
-    /// The nodes.
+    /// The nodes: the primaries first, then their replicas.
     pub nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
-    /// Starts three nodes, creates the cluster and waits until every node reports it ok.
+    /// Starts three primaries, creates the cluster and waits until every node reports it ok.
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                let port = free_port();
-                let conf = format!("nodes-{port}.conf");
-                RedisServer::on(
-                    port,
-                    &["--cluster-enabled", "yes", "--cluster-config-file", &conf],
-                )
-            })
+        RedisCluster::with(3, 0)
+    }
+
+    /// Starts `primaries` nodes (three or more) with `replicas` replicas each, with a
+    /// `cluster-node-timeout` of one second (a replica takes over about two seconds after its
+    /// primary dies); waits until the cluster is ok and every replica is in sync.
+    pub fn with(primaries: usize, replicas: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..primaries * (1 + replicas))
+            .map(|_| RedisCluster::node(cluster_port()))
             .collect();
         let addrs: Vec<String> = nodes
             .iter()
@@ -129,23 +148,53 @@ impl RedisCluster {
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .status()
             .expect("redis-cli runs");
         assert!(status.success(), "redis-cli --cluster create failed");
-        let start = Instant::now();
-        while !nodes
-            .iter()
-            .all(|n| n.cli(&["cluster", "info"]).contains("cluster_state:ok"))
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the cluster did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        RedisCluster { nodes }
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok(&cluster.nodes);
+        wait_until(30, "the replicas did not sync", || {
+            cluster.nodes.iter().all(|n| {
+                let info = n.cli(&["info", "replication"]);
+                info.contains("role:master") || info.contains("master_link_status:up")
+            })
+        });
+        cluster
+    }
+
+    /// One node in cluster mode that serves every slot: a cluster of one shard.
+    pub fn single() -> RedisCluster {
+        let node = RedisCluster::node(cluster_port());
+        node.cli(&["cluster", "addslotsrange", "0", "16383"]);
+        let cluster = RedisCluster { nodes: vec![node] };
+        cluster.wait_ok(&cluster.nodes);
+        cluster
+    }
+
+    fn node(port: u16) -> RedisServer {
+        let conf = format!("nodes-{port}.conf");
+        RedisServer::on(
+            port,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &conf,
+                "--cluster-node-timeout",
+                "1000",
+            ],
+        )
+    }
+
+    /// Waits until each of `nodes` reports the cluster ok.
+    pub fn wait_ok(&self, nodes: &[RedisServer]) {
+        wait_until(30, "the cluster did not come up", || {
+            nodes
+                .iter()
+                .all(|n| n.cli(&["cluster", "info"]).contains("cluster_state:ok"))
+        });
     }
 
     /// Every node's `redis://` URL: the seeds to configure.

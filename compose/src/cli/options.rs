@@ -214,6 +214,17 @@ impl ConfigArgs {
         for url in &self.urls {
             check_url(url)?;
         }
+        if backend == BackendKind::Redis
+            && let Some(max) = self.max_keys
+        {
+            // Counting a bucket's keys takes a SCAN of the whole keyspace, and a count kept on
+            // the server cannot be updated atomically on a cluster (a bucket spans every slot).
+            bail!(
+                "--max-keys is not supported by the redis backend (counting a bucket's keys \
+                 takes a scan of the whole database on every new key); drop --max-keys {max}, \
+                 or cap the database with Redis's own `maxmemory`"
+            );
+        }
         if backend != BackendKind::Redis && (self.key_prefix.is_some() || self.timeout_ms.is_some())
         {
             bail!(
@@ -524,7 +535,7 @@ pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
 /// Checks a `--url`: a `redis://` URL. The message never shows its password, nor anything
 /// before the last `@` of a value that is not a `redis://` URL.
 pub fn check_url(value: &str) -> Result<()> {
-    let problem = if value.starts_with("redis://") {
+    let problem = if value.starts_with("redis://") || value.starts_with("rediss://") {
         match RedisUrl::parse(value) {
             Ok(_) => return Ok(()),
             Err(problem) => problem,
@@ -946,6 +957,26 @@ mod tests {
         assert!(
             error.contains("has no port") && !error.contains("hunter2"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn redis_refuses_max_keys_and_tls() {
+        let max_keys = ConfigArgs {
+            backend: Some(Backend::Redis),
+            urls: vec!["redis://127.0.0.1:6379".into()],
+            max_keys: Some(10),
+            ..args()
+        };
+        let error = error_of(max_keys);
+        assert!(
+            error.contains("--max-keys is not supported by the redis backend"),
+            "{error}"
+        );
+        let tls = format!("{:#}", check_url("rediss://u:hunter2@h:6380").unwrap_err());
+        assert!(
+            tls.contains("TLS (rediss://) is not supported yet") && !tls.contains("hunter2"),
+            "{tls}"
         );
     }
 

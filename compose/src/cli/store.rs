@@ -15,7 +15,7 @@ use keyvalue_virt_core::backend::fs::{FORMAT, Fs, damage};
 use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
 use keyvalue_virt_core::bucket::{PAGE_BYTES, PAGE_KEYS};
-use keyvalue_virt_core::config::{RedisConfig, mask};
+use keyvalue_virt_core::config::{RedisConfig, RedisUrl, mask};
 
 use super::seed_file::{self, Buckets};
 
@@ -201,6 +201,17 @@ pub fn read_store(dir: &Path, prefix: &PrefixArgs) -> Result<Buckets> {
 /// `dir` if it is a `redis://` URL rather than a directory; refuses a key prefix with a
 /// directory.
 fn redis_url<'a>(dir: &'a Path, prefix: &PrefixArgs) -> Result<Option<&'a str>> {
+    if let Some(text) = dir.to_str()
+        && let Some((scheme, _)) = text.split_once("://")
+        && scheme != "redis"
+    {
+        // A URL of another scheme is never taken for a directory (`rediss:` would be one).
+        let problem = match RedisUrl::parse(text) {
+            Err(problem) => problem,
+            Ok(_) => format!("`{}` is not a redis:// URL", mask(text)),
+        };
+        bail!("{problem}");
+    }
     let url = dir.to_str().filter(|text| text.starts_with("redis://"));
     if url.is_none() && prefix.key_prefix.is_some() {
         bail!(

@@ -1,11 +1,24 @@
-//! The connections of one instance to a Redis server or cluster: connecting (and
-//! reconnecting on the next call after a failure), `AUTH`/`SELECT`, cluster detection, the slot
-//! map, `MOVED`/`ASK` redirects and pipelines.
+//! The connections of one instance to a Redis server or cluster: connecting (and replacing a
+//! connection the server closed before a command is sent on it), `AUTH`/`SELECT`, routing by
+//! the slot map ([`topology`](super::topology) learns it), `MOVED`/`ASK` redirects, pipelines
+//! and retries.
+//!
+//! # Retries
+//! A call has one [`Deadline`]. Within it, a command is sent again only where that cannot apply
+//! it twice: after a failure to connect (nothing was sent), after `-TRYAGAIN` or `-CLUSTERDOWN`
+//! (the server refused it), and, once, a read-only command whose connection broke after it was
+//! sent. A write that may have been sent is never sent again: its error says that it may or may
+//! not have happened. Every failure of a connection, and those two error replies, mark the
+//! cluster's slot map stale, so the next attempt asks any reachable node (the seeds, then every
+//! node met so far) for the map: a replica that took over from a dead primary is found without
+//! restarting the instance. Attempts wait 0, 25, 50, ... 800 ms between them (at most
+//! [`MAX_ATTEMPTS`], and never past the deadline).
 
 use core::cell::RefCell;
 
-use super::net::Tcp;
+use super::net::{Deadline, Tcp};
 use super::resp::{self, Reader, Reply};
+use super::topology::Topology;
 use crate::config::{RedisConfig, RedisUrl};
 use crate::error::Error;
 use crate::prelude::*;
@@ -14,18 +27,20 @@ use crate::prelude::*;
 pub const SLOTS: usize = 16384;
 /// The most redirects one command follows.
 const MAX_REDIRECTS: usize = 5;
+/// The most times one call sends a command or connects for it.
+const MAX_ATTEMPTS: usize = 7;
 
 /// A client of one server, or of the primaries of one cluster.
 pub struct Client {
-    seeds: Vec<RedisUrl>,
+    pub(super) seeds: Vec<RedisUrl>,
     timeout_ms: u64,
-    state: RefCell<State>,
+    pub(super) state: RefCell<State>,
 }
 
 /// A server the client talks to.
-struct Node {
-    host: String,
-    port: u16,
+pub(super) struct Node {
+    pub(super) host: String,
+    pub(super) port: u16,
     conn: Option<Conn>,
 }
 
@@ -35,18 +50,12 @@ struct Conn {
     reader: Reader,
 }
 
+/// The nodes met so far and the topology.
 #[derive(Default)]
-struct State {
-    nodes: Vec<Node>,
+pub(super) struct State {
+    pub(super) nodes: Vec<Node>,
     /// Known once a server has answered: `None` before.
-    topology: Option<Topology>,
-}
-
-enum Topology {
-    /// One server: `nodes[0]`.
-    Single,
-    /// A cluster: the node of each slot, and whether the map should be read again.
-    Cluster { slots: Vec<u16>, stale: bool },
+    pub(super) topology: Option<Topology>,
 }
 
 /// Where a command goes.
@@ -56,6 +65,26 @@ pub enum Route<'a> {
     Key(&'a [u8]),
     /// To this node (an index of [`Client::primaries`]).
     Node(usize),
+}
+
+/// How an exchange with a node failed.
+pub(super) struct Failure {
+    /// The node.
+    pub(super) node: usize,
+    /// What happened, for the message.
+    pub(super) cause: String,
+    /// What the failure means for the command.
+    pub(super) kind: FailKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FailKind {
+    /// No connection: nothing was sent.
+    Connect,
+    /// The server refused the connection's setup (`AUTH`, `SELECT`): trying again cannot help.
+    Setup,
+    /// The connection broke after the command was (maybe) sent.
+    Sent,
 }
 
 impl Client {
@@ -86,81 +115,156 @@ impl Client {
         })
     }
 
-    /// Sends one command and returns its reply, following cluster redirects. An error reply
-    /// is returned as [`Reply::Error`]; a broken connection is an [`Error::Redis`] that names
-    /// the server (the next call reconnects). `write`: the command may change data, which the
-    /// message of a failure after sending says.
-    pub fn call(&self, route: Route<'_>, args: &[&[u8]], write: bool) -> Result<Reply, Error> {
+    /// The deadline of a call that starts now (`--timeout-ms` from now).
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.timeout_ms)
+    }
+
+    /// Sends one command and returns its reply, following cluster redirects and retrying
+    /// where that is safe (see the module documentation), all before `deadline`. An error
+    /// reply is returned as [`Reply::Error`]; a failure is an [`Error::Redis`] that names the
+    /// node. `write`: the command may change data.
+    pub fn call(
+        &self,
+        route: Route<'_>,
+        args: &[&[u8]],
+        write: bool,
+        deadline: &Deadline,
+    ) -> Result<Reply, Error> {
         let mut state = self.state.borrow_mut();
-        let mut node = state.route(self, route)?;
-        let mut asking = false;
-        for _ in 0..=MAX_REDIRECTS {
+        let mut target: Option<(usize, bool)> = None;
+        let (mut redirects, mut attempts, mut resent) = (0, 0, false);
+        loop {
+            let (node, asking) = match target.take() {
+                Some(target) => target,
+                None => match state.route(self, route, deadline) {
+                    Ok(node) => (node, false),
+                    Err(error) if state.pause(&mut attempts, deadline) => {
+                        drop(error);
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                },
+            };
             let mut out = Vec::new();
             if asking {
                 resp::command(&mut out, &[b"ASKING"]);
             }
             resp::command(&mut out, args);
-            let mut replies = state.round_trip(self, node, &out, 1 + asking as usize, write)?;
-            let reply = replies.pop().unwrap_or(Reply::Bulk(None));
-            match redirect(&reply) {
-                Some((kind, slot, host, port)) => {
-                    let target = state.node_index(&host, port);
-                    asking = kind == Redirect::Ask;
-                    if let (Redirect::Moved, Some(Topology::Cluster { slots, stale })) =
-                        (kind, &mut state.topology)
-                    {
-                        if let Some(entry) = slots.get_mut(slot) {
-                            *entry = target as u16;
+            let failure = match state.round_trip(self, node, &out, 1 + asking as usize, deadline) {
+                Ok(mut replies) => {
+                    let reply = replies.pop().unwrap_or(Reply::Bulk(None));
+                    if let Some((kind, slot, host, port)) = redirect(&reply) {
+                        redirects += 1;
+                        if redirects > MAX_REDIRECTS {
+                            return Err(state.nodes[node].error(format!(
+                                "more than {MAX_REDIRECTS} cluster redirects for one command; the cluster is resharding, try again"
+                            )));
                         }
-                        *stale = true;
+                        let to = state.node_index(&host, port);
+                        if kind == Redirect::Moved {
+                            state.moved(slot, to);
+                        }
+                        target = Some((to, kind == Redirect::Ask));
+                        continue;
                     }
-                    node = target;
+                    if !refused_for_now(&reply) {
+                        return Ok(reply);
+                    }
+                    state.mark_stale();
+                    if state.pause(&mut attempts, deadline) {
+                        continue;
+                    }
+                    return Err(state.nodes[node].error(format!(
+                        "{}; the cluster is failing over or resharding, try again",
+                        describe(&reply)
+                    )));
                 }
-                None => return Ok(reply),
+                Err(failure) => failure,
+            };
+            state.mark_stale();
+            let again = match failure.kind {
+                FailKind::Connect => true,
+                FailKind::Setup => false,
+                FailKind::Sent => !write && !core::mem::replace(&mut resent, true),
+            };
+            if again && state.pause(&mut attempts, deadline) {
+                continue;
             }
+            return Err(state.failed(failure, write));
         }
-        Err(state.nodes[node].error(format!(
-            "more than {MAX_REDIRECTS} cluster redirects for one command; the cluster is resharding, try again"
-        )))
     }
 
-    /// Sends commands to one node in one write and reads their replies (a pipeline); replies
-    /// that are redirects are sent again through [`Client::call`].
+    /// Sends commands to one node in one write and reads their replies (a pipeline), before
+    /// `deadline`. A reply that is a redirect or a refusal for now is sent again through
+    /// [`Client::call`]; so is every command when the node cannot be reached or, for reads, when
+    /// the connection breaks.
     pub fn pipeline(
         &self,
         route: Route<'_>,
         commands: &[Vec<&[u8]>],
         write: bool,
+        deadline: &Deadline,
     ) -> Result<Vec<Reply>, Error> {
-        let mut replies = {
+        let exchange = {
             let mut state = self.state.borrow_mut();
-            let node = state.route(self, route)?;
+            let node = state.route(self, route, deadline)?;
             let mut out = Vec::new();
             for args in commands {
                 resp::command(&mut out, args);
             }
-            state.round_trip(self, node, &out, commands.len(), write)?
+            let exchange = state.round_trip(self, node, &out, commands.len(), deadline);
+            match exchange {
+                Err(failure)
+                    if failure.kind == FailKind::Setup
+                        || (write && failure.kind == FailKind::Sent) =>
+                {
+                    state.mark_stale();
+                    return Err(state.failed(failure, write));
+                }
+                Err(_) => {
+                    state.mark_stale();
+                    None
+                }
+                Ok(replies) => Some(replies),
+            }
+        };
+        let Some(mut replies) = exchange else {
+            return commands
+                .iter()
+                .map(|args| {
+                    let key = args.get(1).copied().unwrap_or_default();
+                    self.call(Route::Key(key), args, write, deadline)
+                })
+                .collect();
         };
         for (reply, args) in replies.iter_mut().zip(commands) {
-            if redirect(reply).is_some() {
+            if redirect(reply).is_some() || refused_for_now(reply) {
                 let key = args.get(1).copied().unwrap_or_default();
-                *reply = self.call(Route::Key(key), args, write)?;
+                *reply = self.call(Route::Key(key), args, write, deadline)?;
             }
         }
         Ok(replies)
     }
 
     /// Which node serves `key`, as an index for [`Route::Node`] (0 on a single server).
-    pub fn node_of(&self, key: &[u8]) -> Result<usize, Error> {
+    pub fn node_of(&self, key: &[u8], deadline: &Deadline) -> Result<usize, Error> {
         let mut state = self.state.borrow_mut();
-        state.route(self, Route::Key(key))
+        state.route(self, Route::Key(key), deadline)
+    }
+
+    /// Whether the servers form a cluster (they run in cluster mode, however many primaries).
+    pub fn is_cluster(&self, deadline: &Deadline) -> Result<bool, Error> {
+        let mut state = self.state.borrow_mut();
+        state.route(self, Route::Node(0), deadline)?;
+        Ok(matches!(state.topology, Some(Topology::Cluster { .. })))
     }
 
     /// The nodes that hold data, in a stable order (by the first slot each serves): the one
     /// server, or every primary of the cluster.
-    pub fn primaries(&self) -> Result<Vec<usize>, Error> {
+    pub fn primaries(&self, deadline: &Deadline) -> Result<Vec<usize>, Error> {
         let mut state = self.state.borrow_mut();
-        state.route(self, Route::Node(0))?;
+        state.route(self, Route::Node(0), deadline)?;
         Ok(match &state.topology {
             Some(Topology::Cluster { slots, .. }) => {
                 let mut seen = Vec::new();
@@ -175,12 +279,26 @@ impl Client {
         })
     }
 
-    /// An error about the node `node` (for replies the caller does not expect).
+    /// The largest buffer capacity a connection keeps (for tests).
+    #[cfg(test)]
+    pub fn reader_capacity(&self) -> usize {
+        let state = self.state.borrow();
+        let readers = state.nodes.iter().filter_map(|node| node.conn.as_ref());
+        readers
+            .map(|conn| conn.reader.capacity())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// An error about the node that serves `route` (for replies the caller does not expect).
     pub fn error(&self, route: Route<'_>, problem: String) -> Error {
         let state = self.state.borrow();
-        let node = match route {
-            Route::Node(node) => node,
-            Route::Key(_) => 0,
+        let node = match (route, &state.topology) {
+            (Route::Node(node), _) => node,
+            (Route::Key(key), Some(Topology::Cluster { slots, .. })) => {
+                usize::from(slots[usize::from(slot(key))])
+            }
+            (Route::Key(_), _) => 0,
         };
         match state.nodes.get(node) {
             Some(node) => node.error(problem),
@@ -204,7 +322,8 @@ impl Node {
         .server()
     }
 
-    fn error(&self, problem: String) -> Error {
+    /// An error about this node.
+    pub(super) fn error(&self, problem: String) -> Error {
         Error::Redis {
             server: self.server(),
             problem,
@@ -213,117 +332,88 @@ impl Node {
 }
 
 impl State {
-    /// The node for `route`, learning the topology first if it is not known yet.
-    fn route(&mut self, client: &Client, route: Route<'_>) -> Result<usize, Error> {
+    /// The node for `route`, learning the topology first if it is not known or stale.
+    fn route(
+        &mut self,
+        client: &Client,
+        route: Route<'_>,
+        deadline: &Deadline,
+    ) -> Result<usize, Error> {
         let stale = match &self.topology {
             None => true,
             Some(Topology::Cluster { stale, .. }) => *stale,
             Some(Topology::Single) => false,
         };
         if stale {
-            self.discover(client)?;
+            self.discover(client, deadline)?;
         }
         Ok(match (route, &self.topology) {
             (Route::Key(key), Some(Topology::Cluster { slots, .. })) => {
-                slots[usize::from(slot(key))] as usize
+                usize::from(slots[usize::from(slot(key))])
             }
             (Route::Node(node), _) => node,
             (Route::Key(_), _) => 0,
         })
     }
 
-    /// Asks the seeds (then known nodes) whether they form a cluster, and for its slot map.
-    fn discover(&mut self, client: &Client) -> Result<(), Error> {
-        if self.nodes.is_empty() {
-            for seed in &client.seeds {
-                self.node_index(&seed.host, seed.port);
-            }
+    /// Waits before the next attempt; `false` when the attempts or the time are used up.
+    fn pause(&mut self, attempts: &mut usize, deadline: &Deadline) -> bool {
+        *attempts += 1;
+        if *attempts >= MAX_ATTEMPTS {
+            return false;
         }
-        let mut last = None;
-        for node in 0..self.nodes.len() {
-            let mut out = Vec::new();
-            resp::command(&mut out, &[b"CLUSTER", b"SLOTS"]);
-            let reply = match self.round_trip(client, node, &out, 1, false) {
-                Ok(mut replies) => replies.pop().unwrap_or(Reply::Bulk(None)),
-                Err(error) => {
-                    last = Some(error);
-                    continue;
-                }
-            };
-            match reply {
-                Reply::Error(message) if message.contains("cluster support disabled") => {
-                    if client.seeds.len() > 1 {
-                        return Err(self.nodes[node].error(format!(
-                            "is not a cluster node, and {} --url were given; give one --url for a single server, or only the seed nodes of one cluster",
-                            client.seeds.len()
-                        )));
-                    }
-                    self.topology = Some(Topology::Single);
-                    return Ok(());
-                }
-                Reply::Array(Some(ranges)) => {
-                    let mut slots = vec![u16::MAX; SLOTS];
-                    for range in ranges {
-                        let Reply::Array(Some(fields)) = range else {
-                            continue;
-                        };
-                        let (
-                            Some(Reply::Int(start)),
-                            Some(Reply::Int(end)),
-                            Some(Reply::Array(Some(primary))),
-                        ) = (fields.first(), fields.get(1), fields.get(2))
-                        else {
-                            continue;
-                        };
-                        let (Some(Reply::Bulk(Some(host))), Some(Reply::Int(port))) =
-                            (primary.first(), primary.get(1))
-                        else {
-                            continue;
-                        };
-                        let host = match core::str::from_utf8(host) {
-                            Ok("") | Err(_) => self.nodes[node].host.clone(),
-                            Ok(host) => host.to_owned(),
-                        };
-                        let index =
-                            self.node_index(&host, u16::try_from(*port).unwrap_or(0)) as u16;
-                        let start = (*start).clamp(0, SLOTS as i64 - 1) as usize;
-                        let end = (*end).clamp(0, SLOTS as i64 - 1) as usize;
-                        for entry in slots.iter_mut().take(end + 1).skip(start) {
-                            *entry = index;
-                        }
-                    }
-                    if slots.contains(&u16::MAX) {
-                        return Err(self.nodes[node].error(
-                            "the cluster does not cover all 16384 slots; fix the cluster (`redis-cli --cluster fix`)".into(),
-                        ));
-                    }
-                    if client.seeds.iter().any(|seed| seed.db != 0) {
-                        return Err(self.nodes[node].error(
-                            "a cluster has only database 0; drop the /DB from --url".into(),
-                        ));
-                    }
-                    self.topology = Some(Topology::Cluster {
-                        slots,
-                        stale: false,
-                    });
-                    return Ok(());
-                }
-                other => {
-                    last = Some(self.nodes[node].error(format!(
-                        "unexpected reply to CLUSTER SLOTS: {}",
-                        describe(&other)
-                    )))
-                }
-            }
+        let ms = match *attempts {
+            1 => 0,
+            n => 25 << (n - 2).min(5),
+        };
+        deadline.sleep(ms) || ms == 0 && deadline.remaining_ns() > 0
+    }
+
+    /// Marks the slot map for reading again before the next command.
+    fn mark_stale(&mut self) {
+        if let Some(Topology::Cluster { stale, .. }) = &mut self.topology {
+            *stale = true;
         }
-        Err(last.unwrap_or_else(|| Error::Redis {
-            server: client.seeds[0].server(),
-            problem: "no server to ask".into(),
-        }))
+    }
+
+    /// Records a `MOVED`: `slot` is now served by `node`.
+    fn moved(&mut self, slot: usize, node: usize) {
+        if let Some(Topology::Cluster { slots, stale }) = &mut self.topology {
+            if let Some(entry) = slots.get_mut(slot) {
+                *entry = node as u16;
+            }
+            *stale = true;
+        }
+    }
+
+    /// The error for `failure`, naming its node and whether a write may have happened.
+    pub(super) fn failed(&self, failure: Failure, write: bool) -> Error {
+        let problem = match failure.kind {
+            FailKind::Connect => format!(
+                "{}; check that the server runs and that --url is right (the next call tries again)",
+                failure.cause
+            ),
+            FailKind::Setup => failure.cause,
+            FailKind::Sent if write => format!(
+                "{}; the write may or may not have happened; read the key to find out (the next call reconnects)",
+                failure.cause
+            ),
+            FailKind::Sent => format!(
+                "{}; nothing was changed (the next call reconnects)",
+                failure.cause
+            ),
+        };
+        match self.nodes.get(failure.node) {
+            Some(node) => node.error(problem),
+            None => Error::Redis {
+                server: "(unknown node)".into(),
+                problem,
+            },
+        }
     }
 
     /// The index of the node at `host:port`, added if new.
-    fn node_index(&mut self, host: &str, port: u16) -> usize {
+    pub(super) fn node_index(&mut self, host: &str, port: u16) -> usize {
         match self
             .nodes
             .iter()
@@ -341,82 +431,109 @@ impl State {
         }
     }
 
-    /// Writes `out` to `node` (connecting first if needed) and reads `count` replies. On
-    /// failure the connection is dropped, so that the next call reconnects.
-    fn round_trip(
+    /// Writes `out` to `node` and reads `count` replies, before `deadline`. A connection the
+    /// server closed since its last reply is replaced before anything is sent; on failure the
+    /// connection is dropped, so that the next attempt reconnects.
+    pub(super) fn round_trip(
         &mut self,
         client: &Client,
         node: usize,
         out: &[u8],
         count: usize,
-        write: bool,
-    ) -> Result<Vec<Reply>, Error> {
+        deadline: &Deadline,
+    ) -> Result<Vec<Reply>, Failure> {
+        let fail = |cause: String, kind| Failure { node, cause, kind };
         let Some(entry) = self.nodes.get_mut(node) else {
-            return Err(Error::Redis {
-                server: client.seeds[0].server(),
-                problem: "a cursor or route names a node this client does not know; start the listing again".into(),
-            });
+            return Err(fail(
+                "a cursor or route names a node this client does not know; start the listing again"
+                    .into(),
+                FailKind::Setup,
+            ));
         };
-        if entry.conn.is_none() {
-            let conn = connect(client, entry).map_err(|cause| {
-                entry.error(format!(
-                    "{cause}; check that the server runs and that --url is right (the next call tries again)"
-                ))
-            })?;
-            entry.conn = Some(conn);
+        if let Some(conn) = &mut entry.conn
+            && conn.tcp.is_stale()
+        {
+            entry.conn = None;
         }
-        let Some(conn) = entry.conn.as_mut() else {
-            return Ok(Vec::new());
+        let conn = match &mut entry.conn {
+            Some(conn) => conn,
+            None => entry.conn.insert(
+                connect(client, &entry.host, entry.port, deadline)
+                    .map_err(|(cause, kind)| fail(cause, kind))?,
+            ),
         };
-        let exchange = conn.tcp.write_all(out).and_then(|()| {
+        let exchange = conn.tcp.write_all(out, deadline).and_then(|()| {
             (0..count)
-                .map(|_| conn.reader.reply(&mut conn.tcp))
+                .map(|_| conn.reader.reply(&mut conn.tcp, deadline))
                 .collect::<Result<Vec<_>, _>>()
         });
         exchange.map_err(|cause| {
             entry.conn = None;
-            let outcome = if write {
-                "the write may or may not have happened; read the key to find out"
-            } else {
-                "nothing was changed"
-            };
-            entry.error(format!("{cause}; {outcome} (the next call reconnects)"))
+            fail(cause, FailKind::Sent)
         })
     }
 }
 
-/// Opens a connection to `node` and authenticates it (and selects the database).
-fn connect(client: &Client, node: &Node) -> Result<Conn, String> {
+/// Opens a connection to `host:port` and authenticates it (and selects the database).
+fn connect(
+    client: &Client,
+    host: &str,
+    port: u16,
+    deadline: &Deadline,
+) -> Result<Conn, (String, FailKind)> {
     let mut conn = Conn {
-        tcp: Tcp::connect(&node.host, node.port, client.timeout_ms)?,
+        tcp: Tcp::connect(host, port, deadline).map_err(|cause| (cause, FailKind::Connect))?,
         reader: Reader::default(),
     };
     let seed = &client.seeds[0];
     let mut out = Vec::new();
-    let mut count = 0;
+    let mut sent = Vec::new();
     if let Some(password) = &seed.password {
         match &seed.user {
             Some(user) => resp::command(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()]),
             None => resp::command(&mut out, &[b"AUTH", password.as_bytes()]),
         }
-        count += 1;
+        sent.push("AUTH");
     }
     let db = seed.db.to_string();
     if seed.db != 0 {
         resp::command(&mut out, &[b"SELECT", db.as_bytes()]);
-        count += 1;
+        sent.push("SELECT");
     }
-    if count > 0 {
-        conn.tcp.write_all(&out)?;
-        for _ in 0..count {
-            if let Reply::Error(message) = conn.reader.reply(&mut conn.tcp)? {
-                return Err(format!(
-                    "the server refused the connection's setup: {message}"
-                ));
+    if !sent.is_empty() {
+        let broken = |cause| (cause, FailKind::Connect);
+        conn.tcp.write_all(&out, deadline).map_err(broken)?;
+        for command in sent {
+            match conn.reader.reply(&mut conn.tcp, deadline).map_err(broken)? {
+                Reply::Error(message)
+                    if command == "SELECT" && message.contains("cluster mode") =>
+                {
+                    return Err((
+                        format!(
+                            "is a cluster node, and a cluster has only database 0; drop the /{db} from --url"
+                        ),
+                        FailKind::Setup,
+                    ));
+                }
+                Reply::Error(message) => {
+                    return Err((
+                        format!(
+                            "the server refused the connection's {command}: {message}; check the user and password in --url"
+                        ),
+                        FailKind::Setup,
+                    ));
+                }
+                _ => {}
             }
         }
     }
     Ok(conn)
+}
+
+/// `-TRYAGAIN` (a multi-key command during resharding) or `-CLUSTERDOWN` (no primary for a
+/// slot, as during a failover): the server did not run the command, and may later.
+fn refused_for_now(reply: &Reply) -> bool {
+    matches!(reply, Reply::Error(message) if message.starts_with("TRYAGAIN") || message.starts_with("CLUSTERDOWN"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

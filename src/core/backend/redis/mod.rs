@@ -12,21 +12,20 @@
 //!
 //! # Commands
 //! - `get`/`set`/`delete`/`exists`: `GET`, `SET`, `DEL`, `EXISTS`.
-//! - `get-many`/`set-many`/`delete-many`: one `MGET`, `MSET` or `DEL` on a single server; on a
-//!   cluster, per node, a pipeline of `GET`/`SET`/`DEL` (one write, then the replies). Not
-//!   atomic, as on every backend.
+//! - `get-many`: a pipeline of `GET`s to each node (one write, then the replies), so that a key
+//!   holding no string answers `WRONGTYPE` as with `get` (`MGET` would answer nil).
+//! - `set-many`/`delete-many`: one `MSET` or `DEL` on a single server; on a cluster (of one
+//!   primary or many), per node, a pipeline of `SET`/`DEL`, so that no command spans two slots.
+//!   Not atomic, as on every backend.
 //! - `increment`: `INCRBY`, inside a short Lua script that first refuses (leaves to the general
 //!   path) a negative value for draft's `u64`. The stored form is decimal ASCII, as on the memory
 //!   and fs backends. Where `INCRBY` refuses (not a number to Redis, such as `007`; out of the
 //!   `i64` range; a `u64` delta above `i64::MAX`), the core's general path decides, with the
 //!   same outcome as on other backends: a read, then a compare-and-set script that writes only
 //!   if the value is still the one read (retried on conflict).
-//! - `list-keys`: `SCAN cursor MATCH PREFIX esc(b):* COUNT 500` on each node in turn (every
-//!   primary of a cluster). Our opaque position holds the node (6 bits), the Redis cursor
-//!   (30 bits) and where to resume inside the batch that cursor returns (12 bits: the batch is
-//!   ordered by a 12-bit hash of each key, so a resumed batch skips the keys already returned
-//!   even if some were deleted meanwhile). `SCAN` returns every key present for the whole walk;
-//!   if the server resizes its table mid-walk it may return a key twice.
+//! - `list-keys`: `SCAN cursor MATCH PREFIX esc(b):* COUNT n` on each node in turn (every
+//!   primary of a cluster), in pages made of whole `SCAN` batches (see [`list`] for why a
+//!   walk then misses no key and repeats none).
 //! - draft2 `cas`/`swap`: compare-and-swap of the *value*, atomic on the server with a Lua
 //!   script (one round trip; it runs on the key's node like any one-key command). A handle's
 //!   version is the first 60 bits of the SHA-1 of the value `cas.new` saw (`0`: no value), so a
@@ -39,33 +38,35 @@
 //!   the next instance starts.
 //!
 //! # Failures
-//! A refused connection, a reset, a timeout (`--timeout-ms`, on every wait) or an error reply
-//! becomes `error::other` naming the server and the cause; the connection is dropped and the
-//! next call reconnects. A write whose reply was lost says that it may or may not have
-//! happened.
+//! One deadline (`--timeout-ms`) bounds each call as a whole: connecting, sending, every chunk
+//! of every reply and every retry. A connection the server closed is noticed before a command
+//! is sent on it (a non-blocking peek) and replaced. Retries, failover and the topology are in
+//! [`client`] and [`topology`]. A failure becomes `error::other` naming the node and the cause;
+//! a write whose reply was lost says that it may or may not have happened.
+//!
+//! `--max-keys` is refused with this backend (at build time): enforcing it would take a count
+//! of each bucket on the server, kept by every write, which a cluster cannot keep atomically
+//! (a bucket's keys spread over every node, and a script may touch one slot only).
 
 mod client;
+mod list;
 mod net;
 mod resp;
+mod topology;
 
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use self::client::{Client, Route, describe};
+use self::list::{SCAN_COUNT, scan};
+use self::net::Deadline;
 use self::resp::Reply;
-use super::{Backend, BucketOps, MAX_POSITION, Update};
+use super::{Backend, BucketOps, Update};
 use crate::config::RedisConfig;
 use crate::error::Error;
 use crate::local::local;
 use crate::prelude::*;
 
-/// How many keys one `SCAN` looks at, at most.
-const SCAN_COUNT: usize = 1000;
-/// Bits of a position: the node, the Redis cursor, and the hash to resume from.
-const NODE_BITS: u32 = 6;
-const CURSOR_BITS: u32 = 30;
-const HASH_BITS: u32 = 12;
-const _: () = assert!(1u64 << (NODE_BITS + CURSOR_BITS + HASH_BITS) == MAX_POSITION);
 /// How often the general update path retries after a concurrent write.
 const MAX_RETRIES: usize = 1000;
 
@@ -124,10 +125,12 @@ impl Redis {
         let mut pattern = glob_escape(self.key_prefix.as_bytes());
         pattern.push(b'*');
         let mut buckets = Vec::new();
-        for node in self.client.primaries()? {
+        for node in self.client.primaries(&self.client.deadline())? {
             let mut cursor = 0;
             loop {
-                let (next, keys) = scan(&self.client, node, cursor, &pattern, SCAN_COUNT)?;
+                let deadline = self.client.deadline();
+                let (next, keys) =
+                    scan(&self.client, node, cursor, &pattern, SCAN_COUNT, &deadline)?;
                 for key in keys {
                     // SCAN matched the prefix; a server that answers otherwise is skipped.
                     let Some(rest) = key.strip_prefix(self.key_prefix.as_bytes()) else {
@@ -171,6 +174,7 @@ impl Backend for Redis {
             tag: tag(identifier),
             prefix,
             pattern,
+            average: Cell::new(0),
         })))
     }
 }
@@ -179,11 +183,13 @@ impl Backend for Redis {
 #[derive(Clone)]
 pub struct Bucket(Rc<Inner>);
 
-struct Inner {
+pub(super) struct Inner {
     client: Rc<Client>,
     tag: u16,
     prefix: Vec<u8>,
     pattern: Vec<u8>,
+    /// The average length of the keys the last `SCAN` returned, to size the next one.
+    average: Cell<usize>,
 }
 
 impl Bucket {
@@ -197,7 +203,12 @@ impl Bucket {
 
     /// Runs a one-key command.
     fn call(&self, key: &[u8], args: &[&[u8]], write: bool) -> Result<Reply, Error> {
-        match self.0.client.call(Route::Key(key), args, write)? {
+        let deadline = self.0.client.deadline();
+        match self
+            .0
+            .client
+            .call(Route::Key(key), args, write, &deadline)?
+        {
             Reply::Error(message) => Err(self.unexpected(key, args, &Reply::Error(message))),
             reply => Ok(reply),
         }
@@ -227,10 +238,11 @@ impl Bucket {
     fn by_node<'k>(
         &self,
         keys: impl Iterator<Item = &'k [u8]>,
+        deadline: &Deadline,
     ) -> Result<Vec<(usize, Vec<usize>)>, Error> {
         let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
         for (i, key) in keys.enumerate() {
-            let node = self.0.client.node_of(key)?;
+            let node = self.0.client.node_of(key, deadline)?;
             match groups.iter_mut().find(|(n, _)| *n == node) {
                 Some((_, members)) => members.push(i),
                 None => groups.push((node, vec![i])),
@@ -239,8 +251,9 @@ impl Bucket {
         Ok(groups)
     }
 
-    /// On a cluster: sends `command(i)` for each key `full[i]` to the node that holds it, one
-    /// pipeline per node, and hands each reply to `reply` with the key's index.
+    /// Sends `command(i)` for each key `full[i]` to the node that holds it, one pipeline per
+    /// node (one-key commands, so a cluster never answers `CROSSSLOT`), and hands each reply to
+    /// `reply` with the key's index. One deadline bounds every pipeline.
     fn per_node<'a>(
         &self,
         full: &'a [Vec<u8>],
@@ -248,12 +261,13 @@ impl Bucket {
         command: impl Fn(usize) -> Vec<&'a [u8]>,
         mut reply: impl FnMut(usize, Reply) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        for (node, members) in self.by_node(full.iter().map(Vec::as_slice))? {
+        let deadline = self.0.client.deadline();
+        for (node, members) in self.by_node(full.iter().map(Vec::as_slice), &deadline)? {
             let commands: Vec<Vec<&[u8]>> = members.iter().map(|&i| command(i)).collect();
             let replies = self
                 .0
                 .client
-                .pipeline(Route::Node(node), &commands, write)?;
+                .pipeline(Route::Node(node), &commands, write, &deadline)?;
             for (answer, &i) in replies.into_iter().zip(&members) {
                 reply(i, answer)?;
             }
@@ -261,8 +275,9 @@ impl Bucket {
         Ok(())
     }
 
+    /// Whether the servers run in cluster mode (one primary or many).
     fn is_cluster(&self) -> Result<bool, Error> {
-        Ok(self.0.client.primaries()?.len() > 1)
+        self.0.client.is_cluster(&self.0.client.deadline())
     }
 }
 
@@ -307,66 +322,6 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The 12-bit hash that orders keys inside one `SCAN` batch.
-fn key_hash(key: &str) -> u64 {
-    // FNV's high bits barely change between short keys: mix them first (MurmurHash3's fmix64).
-    let mut hash = fnv(key.as_bytes());
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    hash ^= hash >> 33;
-    hash >> (64 - HASH_BITS)
-}
-
-/// One `SCAN` step on `node`: the next cursor and the keys.
-fn scan(
-    client: &Client,
-    node: usize,
-    cursor: u64,
-    pattern: &[u8],
-    count: usize,
-) -> Result<(u64, Vec<Vec<u8>>), Error> {
-    let cursor_text = cursor.to_string();
-    let count = count.clamp(1, SCAN_COUNT).to_string();
-    let args: [&[u8]; 6] = [
-        b"SCAN",
-        cursor_text.as_bytes(),
-        b"MATCH",
-        pattern,
-        b"COUNT",
-        count.as_bytes(),
-    ];
-    let reply = client.call(Route::Node(node), &args, false)?;
-    if let Reply::Array(Some(parts)) = &reply
-        && let [Reply::Bulk(Some(next)), Reply::Array(Some(keys))] = parts.as_slice()
-        && let Some(next) = core::str::from_utf8(next).ok().and_then(|n| n.parse().ok())
-    {
-        let keys = keys
-            .iter()
-            .filter_map(|key| match key {
-                Reply::Bulk(Some(key)) => Some(key.clone()),
-                _ => None,
-            })
-            .collect();
-        return Ok((next, keys));
-    }
-    Err(client.error(
-        Route::Node(node),
-        format!("unexpected reply to SCAN: {}", describe(&reply)),
-    ))
-}
-
-fn position(node: usize, cursor: u64, hash: u64) -> Result<u64, Error> {
-    if node >= 1 << NODE_BITS || cursor >= 1 << CURSOR_BITS {
-        return Err(Error::Redis {
-            server: "(listing)".into(),
-            problem: "the database is too large to list with this backend (more than 2^30 hash-table slots or 64 primaries)".into(),
-        });
-    }
-    Ok((node as u64) << (CURSOR_BITS + HASH_BITS) | cursor << HASH_BITS | hash)
-}
-
 impl BucketOps for Bucket {
     fn tag(&self) -> u16 {
         self.0.tag
@@ -400,10 +355,18 @@ impl BucketOps for Bucket {
 
     fn count(&self) -> Result<u64, Error> {
         let mut count = 0;
-        for node in self.0.client.primaries()? {
+        for node in self.0.client.primaries(&self.0.client.deadline())? {
             let mut cursor = 0;
             loop {
-                let (next, keys) = scan(&self.0.client, node, cursor, &self.0.pattern, SCAN_COUNT)?;
+                let deadline = self.0.client.deadline();
+                let (next, keys) = scan(
+                    &self.0.client,
+                    node,
+                    cursor,
+                    &self.0.pattern,
+                    SCAN_COUNT,
+                    &deadline,
+                )?;
                 count += keys.len() as u64;
                 if next == 0 {
                     break;
@@ -421,61 +384,7 @@ impl BucketOps for Bucket {
         max_keys: usize,
         max_bytes: usize,
     ) -> Result<Option<u64>, Error> {
-        let nodes = self.0.client.primaries()?;
-        let mut node = (from >> (CURSOR_BITS + HASH_BITS)) as usize;
-        let mut cursor = (from >> HASH_BITS) & ((1 << CURSOR_BITS) - 1);
-        let mut resume = from & ((1 << HASH_BITS) - 1);
-        let (mut taken, mut bytes) = (0, 0);
-        let mut full = max_keys == 0;
-        while node < nodes.len() {
-            // Asking for less than the page has room for keeps batches whole (see below): a
-            // batch may hold a few more keys than asked for.
-            let room = max_keys.saturating_sub(taken) * 3 / 4;
-            let (next, raw) = scan(&self.0.client, nodes[node], cursor, &self.0.pattern, room)?;
-            let mut batch: Vec<(u64, String)> = raw
-                .into_iter()
-                .filter_map(|key| {
-                    let key = String::from_utf8(key.get(self.0.prefix.len()..)?.to_vec()).ok()?;
-                    Some((key_hash(&key), key))
-                })
-                .filter(|(hash, _)| *hash >= resume)
-                .collect();
-            batch.sort();
-            // A batch that does not fit starts the next page whole, unless the page is empty:
-            // resuming inside a batch re-reads it, which is exact only while the server does
-            // not resize its table; whole batches follow `SCAN`'s own guarantee.
-            let batch_bytes: usize = batch.iter().map(|(_, key)| key.len()).sum();
-            let overflows = taken + batch.len() > max_keys || bytes + batch_bytes > max_bytes;
-            if !batch.is_empty() && (full || (taken > 0 && overflows)) {
-                return position(node, cursor, resume).map(Some);
-            }
-            let mut rest = batch.into_iter().peekable();
-            while let Some(&(hash, _)) = rest.peek() {
-                // Keys of one hash go on one page, so that a page never ends between them: a
-                // group that would overflow the page starts the next one (unless the page is
-                // empty, the one case where a page holds more than `max_keys`).
-                let group: Vec<String> = core::iter::from_fn(|| rest.next_if(|(h, _)| *h == hash))
-                    .map(|(_, key)| key)
-                    .collect();
-                if full || (taken > 0 && taken + group.len() > max_keys) {
-                    return position(node, cursor, hash).map(Some);
-                }
-                for key in group {
-                    bytes += key.len();
-                    page.push(key);
-                    taken += 1;
-                }
-                full = taken >= max_keys || bytes >= max_bytes;
-            }
-            resume = 0;
-            if next == 0 {
-                node += 1;
-                cursor = 0;
-            } else {
-                cursor = next;
-            }
-        }
-        Ok(None)
+        list::page(self, from, page, max_keys, max_bytes)
     }
 
     fn update(&self, key: &str, f: &mut Update<'_>) -> Result<(), Error> {
@@ -561,18 +470,8 @@ impl BucketOps for Bucket {
             Reply::Bulk(value) => Ok(value),
             other => Err(self.unexpected(key, &[b"GET"], &other)),
         };
-        if !self.is_cluster()? {
-            let mut args: Vec<&[u8]> = vec![b"MGET"];
-            args.extend(full.iter().map(Vec::as_slice));
-            return match self.call(&full[0], &args, false)? {
-                Reply::Array(Some(values)) if values.len() == keys.len() => values
-                    .into_iter()
-                    .zip(&full)
-                    .map(|(reply, key)| value(reply, key))
-                    .collect(),
-                other => Err(self.unexpected(&full[0], &[b"MGET"], &other)),
-            };
-        }
+        // `GET`s in a pipeline rather than one `MGET`: `MGET` answers nil for a key that
+        // holds no string, where `GET` answers `WRONGTYPE`, as `get` does.
         let mut values = vec![None; keys.len()];
         self.per_node(
             &full,
@@ -634,3 +533,5 @@ impl BucketOps for Bucket {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_ops;

@@ -1,17 +1,78 @@
-//! One TCP connection, with every wait bounded by the timeout: over `std::net` natively, over
-//! `wasi:sockets` in the component (polling the stream together with a monotonic-clock timer,
-//! so that a server that stops answering costs the timeout, never a hang).
+//! One TCP connection, with every wait bounded by the deadline of the call it serves: over
+//! `std::net` natively, over `wasi:sockets` in the component (polling the stream together with
+//! a monotonic-clock timer, so that a server that stops answering costs the timeout, never a
+//! hang). A call takes one [`Deadline`] for its whole run (connecting, sending, every chunk of
+//! every reply, retries), so a server that trickles its reply cannot stretch it.
 
 use crate::prelude::*;
 
 /// Why a connection failed, for messages.
 pub type Cause = String;
 
-/// What a wait past the timeout reports.
-fn timed_out(what: &str, timeout_ms: u64) -> Cause {
+/// What a wait past the deadline reports.
+fn timed_out(what: &str, deadline: &Deadline) -> Cause {
     format!(
-        "no {what} within {timeout_ms} ms (--timeout-ms); the server may be overloaded or stopped"
+        "no {what} within {} ms (--timeout-ms bounds a whole call); the server may be overloaded or stopped",
+        deadline.timeout_ms
     )
+}
+
+/// When a call must be over: `timeout_ms` after it started.
+#[derive(Clone, Copy)]
+pub struct Deadline {
+    /// The instant, as [`now_ns`] counts.
+    at_ns: u64,
+    /// The timeout it was made from, for messages.
+    timeout_ms: u64,
+}
+
+impl Deadline {
+    /// The deadline `timeout_ms` from now.
+    pub fn after(timeout_ms: u64) -> Deadline {
+        Deadline {
+            at_ns: now_ns().saturating_add(timeout_ms.saturating_mul(1_000_000)),
+            timeout_ms,
+        }
+    }
+
+    /// Nanoseconds left (0 once passed).
+    pub fn remaining_ns(&self) -> u64 {
+        self.at_ns.saturating_sub(now_ns())
+    }
+
+    /// Sleeps for `ms`, or until the deadline if that comes first; `false` if nothing is left.
+    pub fn sleep(&self, ms: u64) -> bool {
+        let ns = self.remaining_ns().min(ms.saturating_mul(1_000_000));
+        if ns == 0 {
+            return false;
+        }
+        sleep_ns(ns);
+        self.remaining_ns() > 0
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn now_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn sleep_ns(ns: u64) {
+    std::thread::sleep(std::time::Duration::from_nanos(ns));
+}
+
+#[cfg(target_arch = "wasm32")]
+fn now_ns() -> u64 {
+    crate::wasi::clocks::monotonic_clock::now()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn sleep_ns(ns: u64) {
+    crate::wasi::clocks::monotonic_clock::subscribe_duration(ns).block();
 }
 
 /// What the end of the stream reports.
@@ -28,35 +89,37 @@ mod native {
     use std::net::{TcpStream, ToSocketAddrs};
     use std::time::Duration;
 
-    use super::{CLOSED, Cause, timed_out};
+    use super::{CLOSED, Cause, Deadline, timed_out};
     use crate::prelude::*;
 
     /// A connected socket.
     pub struct Tcp {
         stream: TcpStream,
-        timeout_ms: u64,
+    }
+
+    /// The time left before `deadline`, or the timeout error for `what`.
+    fn left(deadline: &Deadline, what: &str) -> Result<Duration, Cause> {
+        match deadline.remaining_ns() {
+            0 => Err(timed_out(what, deadline)),
+            ns => Ok(Duration::from_nanos(ns)),
+        }
     }
 
     impl Tcp {
         /// Connects to `host:port`, trying each address the name resolves to.
-        pub fn connect(host: &str, port: u16, timeout_ms: u64) -> Result<Tcp, Cause> {
-            let timeout = Duration::from_millis(timeout_ms.max(1));
+        pub fn connect(host: &str, port: u16, deadline: &Deadline) -> Result<Tcp, Cause> {
             let addrs = (host, port)
                 .to_socket_addrs()
                 .map_err(|e| format!("cannot resolve `{host}`: {e}"))?;
             let mut last = format!("`{host}` resolves to no address");
             for addr in addrs {
-                match TcpStream::connect_timeout(&addr, timeout) {
+                match TcpStream::connect_timeout(&addr, left(deadline, "connection")?) {
                     Ok(stream) => {
-                        let setup = stream
-                            .set_read_timeout(Some(timeout))
-                            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-                            .and_then(|()| stream.set_nodelay(true));
-                        setup.map_err(|e| e.to_string())?;
-                        return Ok(Tcp { stream, timeout_ms });
+                        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                        return Ok(Tcp { stream });
                     }
                     Err(e) if e.kind() == ErrorKind::TimedOut => {
-                        last = timed_out("connection", timeout_ms)
+                        last = timed_out("connection", deadline)
                     }
                     Err(e) => last = format!("cannot connect: {e}"),
                 }
@@ -64,29 +127,61 @@ mod native {
             Err(last)
         }
 
-        /// Sends all of `bytes`.
-        pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Cause> {
-            self.stream.write_all(bytes).map_err(|e| match e.kind() {
-                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
-                    timed_out("progress sending", self.timeout_ms)
-                }
-                _ => format!("cannot send: {e}"),
-            })
+        /// Whether the server closed the connection (or sent something unasked) since the
+        /// last reply: a non-blocking peek, so that a dead connection is replaced before a
+        /// command is sent on it.
+        pub fn is_stale(&mut self) -> bool {
+            if self.stream.set_nonblocking(true).is_err() {
+                return true;
+            }
+            let stale = match self.stream.peek(&mut [0]) {
+                Err(e) => e.kind() != ErrorKind::WouldBlock,
+                // `Ok(0)`: the end of the stream; more: bytes no command asked for.
+                Ok(_) => true,
+            };
+            self.stream.set_nonblocking(false).is_err() || stale
         }
 
-        /// Appends at least one received byte to `buf`.
-        pub fn read(&mut self, buf: &mut Vec<u8>) -> Result<(), Cause> {
+        /// Sends all of `bytes` before `deadline`.
+        pub fn write_all(&mut self, mut bytes: &[u8], deadline: &Deadline) -> Result<(), Cause> {
+            while !bytes.is_empty() {
+                let left = left(deadline, "progress sending")?;
+                self.stream
+                    .set_write_timeout(Some(left))
+                    .map_err(|e| e.to_string())?;
+                match self.stream.write(bytes) {
+                    Ok(0) => return Err(CLOSED.into()),
+                    Ok(n) => bytes = &bytes[n..],
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        return Err(timed_out("progress sending", deadline));
+                    }
+                    Err(e) => return Err(format!("cannot send: {e}")),
+                }
+            }
+            Ok(())
+        }
+
+        /// Appends at least one received byte to `buf`, before `deadline`.
+        pub fn read(&mut self, buf: &mut Vec<u8>, deadline: &Deadline) -> Result<(), Cause> {
             let mut chunk = [0; 16 << 10];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => Err(CLOSED.into()),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    Ok(())
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    Err(timed_out("reply", self.timeout_ms))
-                }
-                Err(e) => Err(format!("cannot receive: {e}")),
+            loop {
+                let left = left(deadline, "reply")?;
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(|e| e.to_string())?;
+                return match self.stream.read(&mut chunk) {
+                    Ok(0) => Err(CLOSED.into()),
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        Ok(())
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        Err(timed_out("reply", deadline))
+                    }
+                    Err(e) => Err(format!("cannot receive: {e}")),
+                };
             }
         }
     }
@@ -94,7 +189,7 @@ mod native {
 
 #[cfg(target_arch = "wasm32")]
 mod wasi {
-    use super::{CLOSED, Cause, timed_out};
+    use super::{CLOSED, Cause, Deadline, timed_out};
     use crate::prelude::*;
     use crate::wasi::clocks::monotonic_clock;
     use crate::wasi::io::poll::{self, Pollable};
@@ -114,17 +209,14 @@ mod wasi {
         input: InputStream,
         output: OutputStream,
         _socket: TcpSocket,
-        timeout_ms: u64,
-    }
-
-    /// The instant `timeout_ms` from now.
-    fn deadline(timeout_ms: u64) -> u64 {
-        monotonic_clock::now().saturating_add(timeout_ms.saturating_mul(1_000_000))
     }
 
     /// Waits until `pollable` is ready (`true`) or the deadline passes (`false`).
-    fn wait(pollable: &Pollable, deadline: u64) -> bool {
-        let timer = monotonic_clock::subscribe_instant(deadline);
+    fn wait(pollable: &Pollable, deadline: &Deadline) -> bool {
+        if deadline.remaining_ns() == 0 {
+            return false;
+        }
+        let timer = monotonic_clock::subscribe_instant(deadline.at_ns);
         poll::poll(&[pollable, &timer]).contains(&0)
     }
 
@@ -144,8 +236,7 @@ mod wasi {
     fn resolve(
         network: &Network,
         host: &str,
-        deadline: u64,
-        timeout_ms: u64,
+        deadline: &Deadline,
     ) -> Result<Vec<IpAddress>, Cause> {
         if let Ok(ip) = host.parse::<core::net::IpAddr>() {
             return Ok(vec![match ip {
@@ -169,7 +260,7 @@ mod wasi {
                 Ok(None) => return Ok(found),
                 Err(ErrorCode::WouldBlock) => {
                     if !wait(&lookup.subscribe(), deadline) {
-                        return Err(timed_out("name lookup", timeout_ms));
+                        return Err(timed_out("name lookup", deadline));
                     }
                 }
                 Err(e) => return Err(format!("cannot resolve `{host}` ({})", code(e))),
@@ -179,11 +270,10 @@ mod wasi {
 
     impl Tcp {
         /// Connects to `host:port`, trying each address the name resolves to.
-        pub fn connect(host: &str, port: u16, timeout_ms: u64) -> Result<Tcp, Cause> {
-            let deadline = deadline(timeout_ms);
+        pub fn connect(host: &str, port: u16, deadline: &Deadline) -> Result<Tcp, Cause> {
             let network = instance_network();
             let mut last = format!("`{host}` resolves to no address");
-            for address in resolve(&network, host, deadline, timeout_ms)? {
+            for address in resolve(&network, host, deadline)? {
                 let (family, remote) = match address {
                     IpAddress::Ipv4(address) => (
                         IpAddressFamily::Ipv4,
@@ -215,7 +305,7 @@ mod wasi {
                         wait(&pollable, deadline)
                     };
                     if !ready {
-                        break Err(timed_out("connection", timeout_ms));
+                        break Err(timed_out("connection", deadline));
                     }
                     match socket.finish_connect() {
                         Err(ErrorCode::WouldBlock) => continue,
@@ -229,7 +319,6 @@ mod wasi {
                             input,
                             output,
                             _socket: socket,
-                            timeout_ms,
                         });
                     }
                     Err(cause) => last = cause,
@@ -238,9 +327,15 @@ mod wasi {
             Err(last)
         }
 
-        /// Sends all of `bytes`, and waits until they are flushed.
-        pub fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), Cause> {
-            let deadline = deadline(self.timeout_ms);
+        /// Whether the server closed the connection (or sent something unasked) since the
+        /// last reply: a non-blocking read, so that a dead connection is replaced before a
+        /// command is sent on it.
+        pub fn is_stale(&mut self) -> bool {
+            !matches!(self.input.read(1), Ok(bytes) if bytes.is_empty())
+        }
+
+        /// Sends all of `bytes`, and waits until they are flushed, before `deadline`.
+        pub fn write_all(&mut self, mut bytes: &[u8], deadline: &Deadline) -> Result<(), Cause> {
             while !bytes.is_empty() {
                 let room = self
                     .output
@@ -248,7 +343,7 @@ mod wasi {
                     .map_err(|e| stream_error("send", e))?;
                 if room == 0 {
                     if !wait(&self.output.subscribe(), deadline) {
-                        return Err(timed_out("progress sending", self.timeout_ms));
+                        return Err(timed_out("progress sending", deadline));
                     }
                     continue;
                 }
@@ -260,7 +355,7 @@ mod wasi {
             }
             self.output.flush().map_err(|e| stream_error("send", e))?;
             if !wait(&self.output.subscribe(), deadline) {
-                return Err(timed_out("progress sending", self.timeout_ms));
+                return Err(timed_out("progress sending", deadline));
             }
             self.output
                 .check_write()
@@ -268,9 +363,8 @@ mod wasi {
                 .map_err(|e| stream_error("send", e))
         }
 
-        /// Appends at least one received byte to `buf`.
-        pub fn read(&mut self, buf: &mut Vec<u8>) -> Result<(), Cause> {
-            let deadline = deadline(self.timeout_ms);
+        /// Appends at least one received byte to `buf`, before `deadline`.
+        pub fn read(&mut self, buf: &mut Vec<u8>, deadline: &Deadline) -> Result<(), Cause> {
             loop {
                 match self.input.read(64 << 10) {
                     Ok(bytes) if !bytes.is_empty() => {
@@ -279,7 +373,7 @@ mod wasi {
                     }
                     Ok(_) => {
                         if !wait(&self.input.subscribe(), deadline) {
-                            return Err(timed_out("reply", self.timeout_ms));
+                            return Err(timed_out("reply", deadline));
                         }
                     }
                     Err(e) => return Err(stream_error("receive", e)),

@@ -2,7 +2,7 @@
 //! bulk strings, replies in. Sizes from the server are bounded before anything is allocated
 //! for them, so a broken or hostile server cannot make the component trap.
 
-use super::net::Tcp;
+use super::net::{Deadline, Tcp};
 use crate::prelude::*;
 
 /// The largest bulk string read (Redis's own `proto-max-bulk-len` default).
@@ -13,6 +13,9 @@ const MAX_ARRAY: usize = 1 << 24;
 const MAX_LINE: usize = 64 << 10;
 /// How deep arrays may nest (`CLUSTER SLOTS` nests three levels).
 const MAX_DEPTH: usize = 6;
+/// The most buffer capacity a connection keeps between replies: a large reply's buffer is
+/// given back once it has been read.
+pub const KEEP_CAPACITY: usize = 64 << 10;
 
 /// One reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,16 +54,26 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Reads one whole reply; the error says what went wrong on the connection.
-    pub fn reply(&mut self, tcp: &mut Tcp) -> Result<Reply, String> {
+    /// Reads one whole reply before `deadline`; the error says what went wrong on the
+    /// connection.
+    pub fn reply(&mut self, tcp: &mut Tcp, deadline: &Deadline) -> Result<Reply, String> {
+        let mut io = Io { tcp, deadline };
+        let reply = self.parse(&mut io, 0);
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
+            self.buf.shrink_to(KEEP_CAPACITY);
         }
-        self.parse(tcp, 0)
+        reply
     }
 
-    fn parse(&mut self, tcp: &mut Tcp, depth: usize) -> Result<Reply, String> {
+    /// The buffer's capacity (for tests).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn parse(&mut self, tcp: &mut Io<'_>, depth: usize) -> Result<Reply, String> {
         let line = self.line(tcp)?;
         let (kind, rest) = line.split_first().ok_or("an empty reply line")?;
         let text = || String::from_utf8_lossy(rest).into_owned();
@@ -99,7 +112,7 @@ impl Reader {
     }
 
     /// The next line, without its CRLF.
-    fn line(&mut self, tcp: &mut Tcp) -> Result<Vec<u8>, String> {
+    fn line(&mut self, tcp: &mut Io<'_>) -> Result<Vec<u8>, String> {
         loop {
             if let Some(at) = self.buf[self.pos..].windows(2).position(|w| w == b"\r\n") {
                 let end = self.pos + at;
@@ -115,20 +128,26 @@ impl Reader {
     }
 
     /// Reads until `n` bytes past the position are buffered.
-    fn fill(&mut self, tcp: &mut Tcp, n: usize) -> Result<(), String> {
+    fn fill(&mut self, tcp: &mut Io<'_>, n: usize) -> Result<(), String> {
         while self.buf.len() - self.pos < n {
             self.more(tcp)?;
         }
         Ok(())
     }
 
-    fn more(&mut self, tcp: &mut Tcp) -> Result<(), String> {
+    fn more(&mut self, io: &mut Io<'_>) -> Result<(), String> {
         if self.pos > 0 && self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
         }
-        tcp.read(&mut self.buf)
+        io.tcp.read(&mut self.buf, io.deadline)
     }
+}
+
+/// The connection a reply is read from, and when the call must be over.
+struct Io<'a> {
+    tcp: &'a mut Tcp,
+    deadline: &'a Deadline,
 }
 
 fn number(digits: &[u8]) -> Result<i64, String> {

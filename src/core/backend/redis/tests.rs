@@ -27,6 +27,31 @@ impl Fresh {
         let backend = backend(&server, 5000);
         Fresh(server, backend)
     }
+
+    /// A fresh server and a backend on it as a user with only the permissions the backend
+    /// needs (see the documentation of `topology`): `CLUSTER SLOTS` gets `NOPERM`.
+    pub(crate) fn least_privilege() -> Fresh {
+        let server = RedisServer::start();
+        server.cli(&[
+            "acl",
+            "setuser",
+            "kv",
+            "on",
+            ">pw",
+            "~*",
+            "+@read",
+            "+@write",
+            "+@scripting",
+            "+@connection",
+        ]);
+        let backend = Redis::new(&RedisConfig {
+            urls: vec![format!("redis://kv:pw@127.0.0.1:{}", server.port)],
+            key_prefix: "test:".into(),
+            timeout_ms: Some(5000),
+        })
+        .unwrap();
+        Fresh(server, backend)
+    }
 }
 
 fn raw_keys(port: u16) -> Vec<String> {
@@ -35,7 +60,7 @@ fn raw_keys(port: u16) -> Vec<String> {
         ..RedisConfig::default()
     })
     .unwrap();
-    let (_, keys) = scan(&client, 0, 0, b"*", 1000).unwrap();
+    let (_, keys) = scan(&client, 0, 0, b"*", 1000, &client.deadline()).unwrap();
     let mut keys: Vec<String> = keys
         .into_iter()
         .map(|k| String::from_utf8(k).unwrap())
