@@ -96,7 +96,7 @@ impl batch::Guest for Component {
             .collect())
     }
 
-    /// The shape of upstream's PR #55 (and Spin): each key, with its value if it has one.
+    /// The shape Spin ships (upstream's open PR #55): each key, with its value if it has one.
     #[cfg(feature = "draft2-spin")]
     fn get_many(
         bucket: store::BucketBorrow<'_>,
