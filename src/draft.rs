@@ -44,8 +44,7 @@ impl store::GuestBucket for Bucket {
     }
 
     fn list_keys(&self, cursor: Option<u64>) -> Result<store::KeyResponse, store::Error> {
-        let cursor = cursor.map(Cursor::from_u64).transpose()?;
-        let page = Bucket::list_keys(self, cursor)?;
+        let page = Bucket::list_keys_from(self, cursor, Cursor::from_u64)?;
         Ok(store::KeyResponse {
             keys: page.keys,
             cursor: page.next.map(Cursor::to_u64),

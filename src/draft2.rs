@@ -44,8 +44,7 @@ impl store::GuestBucket for Bucket {
     }
 
     fn list_keys(&self, cursor: Option<String>) -> Result<store::KeyResponse, store::Error> {
-        let cursor = cursor.map(|text| text.parse::<Cursor>()).transpose()?;
-        let page = Bucket::list_keys(self, cursor)?;
+        let page = Bucket::list_keys_from(self, cursor, |text| text.parse::<Cursor>())?;
         Ok(store::KeyResponse {
             keys: page.keys,
             cursor: page.next.map(|cursor| cursor.to_string()),
@@ -97,7 +96,7 @@ impl batch::Guest for Component {
             .collect())
     }
 
-    /// The shape of upstream's PR #55 (and Spin): each key, with its value if it has one.
+    /// The shape Spin ships (upstream's open PR #55): each key, with its value if it has one.
     #[cfg(feature = "draft2-spin")]
     fn get_many(
         bucket: store::BucketBorrow<'_>,

@@ -31,8 +31,9 @@ mod draft2;
 pub mod rt;
 
 /// The generated bindings of the `keyvalue-virt` world: with draft2 as tagged, or, with the
-/// `draft2-spin` feature, as upstream's main branch has it since PR #55 and Spin ships it
-/// (`wit/draft2-spin`, which differs only in `batch.get-many`).
+/// `draft2-spin` feature, as Spin ships it, the shape of upstream's open (unmerged) PR #55
+/// (`wit/draft2-spin`, which differs only in `batch.get-many`). Upstream's main branch has the
+/// tagged shape.
 #[cfg(target_arch = "wasm32")]
 mod bindings {
     #[cfg(not(feature = "draft2-spin"))]

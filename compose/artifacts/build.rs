@@ -134,7 +134,10 @@ fn workspace_root() -> PathBuf {
     match manifest_dir.ancestors().nth(2) {
         Some(root) if root.join("wit").is_dir() => root.to_path_buf(),
         _ => fail(&format!(
-            "`{}` is not inside the keyvalue-virt workspace (no `wit/` two levels up)",
+            "`{}` is not inside the keyvalue-virt workspace (no `wit/` two levels up): this \
+             crate builds keyvalue-virt's guests from the workspace's sources, so it builds only \
+             in a clone of the repository; install the CLI from one with `cargo install --locked \
+             --path compose`",
             manifest_dir.display()
         )),
     }
@@ -245,6 +248,9 @@ fn check_target_installed() {
 }
 
 fn fail(message: &str) -> ! {
+    // `cargo::error` makes cargo print the message as an error of its own, not buried in the
+    // script's output.
+    println!("cargo::error={message}");
     eprintln!("error: {message}");
     exit(1);
 }

@@ -14,12 +14,12 @@ pub static VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt
 /// The keyvalue-virt component with the filesystem backend too (`--features fs`).
 pub static VIRT_FS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_fs.wasm"));
 
-/// [`VIRT`] exporting draft2 in the shape of upstream's PR #55 and Spin (`--features
-/// draft2-spin`).
+/// [`VIRT`] exporting draft2 in the shape Spin ships, that of upstream's open PR #55
+/// (`--features draft2-spin`).
 pub static VIRT_DRAFT2_SPIN: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_draft2_spin.wasm"));
 
-/// [`VIRT_FS`] exporting draft2 in the shape of upstream's PR #55 and Spin.
+/// [`VIRT_FS`] exporting draft2 in the shape Spin ships (upstream's open PR #55).
 pub static VIRT_FS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     env!("OUT_DIR"),
     "/keyvalue_virt_fs_draft2_spin.wasm"
@@ -30,7 +30,7 @@ pub static VIRT_FS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
 pub static VIRT_REDIS: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_redis.wasm"));
 
-/// [`VIRT_REDIS`] exporting draft2 in the shape of upstream's PR #55 and Spin.
+/// [`VIRT_REDIS`] exporting draft2 in the shape Spin ships (upstream's open PR #55).
 pub static VIRT_REDIS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     env!("OUT_DIR"),
     "/keyvalue_virt_redis_draft2_spin.wasm"
@@ -43,8 +43,8 @@ pub mod conformance {
     pub static DRAFT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft.wasm"));
     /// `conformance-draft2`, which imports `wasi:keyvalue@0.2.0-draft2` as tagged.
     pub static DRAFT2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft2.wasm"));
-    /// `conformance-draft2-spin`, which imports draft2 in the shape of upstream's PR #55 and
-    /// Spin.
+    /// `conformance-draft2-spin`, which imports draft2 in the shape Spin ships (upstream's
+    /// open PR #55).
     pub static DRAFT2_SPIN: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/conformance-draft2-spin.wasm"));
     /// The path of [`DRAFT`].

@@ -37,15 +37,16 @@ pub use keyvalue_virt_artifacts::{
 };
 
 /// Which shape of `wasi:keyvalue@0.2.0-draft2` a build exports (every build exports
-/// `0.2.0-draft` too). Upstream changed `batch.get-many` after tagging draft2 without changing
-/// the version (PR #55, which Spin ships), so two interfaces share one name and a component can
-/// export only one of them.
+/// `0.2.0-draft` too). Upstream's main branch (head fb6e23d) has draft2 as tagged; its PR #55,
+/// open and not merged, changes `batch.get-many` without changing the version, and Spin ships
+/// that shape. So two interfaces share one name, and a component can export only one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shape {
-    /// Draft2 as tagged: `get-many` returns `list<option<tuple<string, list<u8>>>>`.
+    /// Draft2 as tagged and as upstream's main branch has it: `get-many` returns
+    /// `list<option<tuple<string, list<u8>>>>`.
     #[default]
     Draft2,
-    /// Draft2 as upstream's main branch has it since PR #55, and as Spin ships it: `get-many`
+    /// Draft2 as Spin ships it, the shape of upstream's open (unmerged) PR #55: `get-many`
     /// returns `list<tuple<string, option<list<u8>>>>`.
     Draft2Spin,
 }
@@ -71,11 +72,12 @@ impl Shape {
     pub fn describe(self) -> &'static str {
         match self {
             Shape::Draft2 => {
-                "draft2 as tagged: `get-many` returns an optional key-value pair per key"
+                "draft2 as tagged and as upstream's main branch has it: `get-many` returns an \
+                 optional key-value pair per key"
             }
             Shape::Draft2Spin => {
-                "draft2 as upstream's PR #55 and Spin have it: `get-many` returns each key with an \
-                 optional value"
+                "draft2 as Spin ships it (upstream's open PR #55, not merged): `get-many` returns \
+                 each key with an optional value"
             }
         }
     }
@@ -90,7 +92,7 @@ pub enum Draft {
     /// `wasi:keyvalue@0.2.0-draft2` as tagged ([`Shape::Draft2`]).
     #[default]
     Draft2,
-    /// `wasi:keyvalue@0.2.0-draft2` as upstream's PR #55 and Spin have it
+    /// `wasi:keyvalue@0.2.0-draft2` as Spin ships it, upstream's open PR #55
     /// ([`Shape::Draft2Spin`]).
     Draft2Spin,
 }
@@ -367,6 +369,27 @@ pub fn keyvalue_imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
 ///
 /// Fails if `component` is a core module or cannot be parsed.
 pub fn imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
+    top_level_names(component, Side::Imports)
+}
+
+/// Returns the names of all top-level exports of `component`, in the order they are exported:
+/// what a runtime can call (`wasi:cli/run`, `wasi:http/incoming-handler`, ...).
+///
+/// # Errors
+///
+/// Fails if `component` is a core module or cannot be parsed.
+pub fn exports(component: &[u8]) -> Result<Vec<String>, InspectError> {
+    top_level_names(component, Side::Exports)
+}
+
+/// Which names of a component [`top_level_names`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Imports,
+    Exports,
+}
+
+fn top_level_names(component: &[u8], side: Side) -> Result<Vec<String>, InspectError> {
     let mut names = Vec::new();
     // Nested modules and components are parsed inline; `depth` tells their sections apart.
     let mut depth = 0usize;
@@ -377,10 +400,21 @@ pub fn imports(component: &[u8]) -> Result<Vec<String>, InspectError> {
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 0 => {
+            Payload::ComponentImportSection(reader) if depth == 0 && side == Side::Imports => {
                 for import in reader {
                     names.push(
                         import
+                            .map_err(InspectError::Parse)?
+                            .name
+                            .full_name()
+                            .into_owned(),
+                    );
+                }
+            }
+            Payload::ComponentExportSection(reader) if depth == 0 && side == Side::Exports => {
+                for export in reader {
+                    names.push(
+                        export
                             .map_err(InspectError::Parse)?
                             .name
                             .full_name()

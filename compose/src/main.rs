@@ -26,8 +26,9 @@ drafts 0.2.0-draft and 0.2.0-draft2) and implements it inside the guest. An app 
 needs no key-value support from the runtime. This tool ships the component: `build` writes it \
 with a configuration baked in, `plug` composes it into an app, `config` shows what a component \
 has baked in. `conformance` writes a suite that checks any wasi:keyvalue implementation. \
-`inspect`, `export` and `import` read and write the directory of a store kept by the \
-fs backend (`--backend fs`) from the host; `repair` mends its damaged files.";
+`inspect`, `export` and `import` read and write a store from the host: the directory of the fs \
+backend (`--backend fs`) or the server of the redis backend (a redis:// URL), or the store a \
+plugged app uses (`--from APP.wasm`); `repair` mends the damaged files of an fs store.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -47,7 +48,10 @@ Examples:
 
   # Copy the data of an fs-backend store, through a JSON dump
   keyvalue-virt export ./data > dump.json
-  keyvalue-virt import ./copy < dump.json";
+  keyvalue-virt import ./copy < dump.json
+
+  # List what an app plugged with `--backend redis` stored (URL and prefix read from the app)
+  keyvalue-virt inspect --from app-kv.wasm";
 
 /// The command line.
 #[derive(Parser, Debug)]
@@ -101,29 +105,31 @@ enum Command {
     #[command(after_help = cli::conformance::CONFORMANCE_EXAMPLES)]
     Conformance(ConformanceArgs),
 
-    /// Lists the buckets and keys of an fs-backend store directory, with value sizes
+    /// Lists the buckets and keys of a store (fs directory or redis:// URL), with value sizes
     ///
-    /// Reads DIR, the host directory behind a component built with `--backend fs --dir`, with
-    /// the component's own code, and prints each bucket, then its keys and the size of their
-    /// values. --json prints the values too, in the --seed-file shape.
+    /// Reads DIR, the host directory behind a component built with `--backend fs --dir`, or the
+    /// Redis server at a redis:// URL, with the component's own code, and prints each bucket,
+    /// then its keys and the size of their values. --json prints the values too, in the
+    /// --seed-file shape.
     #[command(after_help = cli::store::INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
 
-    /// Prints a whole fs-backend store directory as JSON in the --seed-file shape
+    /// Prints a whole store (fs directory or redis:// URL) as JSON in the --seed-file shape
     ///
-    /// Writes every bucket, key and value of DIR to stdout as `{"bucket": {"key": "text" or
+    /// Writes every bucket, key and value of DIR (or of the Redis server at a redis:// URL) to
+    /// stdout as `{"bucket": {"key": "text" or
     /// {"base64": "..."}}}`, ready for `import` or --seed-file.
     #[command(after_help = cli::store::EXPORT_EXAMPLES)]
     Export(ExportArgs),
 
-    /// Writes the keys of a JSON dump (the --seed-file shape) into an fs-backend store directory
+    /// Writes the keys of a JSON dump (the --seed-file shape) into a store (fs directory or redis:// URL)
     ///
     /// Reads the dump from stdin (or --file), checks all of it, then stores every key in DIR,
-    /// making DIR a store if it is empty or missing.
+    /// making DIR a store if it is empty or missing, or on the Redis server at a redis:// URL.
     #[command(after_help = cli::store::IMPORT_EXAMPLES)]
     Import(ImportArgs),
 
-    /// Mends the damaged files of an fs-backend store directory
+    /// Mends the damaged files of a store directory of the fs backend
     ///
     /// Replaces each damaged key file of DIR by an empty one whose generation lies past every
     /// one it had, so that no leftover of it can match again, and removes dead leftovers. The

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{kv, scratch};
 use keyvalue_virt_artifacts::conformance::{DRAFT2_PATH, DRAFT2_SPIN_PATH};
-use keyvalue_virt_artifacts::guests::COUNTER;
+use keyvalue_virt_artifacts::guests::{COUNTER, HTTP_COUNTER};
 use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
@@ -810,13 +810,15 @@ fn an_unwritable_output_is_reported() {
 fn config_of_a_non_virt_is_refused() {
     let dir = scratch();
     let other = write(&dir, "other.wasm", wat_app(&[]));
-    kv().arg("config").arg(&other).assert().failure().stderr(
-        contains(format!(
-            "failed to read the configuration of `{}`",
+    kv().arg("config")
+        .arg(&other)
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "`{}` holds no keyvalue-virt (no configuration slot found) and imports no \
+             wasi:keyvalue; `config` reads a component written by `keyvalue-virt build`",
             other.display()
-        ))
-        .and(contains("no configuration slot found")),
-    );
+        )));
     kv().args(["config", "/nonexistent.wasm"])
         .assert()
         .failure()
@@ -848,21 +850,37 @@ fn plug_refuses_an_app_without_keyvalue_imports() {
 fn plug_refuses_what_is_not_a_component() {
     let dir = scratch();
     let out = dir.path().join("out.wasm");
-    for (name, bytes) in [
-        ("module.wasm", wat::parse_str("(module)").unwrap()),
-        ("text.wasm", b"not wasm".to_vec()),
-    ] {
-        let app = write(&dir, name, bytes);
-        kv().arg("plug")
-            .arg(&app)
-            .arg("-o")
-            .arg(&out)
-            .assert()
-            .failure()
-            .stderr(contains(format!(
-                "failed to read `{}` as a component",
-                app.display()
-            )));
+    let module = write(&dir, "module.wasm", wat::parse_str("(module)").unwrap());
+    kv().arg("plug")
+        .arg(&module)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!(
+                "`{}` is a core WebAssembly module; expected a component",
+                module.display()
+            ))
+            .and(contains("cargo build --target wasm32-wasip2"))
+            .and(contains("wasm-tools component new")),
+        );
+    // A manifest passed by mistake: named, with no magic-number array.
+    let manifest = write(&dir, "Cargo.toml", "[package]\nname = \"app\"\n");
+    for command in ["plug", "config"] {
+        let mut cmd = kv();
+        cmd.arg(command).arg(&manifest);
+        if command == "plug" {
+            cmd.arg("-o").arg(&out);
+        }
+        cmd.assert().failure().stderr(
+            contains(format!(
+                "`{}` is not a WebAssembly file",
+                manifest.display()
+            ))
+            .and(contains("target/wasm32-wasip2/release/APP.wasm"))
+            .and(contains("magic").not()),
+        );
     }
     kv().args(["plug", "/nonexistent/app.wasm", "-o"])
         .arg(&out)
@@ -1060,7 +1078,7 @@ fn plug_composes_the_real_example_app() {
     assert_eq!(json["trace"], json!(true));
 }
 
-/// An app built against draft2 in the shape of upstream's PR #55 and Spin is plugged with the
+/// An app built against draft2 in the shape Spin ships (upstream's open PR #55) is plugged with the
 /// build that exports that shape, chosen from its imports and named on stderr; the tagged
 /// draft2 app gets the tagged build; `--shape` forces one, and a wrong one fails naming
 /// `get-many`.
@@ -1087,6 +1105,14 @@ fn plug_picks_the_draft2_shape_the_app_imports() {
         .assert()
         .failure()
         .stderr(contains("get-many"));
+    kv().arg("plug")
+        .arg(DRAFT2_PATH)
+        .arg("-o")
+        .arg(&out)
+        .args(["--shape", "draft2-spin"])
+        .assert()
+        .failure()
+        .stderr(contains("pass `--shape draft2`, or drop --shape"));
     kv().args(["build", "--shape", "draft3", "-o"])
         .arg(&out)
         .assert()
@@ -1115,6 +1141,211 @@ fn build_shape_draft2_spin_writes_the_build_for_spin_apps() {
     assert!(format!("{error:?}").contains("get-many"), "{error:?}");
     let composed = keyvalue_virt_compose::plug(&app, &built[1]).expect("the spin build plugs it");
     assert!(keyvalue_imports(&composed).unwrap().is_empty());
+}
+
+/// `--shape` naming the other draft2 shape than the app's fails naming the app's shape and the
+/// option that fits, not with wac's type error alone.
+#[test]
+fn plug_with_the_wrong_shape_names_the_right_one() {
+    let dir = scratch();
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(DRAFT2_SPIN_PATH)
+        .arg("-o")
+        .arg(&out)
+        .args(["--shape", "draft2"])
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!(
+                "`{DRAFT2_SPIN_PATH}` imports draft2 as Spin ships it (upstream's open PR #55, \
+                 not merged)"
+            ))
+            .and(contains(
+                "which the `draft2` build (--shape draft2) does not export",
+            ))
+            .and(contains("pass `--shape draft2-spin`, or drop --shape"))
+            .and(contains("expected tuple").not()),
+        );
+    assert!(!out.exists());
+}
+
+/// An HTTP handler plugged with the memory backend gets a warning with the way out; with fs,
+/// or for a command app, there is none.
+#[test]
+fn plug_warns_an_http_handler_on_the_memory_backend() {
+    let dir = scratch();
+    let out = dir.path().join("out.wasm");
+    let warning = "exports wasi:http/incoming-handler and the memory backend keeps data only as \
+                   long as an instance lives";
+    for quiet in [false, true] {
+        let mut cmd = kv();
+        cmd.arg("plug").arg(HTTP_COUNTER).arg("-o").arg(&out);
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd.assert().success().stderr(
+            contains(format!("warning: `{HTTP_COUNTER}` {warning}"))
+                .and(contains(
+                    "`wasmtime serve` starts a fresh instance for every request",
+                ))
+                .and(contains("plug with `--backend fs --dir /kv`"))
+                .and(contains("--backend redis")),
+        );
+    }
+    kv().arg("plug")
+        .arg(HTTP_COUNTER)
+        .arg("-o")
+        .arg(&out)
+        .args(["--backend", "fs", "--dir", "/kv"])
+        .assert()
+        .success()
+        .stderr(contains("warning").not());
+    kv().arg("plug")
+        .arg(COUNTER)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("warning").not());
+}
+
+/// Plugging an app that is plugged already, or the component itself, says so and what to do.
+#[test]
+fn plug_of_a_plugged_app_points_at_config() {
+    let dir = scratch();
+    let plugged = dir.path().join("plugged.wasm");
+    kv().arg("plug")
+        .arg(COUNTER)
+        .arg("-o")
+        .arg(&plugged)
+        .assert()
+        .success();
+    let out = dir.path().join("out.wasm");
+    kv().arg("plug")
+        .arg(&plugged)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            contains(format!(
+                "`{0}` is plugged with keyvalue-virt already: no wasi:keyvalue import is left \
+                 to plug. See what it has baked in with `keyvalue-virt config {0}`",
+                plugged.display()
+            ))
+            .and(contains("imports no `wasi:keyvalue`").not()),
+        );
+    let virt = dir.path().join("kv.wasm");
+    kv().arg("build").arg("-o").arg(&virt).assert().success();
+    kv().arg("plug")
+        .arg(&virt)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "`{}` is the keyvalue-virt component itself",
+            virt.display()
+        )));
+    assert!(!out.exists());
+}
+
+/// `config` of an app not plugged yet says so and how to plug it.
+#[test]
+fn config_of_an_unplugged_app_says_to_plug_it() {
+    let dir = scratch();
+    let app = write(
+        &dir,
+        "app.wasm",
+        wat_app(&["wasi:keyvalue/store@0.2.0-draft2"]),
+    );
+    kv().arg("config")
+        .arg(&app)
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "`{0}` is an app that imports wasi:keyvalue but is not plugged yet, so it holds no \
+         keyvalue-virt configuration; plug it with `keyvalue-virt plug {0} -o OUT.wasm`, then \
+         run `keyvalue-virt config OUT.wasm`",
+            app.display()
+        )));
+}
+
+/// `--timeout-ms` alone without the redis backend is refused naming only `--timeout-ms`.
+#[test]
+fn a_redis_option_without_redis_names_only_the_option_given() {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().args([
+        "build",
+        "--backend",
+        "fs",
+        "--dir",
+        "/kv",
+        "--timeout-ms",
+        "5",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .failure()
+    .stderr(
+        contains(
+            "--timeout-ms is only used by the redis backend; add `--backend redis`, or \
+                 drop --timeout-ms",
+        )
+        .and(contains("--key-prefix").not()),
+    );
+    kv().args(["build", "--key-prefix", "p:", "--timeout-ms", "5", "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains(
+            "--key-prefix and --timeout-ms are only used by the redis backend",
+        ));
+}
+
+/// Seeds over 1 MiB in all get a note that the component grows by their size; `-q` silences
+/// the notes and the info lines of `build` and `plug`.
+#[test]
+fn large_seeds_get_a_note_and_quiet_silences_notes() {
+    let dir = scratch();
+    let big = write(&dir, "big.bin", vec![7u8; 3 << 19]);
+    let seed = format!("b:k=@{}", big.display());
+    let out = dir.path().join("kv.wasm");
+    kv().args(["build", "--seed", &seed, "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains(
+            "note: the seeds are baked into the component, which grows by 1.5 MiB",
+        ));
+    kv().args(["build", "-q", "--seed", &seed, "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr("");
+    kv().args(["build", "--seed", "b:k=small", "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("note").not());
+    let plugged = dir.path().join("app.wasm");
+    kv().arg("plug")
+        .arg(COUNTER)
+        .args(["--seed", &seed, "-o"])
+        .arg(&plugged)
+        .assert()
+        .success()
+        .stderr(contains("grows by 1.5 MiB"));
+    kv().arg("plug")
+        .arg(COUNTER)
+        .args(["--quiet", "--seed", &seed, "-o"])
+        .arg(&plugged)
+        .assert()
+        .success()
+        .stderr("");
 }
 
 // --- conformance ---

@@ -192,13 +192,12 @@ fn a_missing_directory_is_named_and_not_created() {
             .stdout("")
             .stderr(
                 contains(format!(
-                    "error: failed to read the store in `{}`",
+                    "error: there is no directory `{}` (no such file or directory); give the \
+                     host directory that holds the store",
                     missing.display()
                 ))
-                .and(contains(format!(
-                    "the store directory `{}` does not exist",
-                    missing.display()
-                ))),
+                .and(contains("grant").not())
+                .and(contains("component").not()),
             );
     }
     assert!(!missing.exists());
@@ -209,7 +208,29 @@ fn a_missing_directory_is_named_and_not_created() {
         .arg(&file)
         .assert()
         .failure()
-        .stderr(contains("is not a directory"));
+        .stderr(contains(format!(
+            "`{}` is a file, not a directory",
+            file.display()
+        )));
+}
+
+/// A component passed where the store's directory goes is named as such, with `--from`.
+#[test]
+fn a_component_in_place_of_the_directory_points_at_from() {
+    let dir = scratch();
+    let app = dir.path().join("app.wasm");
+    kv().arg("build").arg("-o").arg(&app).assert().success();
+    for command in ["inspect", "export"] {
+        kv().arg(command)
+            .arg(&app)
+            .assert()
+            .failure()
+            .stderr(contains(format!(
+                "`{0}` is a file (a WebAssembly component), not a store directory; to use the \
+                 store of the app it is, pass `--from {0}`",
+                app.display()
+            )));
+    }
 }
 
 #[test]
@@ -448,6 +469,32 @@ fn a_key_prefix_with_a_directory_is_refused() {
     assert!(!dir.path().join("FORMAT").exists());
 }
 
+/// The top-level help says what the store commands take: a directory, a redis:// URL or a
+/// plugged app, as their own help does.
+#[test]
+fn top_level_help_matches_the_store_commands() {
+    let output = kv().arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in [
+        "inspect Lists the buckets and keys of a store (fs directory or redis:// URL)",
+        "export Prints a whole store (fs directory or redis:// URL)",
+        "import Writes the keys of a JSON dump (the --seed-file shape) into a store (fs \
+         directory or redis:// URL)",
+        "the server of the redis backend (a redis:// URL)",
+        "keyvalue-virt inspect --from app-kv.wasm",
+    ] {
+        assert!(flat.contains(line), "the help lacks {line:?}:\n{help}");
+    }
+    assert!(!flat.contains("fs-backend store directory"), "{help}");
+    for command in ["inspect", "export", "import"] {
+        kv().args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(contains("redis://").and(contains("--from <APP.wasm>")));
+    }
+}
+
 #[test]
 fn a_tls_url_is_refused_without_a_directory_or_the_password() {
     let dir = scratch();
@@ -518,4 +565,128 @@ fn a_damaged_key_file_is_reported_by_inspect_and_mended_by_repair() {
         export(&store, &["export"]),
         json!({"b": {"k1": "1", "k2": "2", "k3": "3"}})
     );
+}
+
+/// `--from APP.wasm` with the fs backend: the host directory is still given, the rest comes
+/// from the app; without the directory, the error names the app's --dir and the command.
+#[test]
+fn from_an_fs_app_reads_and_writes_the_directory_given() {
+    let dir = scratch();
+    let app = dir.path().join("app.wasm");
+    kv().args(["build", "--backend", "fs", "--dir", "/kv", "-o"])
+        .arg(&app)
+        .assert()
+        .success();
+    let data = dir.path().join("data");
+    let dump = json!({"users": {"alice": "30"}});
+    kv().arg("import")
+        .arg("--from")
+        .arg(&app)
+        .arg(&data)
+        .write_stdin(serde_json::to_vec(&dump).unwrap())
+        .assert()
+        .success();
+    let from = ["--from", app.to_str().unwrap()];
+    assert_eq!(export(&data, &[&["export"][..], &from].concat()), dump);
+    assert_eq!(
+        export(&data, &[&["inspect", "--json"][..], &from].concat()),
+        dump
+    );
+    kv().arg("inspect")
+        .arg("--from")
+        .arg(&app)
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "`{0}` uses the fs backend with --dir `/kv`, the path the app sees; give the host \
+             directory behind it too: `keyvalue-virt inspect --from {0} ./data`",
+            app.display()
+        )));
+}
+
+/// `--from` an app on the memory backend, or a file that holds no keyvalue-virt, says why
+/// there is nothing to read.
+#[test]
+fn from_an_app_without_a_store_is_refused() {
+    let dir = scratch();
+    let app = dir.path().join("app.wasm");
+    kv().arg("build").arg("-o").arg(&app).assert().success();
+    kv().arg("export")
+        .arg("--from")
+        .arg(&app)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(contains(format!(
+            "`{}` uses the memory backend: its data lives inside each running instance",
+            app.display()
+        )));
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hi").unwrap();
+    kv().arg("inspect")
+        .arg("--from")
+        .arg(&text)
+        .assert()
+        .failure()
+        .stderr(contains("is not a WebAssembly file"));
+}
+
+/// `--from` an app plugged with `--backend redis --key-prefix short:` reads the URL and the
+/// prefix from the app; read without the prefix, the keys get a note that they look prefixed.
+#[test]
+fn from_a_redis_app_reads_its_url_and_prefix() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let dir = scratch();
+    let app = dir.path().join("kv.wasm");
+    kv().args(["build", "--backend", "redis", "--url", &url])
+        .args(["--key-prefix", "short:", "-o"])
+        .arg(&app)
+        .assert()
+        .success();
+    let dump = json!({"links": {"1": "https://example.com", "2": "https://example.org"}});
+    kv().arg("import")
+        .arg("--from")
+        .arg(&app)
+        .write_stdin(serde_json::to_vec(&dump).unwrap())
+        .assert()
+        .success();
+    assert_eq!(server.cli(&["GET", "short:links:1"]), "https://example.com");
+    let from = ["--from", app.to_str().unwrap()];
+    let exported = kv().arg("export").args(from).assert().success();
+    let exported: Value = serde_json::from_slice(&exported.get_output().stdout).unwrap();
+    assert_eq!(exported, dump);
+    kv().arg("export")
+        .args(from)
+        .assert()
+        .success()
+        .stderr(contains("note").not());
+
+    kv().args(["export", &url])
+        .assert()
+        .success()
+        .stderr(contains(
+            "note: every key of bucket \"short\" holds a `:` (like \"links:1\"); if the app was \
+         plugged with `--key-prefix short:`, these are its buckets: pass `--key-prefix short:`, \
+         or `--from APP.wasm`",
+        ));
+    kv().args(["inspect", &url])
+        .assert()
+        .success()
+        .stderr(contains("--key-prefix short:"));
+
+    kv().arg("inspect")
+        .args(from)
+        .arg(&url)
+        .assert()
+        .failure()
+        .stderr(contains(
+            "uses the redis backend, whose URL --from reads from the app; drop",
+        ));
+    kv().arg("inspect")
+        .args(from)
+        .args(["--key-prefix", "x:"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot be used with"));
 }

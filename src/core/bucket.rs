@@ -186,8 +186,20 @@ impl Bucket {
 
     /// The page of keys that starts at `cursor` (`None`: the first page).
     pub fn list_keys(&self, cursor: Option<Cursor>) -> Result<Page, Error> {
+        self.list_keys_from(cursor, Ok)
+    }
+
+    /// The page of keys that starts at the app's `cursor`, which `read` turns into a
+    /// [`Cursor`] inside the call: a malformed cursor is traced, counted by `--fail` and
+    /// refused by an injected fault like any other `list-keys`.
+    pub fn list_keys_from<C>(
+        &self,
+        cursor: Option<C>,
+        read: impl FnOnce(C) -> Result<Cursor, Error>,
+    ) -> Result<Page, Error> {
         self.begin(Op::ListKeys, Target::Bucket)?.run(|_| {
             let tag = self.ops.tag();
+            let cursor = cursor.map(read).transpose()?;
             let from = cursor.map_or(Ok(0), |cursor| cursor.position_in(tag))?;
             let mut keys = Vec::new();
             let next = self.ops.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;

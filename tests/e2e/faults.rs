@@ -134,3 +134,65 @@ fn faults_on_batch_cas_and_other_ops() {
         ],
     );
 }
+
+/// What a malformed cursor gets back.
+const MALFORMED: &str = "error other: malformed cursor: pass `none` to start listing, then only \
+    cursors returned by `list-keys` on the same bucket";
+
+/// Runs `list`, a `list-keys` call with a malformed cursor, then two plain listings, with the
+/// second `list-keys` failing (`--fail list-keys=other:second@2`) and the trace on; then `list`
+/// alone with every `list-keys` refused. The malformed cursor is traced, counted and refused
+/// like any other `list-keys`.
+#[track_caller]
+fn check_malformed_cursor(list: &str, opens: &[&str]) {
+    let config = Config {
+        trace: true,
+        faults: vec![fault(Op::ListKeys, Some(2), other("second"))],
+        ..Config::default()
+    };
+    let probed = check(
+        Some(&config),
+        &[
+            ("set:b:k=v", "ok"),
+            (list, MALFORMED),
+            ("list:b", "error other: second"),
+            ("list:b", "ok [\"k\"]"),
+        ],
+    );
+    let listing = |result: &str| format!(r#"list-keys bucket="b" -> {result}"#);
+    let mut expected = vec![r#"open bucket="b" -> ok"#.to_owned()];
+    expected.push(r#"set bucket="b" key="k" -> ok"#.to_owned());
+    expected.extend(opens.iter().map(|line| (*line).to_owned()));
+    expected.push(listing(MALFORMED));
+    expected.push(listing("error other: second"));
+    expected.push(listing("ok (1 keys)"));
+    let expected: Vec<String> = expected
+        .into_iter()
+        .map(|line| format!("{TRACE}{line}"))
+        .collect();
+    let got: Vec<&str> = probed.stderr.lines().collect();
+    assert!(
+        got == expected,
+        "unexpected trace\n--- expected ---\n{}\n--- got ---\n{}",
+        expected.join("\n"),
+        probed.stderr
+    );
+
+    let denied = Config {
+        faults: vec![fault(Op::ListKeys, None, ErrorCase::AccessDenied)],
+        ..Config::default()
+    };
+    check(Some(&denied), &[(list, "error access-denied")]);
+}
+
+/// draft2: a malformed cursor (a string no `list-keys` returned) passes the policy first.
+#[test]
+fn malformed_cursor_passes_the_policy_draft2() {
+    check_malformed_cursor("list-from:b:zz", &[]);
+}
+
+/// draft: a malformed cursor (a `u64` with no bucket tag) passes the policy first.
+#[test]
+fn malformed_cursor_passes_the_policy_draft() {
+    check_malformed_cursor("draft-list-from:b:5", &[r#"open bucket="b" -> ok"#]);
+}

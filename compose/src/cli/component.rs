@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use keyvalue_virt_compose::config::Config;
-use keyvalue_virt_compose::{KEYVALUE_PREFIX, Shape, bake, keyvalue_imports, shape_for, virt_in};
+use keyvalue_virt_compose::bake::BakeError;
+use keyvalue_virt_compose::config::{BackendKind, Config};
+use keyvalue_virt_compose::{
+    KEYVALUE_PREFIX, PlugError, Shape, bake, exports, keyvalue_imports, shape_for, virt_in,
+};
 
 use super::options::ConfigArgs;
 
@@ -50,11 +53,15 @@ pub struct BuildArgs {
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
 
-    /// Which draft2 the component exports (it exports 0.2.0-draft too): `draft2`, as tagged, or
-    /// `draft2-spin`, as upstream's PR #55 and Spin have it (`get-many` returns each key with an
-    /// optional value). Tell an app's with `wasm-tools component wit app.wasm | grep get-many`
+    /// Which draft2 the component exports (it exports 0.2.0-draft too): `draft2`, as tagged and
+    /// as upstream's main branch has it, or `draft2-spin`, as Spin ships it (upstream's open PR
+    /// #55, not merged: `get-many` returns each key with an optional value). Tell an app's with `wasm-tools component wit app.wasm | grep get-many`
     #[arg(long, value_name = "SHAPE", default_value = "draft2", value_parser = parse_shape)]
     pub shape: Shape,
+
+    /// Print only warnings and errors, not what was written or the notes
+    #[arg(short, long)]
+    pub quiet: bool,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -74,6 +81,10 @@ pub struct PlugArgs {
     /// Which draft2 to plug with (see `build --shape`); by default the one the app imports
     #[arg(long, value_name = "SHAPE", value_parser = parse_shape)]
     pub shape: Option<Shape>,
+
+    /// Print only warnings and errors, not what the app imports, what was written or the notes
+    #[arg(short, long)]
+    pub quiet: bool,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -96,6 +107,9 @@ pub fn build(args: BuildArgs) -> Result<()> {
     let config = args.config.to_config()?;
     let (component, baked) = configured_virt(&config, args.shape)?;
     write(&args.output, &component)?;
+    if args.quiet {
+        return Ok(());
+    }
     eprintln!(
         "wrote `{}`: keyvalue-virt {}",
         args.output.display(),
@@ -105,6 +119,9 @@ pub fn build(args: BuildArgs) -> Result<()> {
             "as shipped (nothing baked in; the defaults apply)"
         }
     );
+    if let Some(note) = large_seeds_note(&config) {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 
@@ -113,18 +130,31 @@ pub fn plug(args: PlugArgs) -> Result<()> {
     // Every option is checked, and the seed files read, before the app is touched.
     let config = args.config.to_config()?;
     let app_path = args.app.display();
-    let app = read(&args.app)?;
+    let app = read_component(&args.app)?;
     let imports = keyvalue_imports(&app)
         .with_context(|| format!("failed to read `{app_path}` as a component"))?;
-    for line in describe_imports(&imports) {
-        eprintln!("`{app_path}` imports {line}");
+    if imports.is_empty() {
+        return Err(nothing_to_plug(&args.app, &app));
+    }
+    if !args.quiet {
+        for line in describe_imports(&imports) {
+            eprintln!("`{app_path}` imports {line}");
+        }
+    }
+    if config.backend == BackendKind::Memory
+        && exports(&app)
+            .unwrap_or_default()
+            .iter()
+            .any(|name| name.starts_with(HTTP_HANDLER))
+    {
+        eprintln!("{}", http_memory_warning(&args.app));
     }
 
     let shape = match args.shape {
         Some(shape) => shape,
         None => shape_for(&app).with_context(|| format!("failed to plug `{app_path}`"))?,
     };
-    if imports.iter().any(|name| name.ends_with("@0.2.0-draft2")) {
+    if !args.quiet && imports.iter().any(|name| name.ends_with("@0.2.0-draft2")) {
         eprintln!(
             "plugging with the `{}` build: {}",
             shape.name(),
@@ -132,8 +162,25 @@ pub fn plug(args: PlugArgs) -> Result<()> {
         );
     }
     let (virt, baked) = configured_virt(&config, shape)?;
-    let composed = keyvalue_virt_compose::plug(&app, &virt)
-        .with_context(|| format!("failed to plug `{app_path}`"))?;
+    let composed = match keyvalue_virt_compose::plug(&app, &virt) {
+        Ok(composed) => composed,
+        Err(error) => {
+            if let (Some(forced), PlugError::Wire { .. }) = (args.shape, &error)
+                && let Ok(fits) = shape_for(&app)
+                && fits != forced
+            {
+                bail!(
+                    "`{app_path}` imports {}, which the `{}` build (--shape {}) does not \
+                     export; pass `--shape {}`, or drop --shape to pick the app's shape",
+                    fits.describe(),
+                    forced.name(),
+                    forced.name(),
+                    fits.name()
+                );
+            }
+            return Err(error).with_context(|| format!("failed to plug `{app_path}`"));
+        }
+    };
     let left = keyvalue_imports(&composed)
         .with_context(|| format!("failed to inspect the plugged `{app_path}`"))?;
     if !left.is_empty() {
@@ -144,6 +191,9 @@ pub fn plug(args: PlugArgs) -> Result<()> {
         );
     }
     write(&args.output, &composed)?;
+    if args.quiet {
+        return Ok(());
+    }
     eprintln!(
         "wrote `{}`: `{app_path}` plugged with keyvalue-virt ({}); no wasi:keyvalue import is left",
         args.output.display(),
@@ -153,15 +203,24 @@ pub fn plug(args: PlugArgs) -> Result<()> {
             "nothing baked in; the defaults apply"
         }
     );
+    if let Some(note) = large_seeds_note(&config) {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 
 /// Runs `config`.
 pub fn config(args: ShowArgs) -> Result<()> {
     let path = args.file.display().to_string();
-    let component = read(&args.file)?;
-    let config = bake::read(&component)
-        .with_context(|| format!("failed to read the configuration of `{path}`"))?;
+    let component = read_component(&args.file)?;
+    let config = match bake::read(&component) {
+        Ok(config) => config,
+        Err(BakeError::NoSlot) => return Err(no_virt_inside(&args.file, &component)),
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("failed to read the configuration of `{path}`"));
+        }
+    };
     if args.json {
         let json = serde_json::to_string_pretty(&super::show::json(config.as_ref()))
             .context("failed to render the configuration as JSON")?;
@@ -170,6 +229,85 @@ pub fn config(args: ShowArgs) -> Result<()> {
         print!("{}", super::show::text(&path, config.as_ref()));
     }
     Ok(())
+}
+
+/// The interface an HTTP handler exports (`wasmtime serve` calls it once per instance).
+const HTTP_HANDLER: &str = "wasi:http/incoming-handler";
+
+/// Seeds over this many bytes in all get a note: they are baked into the component.
+const LARGE_SEEDS: usize = 1 << 20;
+
+/// The warning for an HTTP handler plugged with the memory backend.
+fn http_memory_warning(app: &Path) -> String {
+    format!(
+        "warning: `{}` exports {HTTP_HANDLER} and the memory backend keeps data only as long as \
+         an instance lives; `wasmtime serve` starts a fresh instance for every request, so each \
+         request starts with an empty store (a counter answers 1, 1, 1). To keep data across \
+         requests, plug with `--backend fs --dir /kv` (and serve with `wasmtime serve --dir \
+         ./data::/kv`), or with `--backend redis --url redis://HOST:PORT`",
+        app.display()
+    )
+}
+
+/// A note when the seeds make the component large, or `None`.
+fn large_seeds_note(config: &Config) -> Option<String> {
+    let bytes: usize = config
+        .seeds
+        .iter()
+        .map(|seed| seed.bucket.len() + seed.key.len() + seed.value.len())
+        .sum();
+    (bytes > LARGE_SEEDS).then(|| {
+        format!(
+            "note: the seeds are baked into the component, which grows by {:.1} MiB; for large \
+             data, use `--backend fs` and fill its directory with `keyvalue-virt import DIR < \
+             dump.json` instead",
+            bytes as f64 / f64::from(1 << 20)
+        )
+    })
+}
+
+/// Why `plug` has nothing to do with `app`, which imports no `wasi:keyvalue`: it holds
+/// keyvalue-virt already, or it never used `wasi:keyvalue`.
+fn nothing_to_plug(path: &Path, app: &[u8]) -> anyhow::Error {
+    let shown = path.display();
+    if bake::read(app).is_ok() {
+        let is_virt = exports(app)
+            .unwrap_or_default()
+            .iter()
+            .any(|name| name.starts_with(KEYVALUE_PREFIX));
+        if is_virt {
+            return anyhow::anyhow!(
+                "`{shown}` is the keyvalue-virt component itself (it exports wasi:keyvalue), not \
+                 an app; plug an app with `keyvalue-virt plug APP.wasm -o OUT.wasm`, or plug \
+                 this component into one with `wac plug APP.wasm --plug {shown} -o OUT.wasm`"
+            );
+        }
+        return anyhow::anyhow!(
+            "`{shown}` is plugged with keyvalue-virt already: no wasi:keyvalue import is left to \
+             plug. See what it has baked in with `keyvalue-virt config {shown}`; to change that, \
+             plug the app as your build wrote it again"
+        );
+    }
+    anyhow::Error::new(PlugError::NoKeyvalueImport).context(format!("failed to plug `{shown}`"))
+}
+
+/// Why `config` finds no configuration in `component`: it is an app not plugged yet, or
+/// something that never held keyvalue-virt.
+pub fn no_virt_inside(path: &Path, component: &[u8]) -> anyhow::Error {
+    let shown = path.display();
+    let imports = keyvalue_imports(component).unwrap_or_default();
+    if !imports.is_empty() {
+        return anyhow::anyhow!(
+            "`{shown}` is an app that imports wasi:keyvalue but is not plugged yet, so it holds \
+             no keyvalue-virt configuration; plug it with `keyvalue-virt plug {shown} -o \
+             OUT.wasm`, then run `keyvalue-virt config OUT.wasm`"
+        );
+    }
+    anyhow::anyhow!(
+        "`{shown}` holds no keyvalue-virt (no configuration slot found) and imports no \
+         wasi:keyvalue; `config` reads a component written by `keyvalue-virt build` or an app \
+         plugged with keyvalue-virt"
+    )
 }
 
 /// The shipped component of `shape` with `config` baked in, and whether anything was baked: a
@@ -222,6 +360,34 @@ fn parse_shape(name: &str) -> Result<Shape, String> {
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))
+}
+
+/// Reads the component at `path`, refusing with a next step what is not a WebAssembly file
+/// or is a core module.
+pub fn read_component(path: &Path) -> Result<Vec<u8>> {
+    let bytes = read(path)?;
+    check_component(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Refuses what is not a WebAssembly component, saying how to get one.
+fn check_component(path: &Path, bytes: &[u8]) -> Result<()> {
+    let shown = path.display();
+    if !bytes.starts_with(b"\0asm") {
+        bail!(
+            "`{shown}` is not a WebAssembly file (it does not start with `\\0asm`); pass the \
+             component your build wrote, e.g. `target/wasm32-wasip2/release/APP.wasm`"
+        );
+    }
+    // The layer field after the version: 0 for a core module, 1 for a component.
+    if bytes.get(6..8) == Some(&[0, 0]) {
+        bail!(
+            "`{shown}` is a core WebAssembly module; expected a component. Build one with \
+             `cargo build --target wasm32-wasip2`, or wrap the module with `wasm-tools component \
+             new {shown} --adapt wasi_snapshot_preview1.command.wasm -o APP.wasm`"
+        );
+    }
+    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -38,8 +38,9 @@ Examples:
 #[derive(Args, Debug)]
 pub struct ConformanceArgs {
     /// The wasi:keyvalue the suite imports: `draft` (0.2.0-draft), `draft2` (0.2.0-draft2 as
-    /// tagged) or `draft2-spin` (draft2 as upstream's PR #55 and Spin have it: `get-many` returns
-    /// each key with an optional value); the names of `build --shape`
+    /// tagged, as upstream's main branch has it) or `draft2-spin` (draft2 as Spin ships it,
+    /// upstream's open PR #55: `get-many` returns each key with an optional value); the names of
+    /// `build --shape`
     #[arg(long, value_name = "DRAFT", default_value = "draft2", value_parser = parse_draft)]
     pub draft: Draft,
 
@@ -67,7 +68,7 @@ fn version(draft: Draft) -> &'static str {
     match draft {
         Draft::Draft => "0.2.0-draft",
         Draft::Draft2 => "0.2.0-draft2 (as tagged)",
-        Draft::Draft2Spin => "0.2.0-draft2 (as upstream's PR #55 and Spin have it)",
+        Draft::Draft2Spin => "0.2.0-draft2 (as Spin ships it, upstream's open PR #55)",
     }
 }
 

@@ -225,12 +225,24 @@ impl ConfigArgs {
                  or cap the database with Redis's own `maxmemory`"
             );
         }
-        if backend != BackendKind::Redis && (self.key_prefix.is_some() || self.timeout_ms.is_some())
-        {
-            bail!(
-                "--key-prefix and --timeout-ms are only used by the redis backend; add \
-                 `--backend redis`, or drop them"
-            );
+        if backend != BackendKind::Redis {
+            let given: Vec<&str> = [
+                ("--key-prefix", self.key_prefix.is_some()),
+                ("--timeout-ms", self.timeout_ms.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(option, given)| given.then_some(option))
+            .collect();
+            match given[..] {
+                [] => {}
+                [one] => bail!(
+                    "{one} is only used by the redis backend; add `--backend redis`, or drop {one}"
+                ),
+                _ => bail!(
+                    "{} are only used by the redis backend; add `--backend redis`, or drop them",
+                    given.join(" and ")
+                ),
+            }
         }
 
         let allow = dedup(&self.buckets);

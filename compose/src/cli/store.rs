@@ -3,7 +3,7 @@
 //! implementation. Dumps use the `--seed-file` shape ([`seed_file`]). In place of a directory,
 //! each takes a `redis://` URL: the keys the redis backend wrote there, under `--key-prefix`
 //! as for `build` and `plug` (default none), so that data moves between fs and Redis with one
-//! dump.
+//! dump. `--from APP.wasm` reads the backend, URLs and prefix baked into a plugged app instead.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Read};
@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use keyvalue_virt_compose::bake::{self, BakeError};
 use keyvalue_virt_core::backend::fs::{FORMAT, Fs, damage};
 use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
 use keyvalue_virt_core::bucket::{PAGE_BYTES, PAGE_KEYS};
-use keyvalue_virt_core::config::{RedisConfig, RedisUrl, mask};
+use keyvalue_virt_core::config::{BackendKind, RedisConfig, RedisUrl, mask};
 
 use super::seed_file::{self, Buckets};
 
@@ -54,11 +55,11 @@ Examples:
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// The store directory, or a Redis server as redis://[user:password@]HOST:PORT[/DB]
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(value_name = "DIR", required_unless_present = "from")]
+    pub dir: Option<PathBuf>,
 
     #[command(flatten)]
-    pub prefix: PrefixArgs,
+    pub store: StoreArgs,
 
     /// Print the whole store, values too, as JSON in the --seed-file shape (like `export`)
     #[arg(long)]
@@ -69,46 +70,173 @@ pub struct InspectArgs {
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The store directory, or a Redis server as redis://[user:password@]HOST:PORT[/DB]
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(value_name = "DIR", required_unless_present = "from")]
+    pub dir: Option<PathBuf>,
 
     #[command(flatten)]
-    pub prefix: PrefixArgs,
+    pub store: StoreArgs,
 }
 
 /// `import DIR [--file FILE]`.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The store directory (created if missing), or a Redis server as redis://HOST:PORT[/DB]
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(value_name = "DIR", required_unless_present = "from")]
+    pub dir: Option<PathBuf>,
 
     #[command(flatten)]
-    pub prefix: PrefixArgs,
+    pub store: StoreArgs,
 
     /// Read the dump from FILE instead of stdin
     #[arg(long, value_name = "FILE.json")]
     pub file: Option<PathBuf>,
 }
 
-/// `--key-prefix` of the store commands.
+/// `--from` and `--key-prefix` of the store commands.
 #[derive(Args, Debug, Default)]
-pub struct PrefixArgs {
+pub struct StoreArgs {
+    /// Use the store of APP.wasm, an app plugged with keyvalue-virt or a built component
+    ///
+    /// Reads the backend, the Redis URLs and --key-prefix baked into it. For the fs backend,
+    /// give DIR too: the host directory behind the app's --dir.
+    #[arg(long, value_name = "APP.wasm")]
+    pub from: Option<PathBuf>,
+
     /// With a redis:// URL: the --key-prefix the component was built with [default: none]
     ///
     /// Only keys that start with PREFIX are read, and every key is written with it, as the
     /// component does; keys outside it are neither listed nor touched.
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", conflicts_with = "from")]
     pub key_prefix: Option<String>,
+}
+
+/// Where a store command reads or writes.
+#[derive(Debug)]
+pub enum Place {
+    /// An fs-backend store directory on this machine.
+    Dir(PathBuf),
+    /// The keys the redis backend writes with `config`.
+    Redis {
+        /// The server(s) and key prefix.
+        config: RedisConfig,
+        /// The first URL, password masked, for messages.
+        shown: String,
+    },
+}
+
+impl Place {
+    /// The place as messages show it.
+    pub fn shown(&self) -> String {
+        match self {
+            Place::Dir(dir) => dir.display().to_string(),
+            Place::Redis { shown, .. } => shown.clone(),
+        }
+    }
+
+    /// Where `command` works given its DIR and options: DIR itself, or what `--from` names.
+    pub fn resolve(command: &str, dir: Option<&Path>, args: &StoreArgs) -> Result<Place> {
+        let Some(app) = &args.from else {
+            let Some(dir) = dir else {
+                bail!("give the store's directory or redis:// URL, or --from APP.wasm");
+            };
+            return Place::given(dir, args.key_prefix.as_deref());
+        };
+        let shown = app.display();
+        let component = super::component::read_component(app)?;
+        let config = match bake::read(&component) {
+            Ok(config) => config.unwrap_or_default(),
+            Err(BakeError::NoSlot) => {
+                return Err(super::component::no_virt_inside(app, &component));
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("failed to read the configuration of `{shown}`"));
+            }
+        };
+        match config.backend {
+            BackendKind::Memory => bail!(
+                "`{shown}` uses the memory backend: its data lives inside each running instance, \
+                 and no store outside it can be read; plug the app with `--backend fs --dir /kv` \
+                 or `--backend redis --url URL` to keep its data where `{command}` reaches it"
+            ),
+            BackendKind::Fs => {
+                let guest = config.dir.unwrap_or_default();
+                match dir {
+                    Some(dir) if !is_redis_url(dir) => Ok(Place::Dir(dir.to_path_buf())),
+                    _ => bail!(
+                        "`{shown}` uses the fs backend with --dir `{guest}`, the path the app \
+                         sees; give the host directory behind it too: `keyvalue-virt {command} \
+                         --from {shown} ./data` (the HOST_DIR of `wasmtime run --dir \
+                         HOST_DIR::{guest}`)"
+                    ),
+                }
+            }
+            BackendKind::Redis => {
+                if let Some(dir) = dir {
+                    bail!(
+                        "`{shown}` uses the redis backend, whose URL --from reads from the app; \
+                         drop `{}`",
+                        mask(&dir.to_string_lossy())
+                    );
+                }
+                let first = config.redis.urls.first().map(String::as_str).unwrap_or("");
+                Ok(Place::Redis {
+                    shown: mask(first),
+                    config: config.redis,
+                })
+            }
+        }
+    }
+
+    /// DIR as given: a redis:// URL (under `key_prefix`) or a directory.
+    fn given(dir: &Path, key_prefix: Option<&str>) -> Result<Place> {
+        if let Some(text) = dir.to_str()
+            && let Some((scheme, _)) = text.split_once("://")
+            && scheme != "redis"
+        {
+            // A URL of another scheme is never taken for a directory (`rediss:` would be one).
+            let problem = match RedisUrl::parse(text) {
+                Err(problem) => problem,
+                Ok(_) => format!("`{}` is not a redis:// URL", mask(text)),
+            };
+            bail!("{problem}");
+        }
+        if let Some(url) = dir.to_str().filter(|_| is_redis_url(dir)) {
+            return Ok(Place::Redis {
+                config: RedisConfig {
+                    urls: vec![url.to_owned()],
+                    key_prefix: key_prefix.unwrap_or_default().to_owned(),
+                    ..RedisConfig::default()
+                },
+                shown: mask(url),
+            });
+        }
+        if key_prefix.is_some() {
+            bail!(
+                "--key-prefix is only used with a redis:// URL, not with the directory `{}`; \
+                 drop --key-prefix",
+                dir.display()
+            );
+        }
+        Ok(Place::Dir(dir.to_path_buf()))
+    }
+}
+
+/// Whether DIR is a `redis://` URL rather than a directory.
+fn is_redis_url(dir: &Path) -> bool {
+    dir.to_str()
+        .is_some_and(|text| text.starts_with("redis://"))
 }
 
 /// Runs `inspect`.
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let buckets = read_store(&args.dir, &args.prefix)?;
+    let place = Place::resolve("inspect", args.dir.as_deref(), &args.store)?;
+    let buckets = read_store(&place)?;
+    note_prefixed_keys(&place, &buckets);
     if args.json {
         print_json(&buckets)
     } else {
-        print!("{}", text(&args.dir, &buckets));
+        print!("{}", text(&place.shown(), &buckets));
         print!("{}", damage_text(&damage::damaged()));
         Ok(())
     }
@@ -116,16 +244,16 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 
 /// Runs `export`.
 pub fn export(args: ExportArgs) -> Result<()> {
-    let buckets = read_store(&args.dir, &args.prefix)?;
+    let place = Place::resolve("export", args.dir.as_deref(), &args.store)?;
+    let buckets = read_store(&place)?;
     let damaged = damage::damaged();
     if !damaged.is_empty() {
         // A dump is a backup: one that silently lacks keys would be found out too late.
         bail!(
-            "failed to export `{}`: {}run `keyvalue-virt repair {}` to empty the damaged files \
+            "failed to export `{0}`: {1}run `keyvalue-virt repair {0}` to empty the damaged files \
              (their keys are lost), then export again",
-            args.dir.display(),
+            place.shown(),
             damage_text(&damaged),
-            args.dir.display()
         );
     }
     print_json(&buckets)?;
@@ -134,13 +262,15 @@ pub fn export(args: ExportArgs) -> Result<()> {
         "exported {} and {} from `{}`",
         count(buckets.len(), "bucket"),
         count(keys, "key"),
-        mask(&args.dir.to_string_lossy())
+        place.shown()
     );
+    note_prefixed_keys(&place, &buckets);
     Ok(())
 }
 
 /// Runs `import`.
 pub fn import(args: ImportArgs) -> Result<()> {
+    let place = Place::resolve("import", args.dir.as_deref(), &args.store)?;
     let (bytes, source) = match &args.file {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -153,7 +283,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
                 bail!(
                     "`import` reads the dump from stdin, which is a terminal; run `keyvalue-virt \
                      import {} < dump.json`, or pass --file dump.json",
-                    mask(&args.dir.to_string_lossy())
+                    place.shown()
                 );
             }
             let mut bytes = Vec::new();
@@ -164,7 +294,7 @@ pub fn import(args: ImportArgs) -> Result<()> {
                 bail!(
                     "nothing on stdin: pipe the dump in (`keyvalue-virt import {} < dump.json`), \
                      or pass --file dump.json",
-                    mask(&args.dir.to_string_lossy())
+                    place.shown()
                 );
             }
             (bytes, "on stdin".to_owned())
@@ -172,25 +302,29 @@ pub fn import(args: ImportArgs) -> Result<()> {
     };
     let buckets = seed_file::parse_buckets(&bytes)
         .map_err(|problem| anyhow!("invalid seed file {source}: {problem}"))?;
-    let keys = write_store(&args.dir, &args.prefix, &buckets)?;
+    let keys = write_store(&place, &buckets)?;
     eprintln!(
         "imported {} into {} of `{}`",
         count(keys, "key"),
         count(buckets.len(), "bucket"),
-        mask(&args.dir.to_string_lossy())
+        place.shown()
     );
     Ok(())
 }
 
-/// Every bucket, key and value of the store in `dir` (under `prefix`, on Redis). Reads only.
-pub fn read_store(dir: &Path, prefix: &PrefixArgs) -> Result<Buckets> {
-    if let Some(url) = redis_url(dir, prefix)? {
-        let store = redis_store(url, prefix)?;
-        let names = store
-            .buckets()
-            .with_context(|| format!("failed to list the buckets on `{}`", mask(url)))?;
-        return read_buckets(&store, names, &mask(url));
-    }
+/// Every bucket, key and value of the store at `place`. Reads only.
+pub fn read_store(place: &Place) -> Result<Buckets> {
+    let dir = match place {
+        Place::Redis { config, shown } => {
+            let store = redis_store(config)?;
+            let names = store
+                .buckets()
+                .with_context(|| format!("failed to list the buckets on `{shown}`"))?;
+            return read_buckets(&store, names, shown);
+        }
+        Place::Dir(dir) => dir,
+    };
+    check_host_dir(dir)?;
     refuse_foreign(dir, false)?;
     let in_dir = || format!("failed to read the store in `{}`", dir.display());
     let store = Fs::new(dir, false, false);
@@ -198,39 +332,31 @@ pub fn read_store(dir: &Path, prefix: &PrefixArgs) -> Result<Buckets> {
     read_buckets(&store, names, &dir.display().to_string())
 }
 
-/// `dir` if it is a `redis://` URL rather than a directory; refuses a key prefix with a
-/// directory.
-fn redis_url<'a>(dir: &'a Path, prefix: &PrefixArgs) -> Result<Option<&'a str>> {
-    if let Some(text) = dir.to_str()
-        && let Some((scheme, _)) = text.split_once("://")
-        && scheme != "redis"
-    {
-        // A URL of another scheme is never taken for a directory (`rediss:` would be one).
-        let problem = match RedisUrl::parse(text) {
-            Err(problem) => problem,
-            Ok(_) => format!("`{}` is not a redis:// URL", mask(text)),
-        };
-        bail!("{problem}");
+/// Notes, on a Redis store read without a key prefix, the buckets whose every key holds a `:`:
+/// they look like the keys of a component plugged with `--key-prefix BUCKET:`.
+fn note_prefixed_keys(place: &Place, buckets: &Buckets) {
+    let Place::Redis { config, .. } = place else {
+        return;
+    };
+    if !config.key_prefix.is_empty() {
+        return;
     }
-    let url = dir.to_str().filter(|text| text.starts_with("redis://"));
-    if url.is_none() && prefix.key_prefix.is_some() {
-        bail!(
-            "--key-prefix is only used with a redis:// URL, not with the directory `{}`; drop \
-             --key-prefix",
-            dir.display()
-        );
+    for (name, keys) in buckets {
+        if let Some(first) = keys.keys().next()
+            && keys.keys().all(|key| key.contains(':'))
+        {
+            eprintln!(
+                "note: every key of bucket {name:?} holds a `:` (like {first:?}); if the app was \
+                 plugged with `--key-prefix {name}:`, these are its buckets: pass `--key-prefix \
+                 {name}:`, or `--from APP.wasm` to read the prefix from the app"
+            );
+        }
     }
-    Ok(url)
 }
 
-/// The redis backend on the server at `url`, with the key prefix of `prefix`.
-fn redis_store(url: &str, prefix: &PrefixArgs) -> Result<Redis> {
-    let config = RedisConfig {
-        urls: vec![url.to_owned()],
-        key_prefix: prefix.key_prefix.clone().unwrap_or_default(),
-        ..RedisConfig::default()
-    };
-    Redis::new(&config).map_err(|e| anyhow!("{e}"))
+/// The redis backend with `config`.
+fn redis_store(config: &RedisConfig) -> Result<Redis> {
+    Redis::new(config).map_err(|e| anyhow!("{e}"))
 }
 
 /// Every key and value of the buckets `names` of `store`, which is shown as `place`.
@@ -267,19 +393,22 @@ fn read_buckets<B: Backend>(store: &B, names: Vec<String>, place: &str) -> Resul
     Ok(buckets)
 }
 
-/// Writes every bucket and key of `buckets` into the store in `dir` (creating `dir`, and the
-/// store in it, if needed; under `prefix`, on Redis); returns how many keys it wrote.
-pub fn write_store(dir: &Path, prefix: &PrefixArgs, buckets: &Buckets) -> Result<usize> {
-    if let Some(url) = redis_url(dir, prefix)? {
-        let store = redis_store(url, prefix)?;
-        return write_buckets(&store, buckets, &mask(url));
-    }
+/// Writes every bucket and key of `buckets` into the store at `place` (creating a directory,
+/// and the store in it, if needed); returns how many keys it wrote.
+pub fn write_store(place: &Place, buckets: &Buckets) -> Result<usize> {
+    let dir = match place {
+        Place::Redis { config, shown } => {
+            return write_buckets(&redis_store(config)?, buckets, shown);
+        }
+        Place::Dir(dir) => dir,
+    };
     if let Err(e) = std::fs::metadata(dir)
         && e.kind() == std::io::ErrorKind::NotFound
     {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create the store directory `{}`", dir.display()))?;
     }
+    check_host_dir(dir)?;
     refuse_foreign(dir, true)?;
     let store = Fs::new(dir, true, true);
     // Checks the store's format and that it is writable before any write, and makes an empty
@@ -311,6 +440,41 @@ fn write_buckets<B: Backend>(store: &B, buckets: &Buckets, place: &str) -> Resul
     Ok(written)
 }
 
+/// Refuses a `dir` that is missing or a file, in the host's words: the backend's own message
+/// speaks to a component (grant a directory with `wasmtime run --dir`), but here the user named
+/// a path on this machine.
+fn check_host_dir(dir: &Path) -> Result<()> {
+    let shown = dir.display();
+    let metadata = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "there is no directory `{shown}` (no such file or directory); give the host \
+             directory that holds the store: the HOST_DIR of `wasmtime run --dir \
+             HOST_DIR::GUEST_PATH`"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{shown}`")),
+        Ok(metadata) => metadata,
+    };
+    if metadata.is_dir() {
+        return Ok(());
+    }
+    let mut magic = [0u8; 4];
+    let is_wasm = std::fs::File::open(dir)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"\0asm";
+    if is_wasm {
+        bail!(
+            "`{shown}` is a file (a WebAssembly component), not a store directory; to use the \
+             store of the app it is, pass `--from {shown}` and, for the fs backend, the host \
+             directory: `--from {shown} ./data`"
+        );
+    }
+    bail!(
+        "`{shown}` is a file, not a directory; give the host directory that holds the store: \
+         the HOST_DIR of `wasmtime run --dir HOST_DIR::GUEST_PATH`"
+    )
+}
+
 /// Refuses a directory with files but no `FORMAT`, which is not a store. The backend reports
 /// every other bad store directory (missing, not a directory, another format), but takes this
 /// one for a store (empty when read, made one when written): fine for the `--dir` a component
@@ -339,10 +503,10 @@ fn refuse_foreign(dir: &Path, writing: bool) -> Result<()> {
 }
 
 /// The store as text: a line per bucket, then one per key with its value's size.
-pub fn text(dir: &Path, buckets: &Buckets) -> String {
+pub fn text(place: &str, buckets: &Buckets) -> String {
     let mut out = String::new();
     if buckets.is_empty() {
-        let _ = writeln!(out, "no buckets in `{}`", mask(&dir.to_string_lossy()));
+        let _ = writeln!(out, "no buckets in `{place}`");
     }
     for (name, keys) in buckets {
         let bytes: usize = keys.values().map(Vec::len).sum();
@@ -422,23 +586,17 @@ mod tests {
             ("bin", &[("blob", &[0, 255, 1]), ("/..", b"x")]),
             ("empty", &[]),
         ]);
-        assert_eq!(
-            write_store(&store, &PrefixArgs::default(), &data).unwrap(),
-            4
-        );
-        assert_eq!(read_store(&store, &PrefixArgs::default()).unwrap(), data);
+        assert_eq!(write_store(&Place::Dir(store.clone()), &data).unwrap(), 4);
+        assert_eq!(read_store(&Place::Dir(store.clone())).unwrap(), data);
         // Writing again replaces values and keeps other keys.
         let more = buckets(&[("", &[("k", b"w")])]);
-        write_store(&store, &PrefixArgs::default(), &more).unwrap();
+        write_store(&Place::Dir(store.clone()), &more).unwrap();
         let mut expected = data;
         expected
             .get_mut("")
             .unwrap()
             .insert("k".into(), b"w".to_vec());
-        assert_eq!(
-            read_store(&store, &PrefixArgs::default()).unwrap(),
-            expected
-        );
+        assert_eq!(read_store(&Place::Dir(store.clone())).unwrap(), expected);
     }
 
     /// A damaged slot costs only its keys: the rest is read, and `inspect` names the file.
@@ -447,7 +605,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         let data = buckets(&[("b", &[("k1", b"1"), ("k2", b"2"), ("k3", b"3")])]);
-        write_store(&store, &PrefixArgs::default(), &data).unwrap();
+        write_store(&Place::Dir(store.clone()), &data).unwrap();
         let bucket = std::fs::read_dir(&store)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -460,7 +618,7 @@ mod tests {
             .unwrap();
         let slot = std::fs::read_dir(&shard).unwrap().next().unwrap().unwrap();
         std::fs::write(slot.path(), "damaged").unwrap();
-        let read = read_store(&store, &PrefixArgs::default()).unwrap();
+        let read = read_store(&Place::Dir(store.clone())).unwrap();
         assert_eq!(read["b"].len(), 2, "{read:?}");
         let damaged = damage::damaged();
         let text = damage_text(&damaged);
@@ -472,11 +630,11 @@ mod tests {
     fn text_lists_buckets_then_keys_with_sizes() {
         let data = buckets(&[("a", &[("k", b"v"), ("l", b"vw")]), ("e", &[])]);
         assert_eq!(
-            text(Path::new("d"), &data),
+            text("d", &data),
             "bucket \"a\": 2 keys, 3 bytes\n  \"k\"  1 byte\n  \"l\"  2 bytes\n\
              bucket \"e\": 0 keys, 0 bytes\n"
         );
-        assert_eq!(text(Path::new("d"), &Buckets::new()), "no buckets in `d`\n");
+        assert_eq!(text("d", &Buckets::new()), "no buckets in `d`\n");
     }
 
     #[test]
@@ -485,28 +643,29 @@ mod tests {
         let missing = dir.path().join("missing");
         let error = format!(
             "{:#}",
-            read_store(&missing, &PrefixArgs::default()).unwrap_err()
+            read_store(&Place::Dir(missing.clone())).unwrap_err()
         );
-        assert!(error.contains("does not exist"), "{error}");
+        assert!(error.contains("there is no directory"), "{error}");
+        assert!(!error.contains("grant"), "{error}");
         assert!(!missing.exists());
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
         let error = format!(
             "{:#}",
-            write_store(&file, &PrefixArgs::default(), &Buckets::new()).unwrap_err()
+            write_store(&Place::Dir(file.clone()), &Buckets::new()).unwrap_err()
         );
-        assert!(error.contains("is not a directory"), "{error}");
+        assert!(error.contains("is a file, not a directory"), "{error}");
         std::fs::remove_file(&file).unwrap();
 
         std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
         let error = format!(
             "{:#}",
-            read_store(dir.path(), &PrefixArgs::default()).unwrap_err()
+            read_store(&Place::Dir(dir.path().to_path_buf())).unwrap_err()
         );
         assert!(error.contains("is not a keyvalue-virt store"), "{error}");
         let error = format!(
             "{:#}",
-            write_store(dir.path(), &PrefixArgs::default(), &Buckets::new()).unwrap_err()
+            write_store(&Place::Dir(dir.path().to_path_buf()), &Buckets::new()).unwrap_err()
         );
         assert!(error.contains("import into an empty directory"), "{error}");
         assert!(!dir.path().join("FORMAT").exists());
@@ -515,7 +674,7 @@ mod tests {
         std::fs::write(dir.path().join("FORMAT"), "keyvalue-virt store, format 9\n").unwrap();
         let error = format!(
             "{:#}",
-            write_store(dir.path(), &PrefixArgs::default(), &Buckets::new()).unwrap_err()
+            write_store(&Place::Dir(dir.path().to_path_buf()), &Buckets::new()).unwrap_err()
         );
         assert!(error.contains("another format"), "{error}");
     }

@@ -6,6 +6,10 @@
 //! Plugged with keyvalue-virt's fs backend it serves on `wasmtime serve`, every request in a
 //! fresh instance, and the count is exact under concurrent requests (tests/e2e/serve.rs).
 
+// Only a component: built natively (`cargo build --workspace`) the crate is empty, since the
+// component's imports would not link.
+#![cfg(target_arch = "wasm32")]
+
 mod bindings {
     wit_bindgen::generate!({
         path: [

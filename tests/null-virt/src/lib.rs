@@ -5,6 +5,10 @@
 //! like keyvalue-virt, it measures what a call costs the runtime alone: the floor our
 //! benchmarks compare against.
 
+// Only a component: built natively (`cargo build --workspace`) the crate is empty, since the
+// component's imports would not link.
+#![cfg(target_arch = "wasm32")]
+
 mod bindings {
     wit_bindgen::generate!({
         inline: "

@@ -1,6 +1,7 @@
 //! The conformance suite as a `wasi:cli` command that imports `wasi:keyvalue@0.2.0-draft2` in
-//! the shape Spin ships and upstream's main branch has since PR #55 (`get-many` returns each key
-//! with an optional value). `--help` lists the options.
+//! the shape Spin ships, that of upstream's open (unmerged) PR #55: `get-many` returns each key
+//! with an optional value. Upstream's main branch has the tagged shape (the `draft2` suite).
+//! `--help` lists the options.
 
 mod bindings {
     wit_bindgen::generate!({

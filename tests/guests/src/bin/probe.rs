@@ -13,6 +13,7 @@
 //! | `delete:B:K`                 | `bucket.delete`                                        |
 //! | `exists:B:K`                 | `bucket.exists`                                        |
 //! | `list:B`                     | `bucket.list-keys` until the cursor is `none`          |
+//! | `list-from:B:C`              | one `bucket.list-keys` from the cursor `C`             |
 //! | `inc:B:K:DELTA`              | `atomics.increment` (`s64`)                            |
 //! | `get-many:B:K1,K2`           | `batch.get-many` (`get-many:B:` is the empty list)     |
 //! | `set-many:B:K1=V1,K2=V2`     | `batch.set-many`                                       |
@@ -21,6 +22,7 @@
 //! | `fill:B:PREFIX:COUNT:SIZE`   | `set` of `PREFIX0`.. with `SIZE`-byte values, in order |
 //! | `draft-inc:B:K:DELTA`        | draft: `store.open(B)`, then `increment` (`u64`)       |
 //! | `draft-get-many:B:K1,K2`     | draft: `store.open(B)`, then `get-many`                |
+//! | `draft-list-from:B:N`        | draft: `store.open(B)`, then `list-keys` from `N`      |
 //!
 //! A draft2 bucket is opened (and its `open` printed) only by `open:B`, or implicitly the first
 //! time another operation names `B`; an implicit `open` that fails prints `ARG -> open error
@@ -28,7 +30,8 @@
 //!
 //! Output: `ARG -> ok` followed by the result, if any: ` "VALUE"` (bytes escaped as by
 //! `escape_ascii`; a value over 64 bytes as ` (N bytes, fnv1a64 HEX)`), ` none`, ` true`,
-//! ` 42`, ` ["k1", "k2"]` (list, sorted), ` [("k1", "V1"), none]` (get-many). Errors print as
+//! ` 42`, ` ["k1", "k2"]` (list, sorted), ` [("k1", "V1"), none]` (get-many), ` ["k1"] next
+//! C` (`list-from`: one page as returned, and its cursor, if any). Errors print as
 //! `ARG -> error no-such-store`, `-> error access-denied` or `-> error other: MESSAGE` (the
 //! message as is). `cas` prints each stage until one fails: `-> new ok, current ok "V", swap
 //! ok`, or for example `-> new ok, current ok none, swap error access-denied`. `fill` prints
@@ -61,7 +64,8 @@ mod bindings {
 }
 
 const USAGE: &str = "usage: probe OP...; OP is one of open:B, get:B:K, set:B:K=V, delete:B:K, \
-    exists:B:K, list:B, inc:B:K:DELTA, draft-inc:B:K:DELTA, draft-get-many:B:K1,K2, \
+    exists:B:K, list:B, list-from:B:C, inc:B:K:DELTA, draft-inc:B:K:DELTA, \
+    draft-get-many:B:K1,K2, draft-list-from:B:N, \
     get-many:B:K1,K2, set-many:B:K1=V1,K2=V2, delete-many:B:K1,K2, cas:B:K=V, \
     fill:B:PREFIX:COUNT:SIZE";
 
@@ -105,6 +109,11 @@ fn run(buckets: &mut HashMap<String, store::Bucket>, arg: &str) -> String {
                 let result = draft::batch::get_many(&bucket, &keys(rest));
                 done(result.map_err(from_draft), |entries| show_entries(&entries))
             }
+            "list-from" => {
+                let cursor = rest.parse().unwrap_or_else(|_| bad(arg));
+                let result = bucket.list_keys(Some(cursor)).map_err(from_draft);
+                done(result, |page| show_page(&page.keys, page.cursor))
+            }
             _ => bad(arg),
         };
     }
@@ -124,6 +133,9 @@ fn run(buckets: &mut HashMap<String, store::Bucket>, arg: &str) -> String {
         "delete" => done(bucket.delete(rest), |()| String::new()),
         "exists" => done(bucket.exists(rest), |found| format!(" {found}")),
         "list" => done(list(bucket), |keys| format!(" {keys:?}")),
+        "list-from" => done(bucket.list_keys(Some(rest)), |page| {
+            show_page(&page.keys, page.cursor)
+        }),
         "inc" => {
             let (key, delta) = rest.rsplit_once(':').unwrap_or_else(|| bad(arg));
             let delta = delta.parse().unwrap_or_else(|_| bad(arg));
@@ -221,6 +233,14 @@ fn from_draft(e: draft::store::Error) -> store::Error {
         draft::store::Error::NoSuchStore => store::Error::NoSuchStore,
         draft::store::Error::AccessDenied => store::Error::AccessDenied,
         draft::store::Error::Other(message) => store::Error::Other(message),
+    }
+}
+
+/// One `list-keys` page: ` ["k1"]`, then ` next CURSOR` if there is one.
+fn show_page(keys: &[String], cursor: Option<impl std::fmt::Display>) -> String {
+    match cursor {
+        Some(cursor) => format!(" {keys:?} next {cursor}"),
+        None => format!(" {keys:?}"),
     }
 }
 
