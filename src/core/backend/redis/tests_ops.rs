@@ -328,3 +328,49 @@ fn a_declared_cluster_learns_its_map_from_the_first_redirect() {
     assert!(b.get_many(&keys).unwrap().iter().all(Option::is_some));
     assert_eq!(crate::backend::contract::walk(&b, 7).len(), 51);
 }
+
+/// A fake single server that drops the connection the first time it receives `command`,
+/// without answering, and answers `reply` on the next connection.
+fn drops_once(command: &'static str, reply: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut dropped = false;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0; 4096];
+            while let Ok(n) = conn.read(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if n == 0 {
+                    break;
+                } else if text.contains("CLUSTER") {
+                    let _ = conn.write_all(b"-ERR This instance has cluster support disabled\r\n");
+                } else if text.contains(command) && !dropped {
+                    dropped = true;
+                    break;
+                } else {
+                    let _ = conn.write_all(reply);
+                }
+            }
+        }
+    });
+    port
+}
+
+/// A read whose connection breaks after it was sent is sent once more; a write never is.
+#[test]
+fn a_broken_read_is_retried_once_and_a_broken_write_is_not() {
+    let port = drops_once("GET", b"$2\r\nok\r\n");
+    let b = on(vec![format!("redis://127.0.0.1:{port}")], 2000)
+        .open("r")
+        .unwrap();
+    assert_eq!(b.get("k").unwrap(), Some(b"ok".to_vec()));
+
+    let port = drops_once("SET", b"+OK\r\n");
+    let b = on(vec![format!("redis://127.0.0.1:{port}")], 2000)
+        .open("w")
+        .unwrap();
+    let error = b.set("k".into(), b"v".to_vec()).unwrap_err().to_string();
+    assert!(error.contains("may or may not have happened"), "{error}");
+    b.set("k".into(), b"v".to_vec()).unwrap();
+}
