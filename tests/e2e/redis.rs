@@ -149,6 +149,31 @@ fn a_dead_server_is_an_error_naming_it_and_a_restarted_one_serves_again() {
     );
 }
 
+/// A connection the server closed while the instance was idle (its `timeout`, `CLIENT KILL`)
+/// is replaced before the next call: no call fails.
+#[test]
+fn a_connection_the_server_closed_is_replaced_before_the_next_call() {
+    let server = RedisServer::start();
+    server.cli(&["config", "set", "timeout", "1"]);
+    let outcome = run(
+        App::Probe,
+        &server.config(),
+        &[
+            "set:b:k=1",
+            "sleep:2500",
+            "set:b:k=2",
+            "sleep:2500",
+            "get:b:k",
+        ],
+    );
+    assert_eq!(
+        outcome.stdout,
+        "set:b:k=1 -> ok\nsleep:2500 -> ok\nset:b:k=2 -> ok\nsleep:2500 -> ok\nget:b:k -> ok \"2\"\n",
+        "{}",
+        outcome.stderr
+    );
+}
+
 #[test]
 fn a_server_that_stops_answering_times_out_without_a_hang_or_trap() {
     let server = RedisServer::start();
