@@ -18,7 +18,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -251,16 +251,49 @@ pub struct Config {
     pub redis: RedisConfig,
 }
 
-/// The redis backend's settings (`--url`, `--key-prefix`, `--timeout-ms`).
+/// The redis backend's settings (`--url`, `--url-env`, `--topology`, `--key-prefix`,
+/// `--timeout-ms`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RedisConfig {
     /// `redis://` URLs: one server, or seed nodes of a cluster (checked by [`RedisUrl::parse`]).
     pub urls: Vec<String>,
+    /// The environment variable that holds the URL, read by the instance when it starts
+    /// (`--url-env`), instead of `urls`: nothing secret is baked.
+    pub url_env: Option<String>,
+    /// The topology declared with `--topology`, so that an instance sends its first command
+    /// without asking the server; `None`: asked (`CLUSTER SLOTS`) before the first command.
+    pub topology: Option<RedisTopology>,
     /// Put before every Redis key the backend writes.
     pub key_prefix: String,
     /// How long one network operation may take, in milliseconds ([`RedisConfig::DEFAULT_TIMEOUT_MS`]
     /// when `None`).
     pub timeout_ms: Option<u64>,
+}
+
+/// A topology declared with `--topology`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisTopology {
+    /// One server, not in cluster mode.
+    Standalone,
+    /// A Redis Cluster (one primary or many).
+    Cluster,
+}
+
+impl RedisTopology {
+    /// The name `--topology` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            RedisTopology::Standalone => "standalone",
+            RedisTopology::Cluster => "cluster",
+        }
+    }
+
+    /// The topology called `name`.
+    pub fn from_name(name: &str) -> Option<RedisTopology> {
+        [RedisTopology::Standalone, RedisTopology::Cluster]
+            .into_iter()
+            .find(|topology| topology.name() == name)
+    }
 }
 
 impl RedisConfig {
@@ -483,6 +516,12 @@ impl Config {
         });
         put_bytes(&mut out, self.redis.key_prefix.as_bytes());
         put_opt_u64(&mut out, self.redis.timeout_ms);
+        put_opt_str(&mut out, self.redis.url_env.as_deref());
+        out.push(match self.redis.topology {
+            None => 0,
+            Some(RedisTopology::Standalone) => 1,
+            Some(RedisTopology::Cluster) => 2,
+        });
         out
     }
 
@@ -542,6 +581,13 @@ impl Config {
                 urls: r.list(Reader::string)?,
                 key_prefix: r.string()?,
                 timeout_ms: r.opt_u64()?,
+                url_env: r.opt_string()?,
+                topology: match r.u8()? {
+                    0 => None,
+                    1 => Some(RedisTopology::Standalone),
+                    2 => Some(RedisTopology::Cluster),
+                    _ => return Err("unknown redis topology"),
+                },
             },
         };
         if !r.0.is_empty() {
@@ -707,6 +753,8 @@ mod tests {
                 urls: vec!["redis://u:p@127.0.0.1:6379/2".into()],
                 key_prefix: "app:".into(),
                 timeout_ms: Some(250),
+                url_env: Some("REDIS_URL".into()),
+                topology: Some(RedisTopology::Cluster),
             },
         }
     }

@@ -22,9 +22,10 @@ const FS: [&str; 3] = [
     "wasi:random/random@0.2.0",
 ];
 
-/// The redis backend adds TCP sockets (and name lookup, for a host given by name), and the
-/// clock and polling that bound each wait by `--timeout-ms`.
-const REDIS: [&str; 7] = [
+/// The redis backend adds TCP sockets (and name lookup, for a host given by name), the clock
+/// and polling that bound each call by `--timeout-ms`, and the environment (`--url-env`).
+const REDIS: [&str; 8] = [
+    "wasi:cli/environment@0.2.0",
     "wasi:sockets/network@0.2.0",
     "wasi:sockets/instance-network@0.2.0",
     "wasi:sockets/tcp@0.2.0",
@@ -56,7 +57,7 @@ fn fs_builds_add_only_the_filesystem_and_randomness() {
 }
 
 #[test]
-fn redis_builds_add_only_sockets_the_clock_and_polling() {
+fn redis_builds_add_only_sockets_the_clock_polling_and_the_environment() {
     let expected: Vec<&str> = TRACE.iter().chain(&REDIS).copied().collect();
     assert_imports("redis", VIRT_REDIS, &expected);
     assert_imports("redis draft2-spin", VIRT_REDIS_DRAFT2_SPIN, &expected);

@@ -44,6 +44,41 @@ fn the_conformance_suite_of_every_shape_passes_on_redis() {
     }
 }
 
+/// `--url-env`: the URL, password included, comes from `wasmtime run --env` when the instance
+/// starts; the baked configuration holds only the variable's name; `--topology standalone`
+/// spares the discovery.
+#[test]
+fn the_url_comes_from_the_environment_on_wasmtime_run() {
+    let server = RedisServer::start();
+    server.cli(&["config", "set", "requirepass", "hunter2"]);
+    let mut config = server.config();
+    config.redis.urls.clear();
+    config.redis.url_env = Some("KV_REDIS_URL".into());
+    config.redis.topology = Some(keyvalue_virt_core::config::RedisTopology::Standalone);
+    let virt = keyvalue_virt_compose::virt_in(&config, App::Draft2.shape());
+    let baked = bake::bake(virt, &config).unwrap();
+    assert!(!baked.windows(7).any(|w| w == b"hunter2"));
+    let path = scratch_dir().join(format!("redis-env-{}.wasm", server.port));
+    std::fs::write(&path, plug_with(App::Draft2, &baked)).unwrap();
+    let env = format!("KV_REDIS_URL=redis://:hunter2@127.0.0.1:{}", server.port);
+    let output =
+        crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network", "--env", &env], &path, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        output.status.success() && last.contains(" passed, 0 failed, "),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let unset = crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network"], &path, &[]);
+    let shown = String::from_utf8_lossy(&unset.stdout) + String::from_utf8_lossy(&unset.stderr);
+    // The conformance app shortens messages; the server named is the variable.
+    assert!(
+        shown.contains("redis server (the URL in `KV_REDIS_URL`)"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn the_conformance_suite_passes_on_wasmtime_run_with_inherit_network() {
     let server = RedisServer::start();
@@ -114,6 +149,31 @@ fn a_dead_server_is_an_error_naming_it_and_a_restarted_one_serves_again() {
     );
 }
 
+/// A connection the server closed while the instance was idle (its `timeout`, `CLIENT KILL`)
+/// is replaced before the next call: no call fails.
+#[test]
+fn a_connection_the_server_closed_is_replaced_before_the_next_call() {
+    let server = RedisServer::start();
+    server.cli(&["config", "set", "timeout", "1"]);
+    let outcome = run(
+        App::Probe,
+        &server.config(),
+        &[
+            "set:b:k=1",
+            "sleep:2500",
+            "set:b:k=2",
+            "sleep:2500",
+            "get:b:k",
+        ],
+    );
+    assert_eq!(
+        outcome.stdout,
+        "set:b:k=1 -> ok\nsleep:2500 -> ok\nset:b:k=2 -> ok\nsleep:2500 -> ok\nget:b:k -> ok \"2\"\n",
+        "{}",
+        outcome.stderr
+    );
+}
+
 #[test]
 fn a_server_that_stops_answering_times_out_without_a_hang_or_trap() {
     let server = RedisServer::start();
@@ -131,7 +191,7 @@ fn a_server_that_stops_answering_times_out_without_a_hang_or_trap() {
     );
     assert!(outcome.success(), "{outcome:?}");
     assert!(
-        outcome.stdout.contains("within 300 ms (--timeout-ms)"),
+        outcome.stdout.contains("within 300 ms (--timeout-ms"),
         "{}",
         outcome.stdout
     );

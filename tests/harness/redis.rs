@@ -31,6 +31,7 @@ fn redis_config(urls: Vec<String>) -> Config {
             urls,
             key_prefix: String::new(),
             timeout_ms: Some(2000),
+            ..RedisConfig::default()
         },
         ..Config::default()
     }

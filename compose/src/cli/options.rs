@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use keyvalue_virt_compose::config::{
-    BackendKind, Config, ErrorCase, Fault, Op, RedisConfig, RedisUrl, Seed, SyncMode,
+    BackendKind, Config, ErrorCase, Fault, Op, RedisConfig, RedisTopology, RedisUrl, Seed, SyncMode,
 };
 
 use super::seed_file;
@@ -55,11 +55,25 @@ pub struct ConfigArgs {
     #[arg(long = "url", value_name = "URL")]
     pub urls: Vec<String>,
 
+    /// Read the Redis URL (password included) from the environment variable NAME when the
+    /// instance starts, instead of baking it with --url
+    ///
+    /// Run with `wasmtime run --env NAME=redis://...` (or `wasmtime serve --env`); only the
+    /// variable's name is baked, and `keyvalue-virt config` shows it.
+    #[arg(long, value_name = "NAME", conflicts_with = "urls")]
+    pub url_env: Option<String>,
+
+    /// Declare the Redis topology, `standalone` or `cluster`, so that a fresh instance sends
+    /// its first command without asking the server first [default: asked]
+    #[arg(long, value_name = "TOPOLOGY", value_parser = parse_topology)]
+    pub topology: Option<RedisTopology>,
+
     /// Put PREFIX before every Redis key `--backend redis` writes [default: none]
     #[arg(long, value_name = "PREFIX")]
     pub key_prefix: Option<String>,
 
-    /// How long `--backend redis` waits for the network at most, per wait [default: 5000]
+    /// How long one call of `--backend redis` may take at most, retries included
+    /// [default: 5000]
     ///
     /// A server that does not answer in time gives `error::other`, never a hang.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -199,14 +213,16 @@ impl ConfigArgs {
             );
         }
 
-        match (backend, self.urls.is_empty()) {
+        let no_url = self.urls.is_empty() && self.url_env.is_none();
+        match (backend, no_url) {
             (BackendKind::Redis, true) => bail!(
                 "--backend redis needs --url redis://HOST:PORT, the server to use; add e.g. \
                  `--url redis://127.0.0.1:6379` (and run with `wasmtime run -S inherit-network`)"
             ),
             (BackendKind::Memory | BackendKind::Fs, false) => {
                 bail!(
-                    "--url is only used by the redis backend; add `--backend redis`, or drop --url"
+                    "--url and --url-env are only used by the redis backend; add `--backend \
+                     redis`, or drop them"
                 )
             }
             _ => {}
@@ -229,6 +245,7 @@ impl ConfigArgs {
             let given: Vec<&str> = [
                 ("--key-prefix", self.key_prefix.is_some()),
                 ("--timeout-ms", self.timeout_ms.is_some()),
+                ("--topology", self.topology.is_some()),
             ]
             .into_iter()
             .filter_map(|(option, given)| given.then_some(option))
@@ -243,6 +260,18 @@ impl ConfigArgs {
                     given.join(" and ")
                 ),
             }
+        }
+        if let Some(name) = &self.url_env
+            && (name.is_empty() || name.contains(['=', '\0']))
+        {
+            bail!("--url-env `{name}` is not an environment variable's name");
+        }
+        if self.topology == Some(RedisTopology::Standalone) && self.urls.len() > 1 {
+            bail!(
+                "--topology standalone takes one --url, not {}; give one, or declare \
+                 --topology cluster for the seed nodes of a cluster",
+                self.urls.len()
+            );
         }
 
         let allow = dedup(&self.buckets);
@@ -304,6 +333,8 @@ impl ConfigArgs {
                 urls: self.urls.clone(),
                 key_prefix: self.key_prefix.clone().unwrap_or_default(),
                 timeout_ms: self.timeout_ms,
+                url_env: self.url_env.clone(),
+                topology: self.topology,
             },
         };
         check_seeds(&config, &seeds)?;
@@ -540,6 +571,12 @@ fn sync_list() -> String {
 }
 
 /// Parses `--sync`: the name of a [`SyncMode`].
+/// Parses `--topology`.
+pub fn parse_topology(value: &str) -> Result<RedisTopology, String> {
+    RedisTopology::from_name(value)
+        .ok_or_else(|| format!("TOPOLOGY must be standalone or cluster, not `{value}`"))
+}
+
 pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
     SyncMode::from_name(value).ok_or_else(|| format!("WHEN must be {}, not `{value}`", sync_list()))
 }
@@ -871,6 +908,8 @@ mod tests {
             dir: Some("/kv".into()),
             sync: Some(SyncMode::Never),
             urls: Vec::new(),
+            url_env: None,
+            topology: None,
             key_prefix: None,
             timeout_ms: None,
             buckets: vec!["a".into(), "".into(), "a".into()],
@@ -970,6 +1009,33 @@ mod tests {
             error.contains("has no port") && !error.contains("hunter2"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn redis_takes_a_url_from_the_environment_and_a_declared_topology() {
+        let from_env = ConfigArgs {
+            backend: Some(Backend::Redis),
+            url_env: Some("REDIS_URL".into()),
+            topology: Some(RedisTopology::Standalone),
+            ..args()
+        };
+        let config = from_env.to_config().unwrap();
+        assert_eq!(config.redis.url_env.as_deref(), Some("REDIS_URL"));
+        assert!(config.redis.urls.is_empty());
+        assert_eq!(config.redis.topology, Some(RedisTopology::Standalone));
+        let two_standalone = ConfigArgs {
+            backend: Some(Backend::Redis),
+            urls: vec!["redis://h:1".into(), "redis://h:2".into()],
+            topology: Some(RedisTopology::Standalone),
+            ..args()
+        };
+        assert!(error_of(two_standalone).contains("--topology standalone takes one --url"));
+        let topology_without_redis = ConfigArgs {
+            topology: Some(RedisTopology::Cluster),
+            ..args()
+        };
+        assert!(error_of(topology_without_redis).contains("add `--backend redis`"));
+        assert!(parse_topology("sentinel").is_err());
     }
 
     #[test]

@@ -43,8 +43,21 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
     );
     // Passwords are baked in, but never printed.
     if config.backend == BackendKind::Redis {
-        let urls = config.redis.urls.iter().map(|url| mask(url)).collect();
-        row("url", urls);
+        match &config.redis.url_env {
+            Some(name) => row(
+                "url",
+                vec![format!("from the environment variable `{name}`")],
+            ),
+            None => row(
+                "url",
+                config.redis.urls.iter().map(|url| mask(url)).collect(),
+            ),
+        }
+        let topology = config
+            .redis
+            .topology
+            .map_or("asked of the server", |t| t.name());
+        row("topology", vec![topology.to_owned()]);
         row("key prefix", vec![format!("{:?}", config.redis.key_prefix)]);
         let timeout = config
             .redis
@@ -164,6 +177,9 @@ pub fn json(baked: Option<&Config>) -> Value {
     {
         let urls: Vec<String> = config.redis.urls.iter().map(|url| mask(url)).collect();
         object.insert("url".into(), json!(urls));
+        object.insert("url-env".into(), json!(config.redis.url_env));
+        let topology = config.redis.topology.map(|t| t.name());
+        object.insert("topology".into(), json!(topology));
         object.insert("key-prefix".into(), json!(config.redis.key_prefix));
         object.insert("timeout-ms".into(), json!(config.redis.timeout_ms));
     }
@@ -269,6 +285,7 @@ mod tests {
                 urls: vec!["redis://me:hunter2@h:1/2".into(), "redis://h:2".into()],
                 key_prefix: "app:".into(),
                 timeout_ms: None,
+                ..RedisConfig::default()
             },
             ..Config::default()
         };
@@ -287,6 +304,28 @@ mod tests {
             json.contains("redis://me:***@h:1/2") && !json.contains("hunter2"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn a_url_from_the_environment_shows_the_variable() {
+        let config = Config {
+            backend: BackendKind::Redis,
+            redis: RedisConfig {
+                url_env: Some("REDIS_URL".into()),
+                topology: Some(keyvalue_virt_core::config::RedisTopology::Cluster),
+                ..RedisConfig::default()
+            },
+            ..Config::default()
+        };
+        let shown = text("kv.wasm", Some(&config));
+        assert!(
+            shown.contains("url             from the environment variable `REDIS_URL`\n")
+                && shown.contains("topology        cluster\n"),
+            "{shown}"
+        );
+        let json = json(Some(&config));
+        assert_eq!(json["url-env"], "REDIS_URL");
+        assert_eq!(json["topology"], "cluster");
     }
 
     #[test]

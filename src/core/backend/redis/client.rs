@@ -19,7 +19,7 @@ use core::cell::RefCell;
 use super::net::{Deadline, Tcp};
 use super::resp::{self, Reader, Reply};
 use super::topology::Topology;
-use crate::config::{RedisConfig, RedisUrl};
+use crate::config::{RedisConfig, RedisTopology, RedisUrl};
 use crate::error::Error;
 use crate::prelude::*;
 
@@ -54,8 +54,10 @@ struct Conn {
 #[derive(Default)]
 pub(super) struct State {
     pub(super) nodes: Vec<Node>,
-    /// Known once a server has answered: `None` before.
+    /// Known once a server has answered (or declared by `--topology`): `None` before.
     pub(super) topology: Option<Topology>,
+    /// The cluster's map is the declared guess, not yet read from a node.
+    pub(super) guessed: bool,
 }
 
 /// Where a command goes.
@@ -90,13 +92,23 @@ pub(super) enum FailKind {
 impl Client {
     /// A client of the servers `config` names; connects on first use.
     pub fn new(config: &RedisConfig) -> Result<Client, Error> {
-        let seeds = config
-            .urls
+        let from_env;
+        let urls = match &config.url_env {
+            Some(name) => {
+                from_env = [environment(name)?];
+                &from_env[..]
+            }
+            None => &config.urls[..],
+        };
+        let seeds = urls
             .iter()
             .map(|url| {
                 RedisUrl::parse(url).map_err(|problem| Error::Redis {
                     server: crate::config::mask(url),
-                    problem: format!("{problem}; rebuild the component with a valid --url"),
+                    problem: match &config.url_env {
+                        Some(name) => format!("{problem}; set `{name}` to a valid URL"),
+                        None => format!("{problem}; rebuild the component with a valid --url"),
+                    },
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -108,10 +120,30 @@ impl Client {
                         .into(),
             });
         }
+        // A declared topology saves the discovery before the first command: a cluster's map
+        // starts as "every slot on the first seed", refined by the first redirect (and then
+        // read whole), and read whole before anything needs every primary.
+        let topology = config.topology.map(|declared| match declared {
+            RedisTopology::Standalone => Topology::Single,
+            RedisTopology::Cluster => Topology::Cluster {
+                slots: vec![0; SLOTS],
+                stale: false,
+            },
+        });
+        let mut state = State {
+            guessed: matches!(topology, Some(Topology::Cluster { .. })),
+            topology,
+            ..State::default()
+        };
+        if config.topology.is_some() {
+            for seed in &seeds {
+                state.node_index(&seed.host, seed.port);
+            }
+        }
         Ok(Client {
             seeds,
             timeout_ms: config.timeout_ms.unwrap_or(RedisConfig::DEFAULT_TIMEOUT_MS),
-            state: RefCell::new(State::default()),
+            state: RefCell::new(state),
         })
     }
 
@@ -264,6 +296,9 @@ impl Client {
     /// server, or every primary of the cluster.
     pub fn primaries(&self, deadline: &Deadline) -> Result<Vec<usize>, Error> {
         let mut state = self.state.borrow_mut();
+        if state.guessed {
+            state.discover(self, deadline)?;
+        }
         state.route(self, Route::Node(0), deadline)?;
         Ok(match &state.topology {
             Some(Topology::Cluster { slots, .. }) => {
@@ -528,6 +563,25 @@ fn connect(
         }
     }
     Ok(conn)
+}
+
+/// The value of the environment variable `name` (`--url-env`), read when the instance starts.
+fn environment(name: &str) -> Result<String, Error> {
+    #[cfg(target_arch = "wasm32")]
+    let value = crate::wasi::cli::environment::get_environment()
+        .into_iter()
+        .find_map(|(key, value)| (key == name).then_some(value));
+    #[cfg(not(target_arch = "wasm32"))]
+    let value = std::env::var(name).ok();
+    value
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| Error::Redis {
+            server: format!("(the URL in `{name}`)"),
+            problem: format!(
+                "the environment variable `{name}` (--url-env) is not set; run with \
+             `wasmtime run --env {name}=redis://HOST:PORT` (or `wasmtime serve --env`)"
+            ),
+        })
 }
 
 /// `-TRYAGAIN` (a multi-key command during resharding) or `-CLUSTERDOWN` (no primary for a

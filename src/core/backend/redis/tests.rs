@@ -14,6 +14,7 @@ fn backend(server: &RedisServer, timeout_ms: u64) -> Redis {
         urls: vec![server.url()],
         key_prefix: "test:".into(),
         timeout_ms: Some(timeout_ms),
+        ..RedisConfig::default()
     })
     .unwrap()
 }
@@ -48,6 +49,7 @@ impl Fresh {
             urls: vec![format!("redis://kv:pw@127.0.0.1:{}", server.port)],
             key_prefix: "test:".into(),
             timeout_ms: Some(5000),
+            ..RedisConfig::default()
         })
         .unwrap();
         Fresh(server, backend)

@@ -20,6 +20,7 @@ fn on(urls: Vec<String>, timeout_ms: u64) -> Redis {
         urls,
         key_prefix: "test:".into(),
         timeout_ms: Some(timeout_ms),
+        ..RedisConfig::default()
     })
     .unwrap()
 }
@@ -261,4 +262,115 @@ fn clients_follow_a_failover_without_restarting() {
             "client {t} did not recover: {ok_after} calls since its last error `{last_error}`"
         );
     }
+}
+
+/// `--topology standalone`: the first command goes out without a `CLUSTER SLOTS` before it
+/// (a fake server records what it receives first). `--url-env`: the URL is read from the
+/// environment when the backend is made, and a missing variable is named.
+#[test]
+fn a_declared_topology_sends_the_first_command_at_once_and_the_url_may_come_from_the_environment() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0; 1024];
+        let n = conn.read(&mut buf).unwrap();
+        let _ = conn.write_all(b"$-1\r\n");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    // Unique to this test, so that no other test sees it.
+    let name = "KV_VIRT_TEST_TOPOLOGY_URL";
+    // SAFETY: no other thread reads or writes this variable.
+    unsafe { std::env::set_var(name, format!("redis://127.0.0.1:{port}")) };
+    let redis = Redis::new(&RedisConfig {
+        url_env: Some(name.into()),
+        topology: Some(crate::config::RedisTopology::Standalone),
+        timeout_ms: Some(2000),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    assert_eq!(redis.open("t").unwrap().get("k").unwrap(), None);
+    let first = first.join().unwrap();
+    assert!(
+        first.contains("GET") && !first.contains("CLUSTER"),
+        "{first}"
+    );
+
+    let missing = Redis::new(&RedisConfig {
+        url_env: Some("KV_VIRT_TEST_UNSET_URL".into()),
+        ..RedisConfig::default()
+    });
+    let error = missing.err().unwrap().to_string();
+    assert!(
+        error.contains("`KV_VIRT_TEST_UNSET_URL` (--url-env) is not set"),
+        "{error}"
+    );
+}
+
+/// `--topology cluster`: a fresh instance sends its first command to the first seed, follows
+/// the redirect, and then works as one that asked first.
+#[test]
+fn a_declared_cluster_learns_its_map_from_the_first_redirect() {
+    let cluster = RedisCluster::start();
+    let redis = Redis::new(&RedisConfig {
+        urls: cluster.urls(),
+        topology: Some(crate::config::RedisTopology::Cluster),
+        key_prefix: "test:".into(),
+        timeout_ms: Some(2000),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    let b = redis.open("c").unwrap();
+    let pairs: Vec<(String, Vec<u8>)> = (0..50).map(|i| (format!("k{i}"), vec![b'v'])).collect();
+    b.set("first".into(), b"1".to_vec()).unwrap();
+    b.set_many(pairs.clone()).unwrap();
+    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+    assert!(b.get_many(&keys).unwrap().iter().all(Option::is_some));
+    assert_eq!(crate::backend::contract::walk(&b, 7).len(), 51);
+}
+
+/// A fake single server that drops the connection the first time it receives `command`,
+/// without answering, and answers `reply` on the next connection.
+fn drops_once(command: &'static str, reply: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut dropped = false;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0; 4096];
+            while let Ok(n) = conn.read(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if n == 0 {
+                    break;
+                } else if text.contains("CLUSTER") {
+                    let _ = conn.write_all(b"-ERR This instance has cluster support disabled\r\n");
+                } else if text.contains(command) && !dropped {
+                    dropped = true;
+                    break;
+                } else {
+                    let _ = conn.write_all(reply);
+                }
+            }
+        }
+    });
+    port
+}
+
+/// A read whose connection breaks after it was sent is sent once more; a write never is.
+#[test]
+fn a_broken_read_is_retried_once_and_a_broken_write_is_not() {
+    let port = drops_once("GET", b"$2\r\nok\r\n");
+    let b = on(vec![format!("redis://127.0.0.1:{port}")], 2000)
+        .open("r")
+        .unwrap();
+    assert_eq!(b.get("k").unwrap(), Some(b"ok".to_vec()));
+
+    let port = drops_once("SET", b"+OK\r\n");
+    let b = on(vec![format!("redis://127.0.0.1:{port}")], 2000)
+        .open("w")
+        .unwrap();
+    let error = b.set("k".into(), b"v".to_vec()).unwrap_err().to_string();
+    assert!(error.contains("may or may not have happened"), "{error}");
+    b.set("k".into(), b"v".to_vec()).unwrap();
 }

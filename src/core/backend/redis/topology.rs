@@ -84,6 +84,7 @@ impl State {
                         slots,
                         stale: false,
                     });
+                    self.guessed = false;
                     return Ok(());
                 }
                 other => {

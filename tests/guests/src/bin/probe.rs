@@ -23,6 +23,7 @@
 //! | `draft-inc:B:K:DELTA`        | draft: `store.open(B)`, then `increment` (`u64`)       |
 //! | `draft-get-many:B:K1,K2`     | draft: `store.open(B)`, then `get-many`                |
 //! | `draft-list-from:B:N`        | draft: `store.open(B)`, then `list-keys` from `N`      |
+//! | `sleep:MS`                   | nothing: waits `MS` milliseconds (an idle gap)         |
 //!
 //! A draft2 bucket is opened (and its `open` printed) only by `open:B`, or implicitly the first
 //! time another operation names `B`; an implicit `open` that fails prints `ARG -> open error
@@ -67,7 +68,7 @@ const USAGE: &str = "usage: probe OP...; OP is one of open:B, get:B:K, set:B:K=V
     exists:B:K, list:B, list-from:B:C, inc:B:K:DELTA, draft-inc:B:K:DELTA, \
     draft-get-many:B:K1,K2, draft-list-from:B:N, \
     get-many:B:K1,K2, set-many:B:K1=V1,K2=V2, delete-many:B:K1,K2, cas:B:K=V, \
-    fill:B:PREFIX:COUNT:SIZE";
+    fill:B:PREFIX:COUNT:SIZE, sleep:MS";
 
 fn main() {
     let mut buckets = HashMap::new();
@@ -80,6 +81,11 @@ fn main() {
 /// Runs one operation and returns what follows `->`.
 fn run(buckets: &mut HashMap<String, store::Bucket>, arg: &str) -> String {
     let (op, rest) = arg.split_once(':').unwrap_or_else(|| bad(arg));
+    if op == "sleep" {
+        let ms = rest.parse().unwrap_or_else(|_| bad(arg));
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return "ok".to_owned();
+    }
     if op == "open" {
         return match store::open(rest) {
             Ok(bucket) => {
