@@ -333,6 +333,12 @@ struct PauseState {
 }
 
 impl Pausing {
+    /// Forgets the last round, so that [`Pausing::wait_paused`] cannot see its pause before
+    /// the next thread has armed.
+    fn reset(&self) {
+        *self.state.0.lock().unwrap() = PauseState::default();
+    }
+
     fn arm(&self, nth: usize) {
         let mut state = self.state.0.lock().unwrap();
         *state = PauseState {
@@ -486,6 +492,7 @@ fn a_writer_paused_at_any_step_blocks_no_one_and_loses_nothing() {
     let mut expected = 0;
     let mut acknowledged = Vec::new();
     for nth in 0.. {
+        files.reset();
         let paused = {
             let files = files.clone();
             std::thread::spawn(move || {
