@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use keyvalue_virt_compose::config::Config;
-use keyvalue_virt_compose::{KEYVALUE_PREFIX, Shape, bake, keyvalue_imports, shape_for, virt_in};
+use keyvalue_virt_compose::{
+    KEYVALUE_PREFIX, Shape, bake, control_virt_in, keyvalue_imports, shape_for, virt_in,
+};
 
 use super::options::ConfigArgs;
 
@@ -35,7 +37,10 @@ Examples:
 
   # A test double: read-only fixture data, the 3rd `get` fails, every call traced to stderr
   keyvalue-virt plug app.wasm -o app-test.wasm --read-only --seed-file fixture.json \\
-      --fail 'get=other:disk full@3' --trace";
+      --fail 'get=other:disk full@3' --trace
+
+  # A live test double: the plugged app also exports keyvalue-virt:control/control
+  keyvalue-virt plug app.wasm -o app-test.wasm --control --seed ':alice=41'";
 
 /// The help of `config` after its options.
 pub const CONFIG_EXAMPLES: &str = "\
@@ -74,6 +79,16 @@ pub struct PlugArgs {
     /// Which draft2 to plug with (see `build --shape`); by default the one the app imports
     #[arg(long, value_name = "SHAPE", value_parser = parse_shape)]
     pub shape: Option<Shape>,
+
+    /// Also export keyvalue-virt's control interface from the plugged app
+    ///
+    /// The plugged app then exports `keyvalue-virt:control/control@0.1.0` next to its own
+    /// exports: a test that instantiates it reads and writes the store, reads the log of the
+    /// app's calls and injects faults while the app runs (see `wit/control/control.wit`).
+    /// The control build carries every backend, so the plugged app may import wasi:filesystem
+    /// and wasi:sockets (unused with the memory backend); without --control, nothing changes.
+    #[arg(long)]
+    pub control: bool,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -131,9 +146,17 @@ pub fn plug(args: PlugArgs) -> Result<()> {
             shape.describe()
         );
     }
-    let (virt, baked) = configured_virt(&config, shape)?;
-    let composed = keyvalue_virt_compose::plug(&app, &virt)
-        .with_context(|| format!("failed to plug `{app_path}`"))?;
+    let (virt, baked) = if args.control {
+        bake_into(control_virt_in(shape), &config)?
+    } else {
+        configured_virt(&config, shape)?
+    };
+    let composed = if args.control {
+        keyvalue_virt_compose::plug_control(&app, &virt)
+    } else {
+        keyvalue_virt_compose::plug(&app, &virt)
+    }
+    .with_context(|| format!("failed to plug `{app_path}`"))?;
     let left = keyvalue_imports(&composed)
         .with_context(|| format!("failed to inspect the plugged `{app_path}`"))?;
     if !left.is_empty() {
@@ -175,7 +198,11 @@ pub fn config(args: ShowArgs) -> Result<()> {
 /// The shipped component of `shape` with `config` baked in, and whether anything was baked: a
 /// configuration equal to the defaults leaves the component as shipped.
 fn configured_virt(config: &Config, shape: Shape) -> Result<(Vec<u8>, bool)> {
-    let shipped = virt_in(config, shape);
+    bake_into(virt_in(config, shape), config)
+}
+
+/// `shipped` with `config` baked in, and whether anything was baked.
+fn bake_into(shipped: &[u8], config: &Config) -> Result<(Vec<u8>, bool)> {
     if *config == Config::default() {
         return Ok((shipped.to_vec(), false));
     }
