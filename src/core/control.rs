@@ -229,9 +229,18 @@ pub fn buckets() -> Result<Vec<String>, Error> {
     let mut names = match config.backend {
         BackendKind::Memory => memory::Memory::buckets(),
         #[cfg(feature = "fs")]
+        // The fs backend keeps a bucket's directory once its last key is deleted.
         BackendKind::Fs => match &config.dir {
             Some(dir) => {
-                Fs::new(dir, !config.read_only, config.sync == SyncMode::Always).buckets()?
+                let names =
+                    Fs::new(dir, !config.read_only, config.sync == SyncMode::Always).buckets()?;
+                let mut held = Vec::with_capacity(names.len());
+                for name in names {
+                    if bucket::backend_open(config, &name)?.count()? > 0 {
+                        held.push(name);
+                    }
+                }
+                held
             }
             None => return Err(Error::NoStoreDir),
         },

@@ -49,6 +49,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use keyvalue_virt_compose::config::Config;
+/// The WASI host, for [`TestApp::load_with`]'s `WasiCtxBuilder` (preopens, environment).
+pub use wasmtime_wasi;
 
 /// What every fallible call returns: wasmtime's error type, with the context of what failed.
 pub type Result<T, E = wasmtime::Error> = std::result::Result<T, E>;
@@ -572,8 +574,13 @@ impl Live {
     }
 }
 
-/// Plugs `app` with the control build for its shape, `config` baked in.
-fn plug(app: &[u8], config: &Config) -> Result<Vec<u8>> {
+/// Plugs `app` with the control build for the shape it imports, `config` baked in: what
+/// `keyvalue-virt plug APP --control` writes, for [`TestApp::load_with`].
+///
+/// # Errors
+///
+/// As [`TestApp::plug`].
+pub fn plug(app: &[u8], config: &Config) -> Result<Vec<u8>> {
     use keyvalue_virt_compose::{bake, control_virt_in, plug_control, shape_for};
     let shape = shape_for(app).context("failed to plug the app")?;
     let shipped = control_virt_in(shape);

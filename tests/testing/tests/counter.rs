@@ -1,8 +1,11 @@
 //! The control interface, driven through `keyvalue-virt-testing` around the example app
-//! `counter` (`tests/guests/src/bin/counter.rs`) plugged with the memory backend.
+//! `counter` (`tests/guests/src/bin/counter.rs`) plugged with the memory backend, and with the
+//! fs and redis backends.
 
 use keyvalue_virt_artifacts::guests::COUNTER;
-use keyvalue_virt_compose::config::Seed;
+use keyvalue_virt_compose::config::{self, BackendKind, ErrorCase, RedisConfig, Seed};
+use keyvalue_virt_redis_server::RedisServer;
+use keyvalue_virt_testing::wasmtime_wasi::FsPerms;
 use keyvalue_virt_testing::{Config, Error, Fault, Op, Outcome, TestApp};
 
 fn counter(config: &Config) -> TestApp {
@@ -158,4 +161,99 @@ fn reset_goes_back_to_the_seeds_and_control_bypasses_the_policy() {
     let run = app.run(&[]).unwrap();
     assert!(run.success(), "the open fault is gone: {run}");
     assert_eq!(run.stdout, "alice: 41\n");
+}
+
+/// A baked `--fail` limited to a key fails only the calls that name it.
+#[test]
+fn a_baked_fault_on_one_key() {
+    let config = Config {
+        faults: vec![config::Fault {
+            key: Some("bob".into()),
+            ..config::Fault::new(
+                config::Op::Increment,
+                None,
+                ErrorCase::Other("bob is out".into()),
+            )
+        }],
+        ..Config::default()
+    };
+    let mut app = counter(&config);
+    let run = app.run(&["alice", "bob"]).unwrap();
+    assert_eq!(run.status, 1, "{run}");
+    assert!(run.stdout.contains("hello alice: visit 1\n"), "{run}");
+    assert!(run.stderr.contains("bob is out"), "{run}");
+    assert_eq!(app.keys("").unwrap(), ["alice"]);
+}
+
+/// The control interface reads and writes the fs backend's store directory, which outlives
+/// each run's instance; `reset` empties it back to the seeds.
+#[test]
+fn control_reads_and_writes_the_fs_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        backend: BackendKind::Fs,
+        dir: Some("/kv".into()),
+        seeds: vec![Seed {
+            bucket: String::new(),
+            key: "alice".into(),
+            value: b"41".to_vec(),
+        }],
+        ..Config::default()
+    };
+    let app = std::fs::read(COUNTER).unwrap();
+    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
+    let host = dir.path().to_path_buf();
+    let mut app = TestApp::load_with(&plugged, move |wasi| {
+        wasi.allow_blocking_current_thread(true)
+            .preopened_dir(&host, "/kv", FsPerms::ReadWrite)
+            .expect("the store directory can be granted");
+    })
+    .unwrap();
+    app.set("other", "k", b"v").unwrap();
+    let run = app.run(&["alice"]).unwrap();
+    assert!(run.stdout.contains("hello alice: visit 42\n"), "{run}");
+    assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"42"[..]));
+    assert_eq!(app.buckets().unwrap(), ["", "other"]);
+    app.assert_called(Op::Increment, "", "alice", 1).unwrap();
+
+    app.reset().unwrap();
+    assert_eq!(app.buckets().unwrap(), [""]);
+    assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
+    let run = app.run(&["alice"]).unwrap();
+    assert!(run.stdout.contains("hello alice: visit 42\n"), "{run}");
+}
+
+/// The control interface reads and writes the Redis server the redis backend is baked to use.
+#[test]
+fn control_reads_and_writes_the_redis_store() {
+    let server = RedisServer::start();
+    let config = Config {
+        backend: BackendKind::Redis,
+        redis: RedisConfig {
+            urls: vec![server.url()],
+            ..RedisConfig::default()
+        },
+        seeds: vec![Seed {
+            bucket: String::new(),
+            key: "alice".into(),
+            value: b"41".to_vec(),
+        }],
+        ..Config::default()
+    };
+    let app = std::fs::read(COUNTER).unwrap();
+    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
+    let mut app = TestApp::load_with(&plugged, |wasi| {
+        wasi.inherit_network().allow_tcp(true);
+    })
+    .unwrap();
+    app.set("other", "k", b"v").unwrap();
+    let run = app.run(&["alice"]).unwrap();
+    assert!(run.stdout.contains("hello alice: visit 42\n"), "{run}");
+    assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"42"[..]));
+    assert_eq!(app.buckets().unwrap(), ["", "other"]);
+    app.assert_called(Op::Increment, "", "alice", 1).unwrap();
+
+    app.reset().unwrap();
+    assert_eq!(app.buckets().unwrap(), [""]);
+    assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
 }
