@@ -537,6 +537,14 @@ mod tests {
     }
 
     #[test]
+    fn plug_control_needs_a_virt_with_the_control_interface() {
+        let app = wat::parse_str(APP).unwrap();
+        let err = plug_control(&app, &virt("")).unwrap_err();
+        assert!(matches!(err, PlugError::NoControlExport), "{err}");
+        assert!(err.to_string().contains("`keyvalue-virt plug --control`"));
+    }
+
+    #[test]
     fn plug_refuses_app_without_keyvalue_imports() {
         let virt = virt("");
         let err = plug(&virt, &virt).unwrap_err();

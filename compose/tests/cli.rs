@@ -318,11 +318,24 @@ fn each_option_round_trips_through_build_and_config() {
                 "get=other:mail me@example.com",
                 "--fail",
                 "delete-many=other:a@b@7",
+                "--fail",
+                "get:users=access-denied",
+                "--fail",
+                "get:*/session:42=other:gone",
             ],
             Config {
+                // Faults on one call first, then those on one key, then on one bucket.
                 faults: vec![
                     fault(Op::Set, Some(2), ErrorCase::AccessDenied),
                     fault(Op::DeleteMany, Some(7), ErrorCase::Other("a@b".into())),
+                    Fault {
+                        key: Some("session:42".into()),
+                        ..fault(Op::Get, None, ErrorCase::Other("gone".into()))
+                    },
+                    Fault {
+                        bucket: Some("users".into()),
+                        ..fault(Op::Get, None, ErrorCase::AccessDenied)
+                    },
                     fault(Op::Open, None, ErrorCase::NoSuchStore),
                     fault(
                         Op::Get,
