@@ -81,6 +81,9 @@ struct Log {
     calls: VecDeque<Logged>,
     dropped: u64,
     limit: usize,
+    // The key of the last call dropped from a full log, kept for the next call's key: once
+    // the log is full, logging a single-key call allocates nothing.
+    spare: Option<String>,
 }
 
 local! {
@@ -88,6 +91,7 @@ local! {
         calls: VecDeque::new(),
         dropped: 0,
         limit: DEFAULT_LOG_LIMIT,
+        spare: None,
     });
 }
 
@@ -103,17 +107,32 @@ pub struct Entry(Option<(Op, Rc<str>, Keys)>);
 /// copied before the call consumes its keys.
 #[inline(always)]
 pub fn start(op: Op, bucket: &Rc<str>, target: Target<'_>) -> Entry {
-    if LOG.with_borrow(|log| log.limit == 0) {
-        return Entry(None);
+    let spare = LOG.with_borrow_mut(|log| {
+        if log.limit == 0 {
+            return Err(());
+        }
+        Ok(log.spare.take())
+    });
+    match spare {
+        Err(()) => Entry(None),
+        Ok(spare) => Entry(Some((op, bucket.clone(), keys_of(target, spare)))),
     }
-    Entry(Some((op, bucket.clone(), keys_of(target))))
 }
 
-fn keys_of(target: Target<'_>) -> Keys {
+/// The keys of `target`, a single key copied into `spare` when there is one.
+fn keys_of(target: Target<'_>, spare: Option<String>) -> Keys {
+    let copy = |key: &str| match spare {
+        Some(mut buffer) => {
+            buffer.clear();
+            buffer.push_str(key);
+            buffer
+        }
+        None => key.to_owned(),
+    };
     match target {
         Target::Bucket => Keys::None,
-        Target::Key(key) => Keys::One(key.to_owned()),
-        Target::Write(key, len) => Keys::Written(key.to_owned(), len as u64),
+        Target::Key(key) => Keys::One(copy(key)),
+        Target::Write(key, len) => Keys::Written(copy(key), len as u64),
         Target::Keys(keys) => Keys::Many(keys.to_vec()),
         Target::Pairs(pairs) => Keys::ManyWritten(
             pairs
@@ -147,7 +166,11 @@ fn push(call: Logged) {
             return;
         }
         while log.calls.len() >= log.limit {
-            log.calls.pop_front();
+            if let Some(old) = log.calls.pop_front()
+                && let Keys::One(key) | Keys::Written(key, _) = old.keys
+            {
+                log.spare = Some(key);
+            }
             log.dropped = log.dropped.saturating_add(1);
         }
         log.calls.push_back(call);
