@@ -23,6 +23,8 @@ extern crate alloc;
 
 // The exports exist only in the component: natively this crate is empty (export names holding
 // `:` and `/` would break a native cdylib's version script).
+#[cfg(all(target_arch = "wasm32", feature = "control"))]
+mod control;
 #[cfg(target_arch = "wasm32")]
 mod draft;
 #[cfg(target_arch = "wasm32")]
@@ -30,21 +32,32 @@ mod draft2;
 #[cfg(target_arch = "wasm32")]
 pub mod rt;
 
-/// The generated bindings of the `keyvalue-virt` world: with draft2 as tagged, or, with the
+/// The generated bindings of the `keyvalue-virt` world (`keyvalue-virt-control` with the
+/// `control` feature, which adds the control interface): with draft2 as tagged, or, with the
 /// `draft2-spin` feature, as Spin ships it, the shape of upstream's open (unmerged) PR #55
 /// (`wit/draft2-spin`, which differs only in `batch.get-many`). Upstream's main branch has the
 /// tagged shape.
 #[cfg(target_arch = "wasm32")]
 mod bindings {
-    #[cfg(not(feature = "draft2-spin"))]
+    #[cfg(all(not(feature = "draft2-spin"), not(feature = "control")))]
     wit_bindgen::generate!({
         path: "wit",
         world: "keyvalue-virt",
     });
-    #[cfg(feature = "draft2-spin")]
+    #[cfg(all(feature = "draft2-spin", not(feature = "control")))]
     wit_bindgen::generate!({
         path: "wit/draft2-spin",
         world: "keyvalue-virt",
+    });
+    #[cfg(all(not(feature = "draft2-spin"), feature = "control"))]
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "keyvalue-virt-control",
+    });
+    #[cfg(all(feature = "draft2-spin", feature = "control"))]
+    wit_bindgen::generate!({
+        path: "wit/draft2-spin",
+        world: "keyvalue-virt-control",
     });
 
     use super::Component;

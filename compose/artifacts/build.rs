@@ -20,7 +20,7 @@ const VIRT_PACKAGE: &str = "keyvalue-virt";
 const VIRT_ARTIFACT: &str = "keyvalue_virt.wasm";
 
 /// The component's builds after the first, as (features, file name in `OUT_DIR`).
-const BUILDS: [(&[&str], &str); 5] = [
+const BUILDS: [(&[&str], &str); 7] = [
     (&["fs"], "keyvalue_virt_fs.wasm"),
     (&["draft2-spin"], "keyvalue_virt_draft2_spin.wasm"),
     (&["fs", "draft2-spin"], "keyvalue_virt_fs_draft2_spin.wasm"),
@@ -28,6 +28,12 @@ const BUILDS: [(&[&str], &str); 5] = [
     (
         &["redis", "draft2-spin"],
         "keyvalue_virt_redis_draft2_spin.wasm",
+    ),
+    // The live test double (`plug --control`): every backend in one build per shape.
+    (&["control", "fs", "redis"], "keyvalue_virt_control.wasm"),
+    (
+        &["control", "fs", "redis", "draft2-spin"],
+        "keyvalue_virt_control_draft2_spin.wasm",
     ),
 ];
 
@@ -182,7 +188,9 @@ fn cargo_build(workspace: &Path, target_dir: &Path, packages: &[&str], features:
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
-    if features.iter().any(|f| IO_BACKENDS.contains(f)) {
+    // The control builds keep the memory backend's speed: a test double's call log must not
+    // slow the data path it observes.
+    if features.iter().any(|f| IO_BACKENDS.contains(f)) && !features.contains(&"control") {
         // The root manifest builds the storage core at `opt-level = 3` for the memory
         // backend, whose calls are the runtime's floor plus a little; the fs and redis builds
         // wait on files and the network, where that buys nothing and costs about 30 KB.

@@ -36,6 +36,18 @@ pub static VIRT_REDIS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     "/keyvalue_virt_redis_draft2_spin.wasm"
 ));
 
+/// The keyvalue-virt component that also exports the control interface
+/// (`keyvalue-virt:control/control@0.1.0`, `--features control`), with every backend (`fs` and
+/// `redis` too), for `keyvalue-virt plug --control`.
+pub static VIRT_CONTROL: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_control.wasm"));
+
+/// [`VIRT_CONTROL`] exporting draft2 in the shape of upstream's PR #55 and Spin.
+pub static VIRT_CONTROL_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/keyvalue_virt_control_draft2_spin.wasm"
+));
+
 /// The conformance suite of `compose/conformance`: one `wasi:cli` command per shape of
 /// `wasi:keyvalue` it imports, as bytes the CLI ships and as paths for tools that take a file.
 pub mod conformance {

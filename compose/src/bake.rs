@@ -427,11 +427,11 @@ mod tests {
         Config {
             allow: vec!["a".into()],
             max_value_size: Some(1 << 20),
-            faults: vec![Fault {
-                op: Op::Get,
-                nth: Some(2),
-                error: ErrorCase::Other("boom".into()),
-            }],
+            faults: vec![Fault::new(
+                Op::Get,
+                Some(2),
+                ErrorCase::Other("boom".into()),
+            )],
             // Larger than a page, so that memory grows by two pages.
             seeds: vec![Seed {
                 bucket: "a".into(),

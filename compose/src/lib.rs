@@ -33,8 +33,13 @@ use wac_graph::{
 use wasmparser::{Encoding, Parser, Payload};
 
 pub use keyvalue_virt_artifacts::{
-    VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN, VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+    VIRT, VIRT_CONTROL, VIRT_CONTROL_DRAFT2_SPIN, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN,
+    VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
 };
+
+/// The name of the control interface that the control builds export ([`VIRT_CONTROL`]) and
+/// [`plug_control`] exports from the composition.
+pub const CONTROL_INTERFACE: &str = "keyvalue-virt:control/control@0.1.0";
 
 /// Which shape of `wasi:keyvalue@0.2.0-draft2` a build exports (every build exports
 /// `0.2.0-draft` too). Upstream's main branch (head fb6e23d) has draft2 as tagged; its PR #55,
@@ -144,6 +149,14 @@ pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
         (config::BackendKind::Memory, Shape::Draft2Spin) => VIRT_DRAFT2_SPIN,
         (config::BackendKind::Redis, Shape::Draft2) => VIRT_REDIS,
         (config::BackendKind::Redis, Shape::Draft2Spin) => VIRT_REDIS_DRAFT2_SPIN,
+    }
+}
+
+/// The shipped component with the control interface (and every backend) in `shape`.
+pub fn control_virt_in(shape: Shape) -> &'static [u8] {
+    match shape {
+        Shape::Draft2 => VIRT_CONTROL,
+        Shape::Draft2Spin => VIRT_CONTROL_DRAFT2_SPIN,
     }
 }
 
@@ -262,6 +275,12 @@ pub enum PlugError {
         #[source]
         source: ExportError,
     },
+    /// [`plug_control`] was given a virt that does not export the control interface.
+    #[error(
+        "the virt does not export `{CONTROL_INTERFACE}`; plug with a control build of \
+         keyvalue-virt (`VIRT_CONTROL`, or `keyvalue-virt plug --control`)"
+    )]
+    NoControlExport,
     /// The composition could not be encoded, or the encoded component is invalid.
     #[error("failed to encode the composed component")]
     Encode(#[source] EncodeError),
@@ -291,6 +310,20 @@ pub enum InspectError {
 /// ([`PlugError::UnsupportedImports`]); fails if either input is not a valid component or an
 /// export of the virt does not type-check against the app's import.
 pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    compose(app, virt, false)
+}
+
+/// [`plug`], and the composed component also exports the virt's control interface
+/// ([`CONTROL_INTERFACE`]), so that a test drives the same instance the app runs in.
+///
+/// # Errors
+///
+/// Those of [`plug`], and [`PlugError::NoControlExport`] for a virt without the interface.
+pub fn plug_control(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    compose(app, virt, true)
+}
+
+fn compose(app: &[u8], virt: &[u8], control: bool) -> Result<Vec<u8>, PlugError> {
     let mut graph = CompositionGraph::new();
     let app = register(&mut graph, Role::App, APP_PACKAGE, app)?;
     let virt = register(&mut graph, Role::Virt, VIRT_PACKAGE, virt)?;
@@ -300,6 +333,9 @@ pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
     let wanted: Vec<String> = keyvalue_names(app_world.imports.keys());
     let available: Vec<String> = keyvalue_names(virt_world.exports.keys());
     let app_exports: Vec<String> = app_world.exports.keys().cloned().collect();
+    if control && !virt_world.exports.contains_key(CONTROL_INTERFACE) {
+        return Err(PlugError::NoControlExport);
+    }
 
     if wanted.is_empty() {
         return Err(PlugError::NoKeyvalueImport);
@@ -333,6 +369,19 @@ pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
             .alias_instance_export(app_instance, &name)
             .map_err(|source| PlugError::Alias {
                 role: Role::App,
+                name: name.clone(),
+                source,
+            })?;
+        if let Err(source) = graph.export(export, &name) {
+            return Err(PlugError::Export { name, source });
+        }
+    }
+    if control {
+        let name = CONTROL_INTERFACE.to_owned();
+        let export = graph
+            .alias_instance_export(virt_instance, &name)
+            .map_err(|source| PlugError::Alias {
+                role: Role::Virt,
                 name: name.clone(),
                 source,
             })?;
@@ -519,6 +568,14 @@ mod tests {
         let (imports, exports) = top_level_names(&composed);
         assert_eq!(imports, ["wasi:cli/environment@0.2.0"]);
         assert_eq!(exports, ["wasi:cli/run@0.2.0"]);
+    }
+
+    #[test]
+    fn plug_control_needs_a_virt_with_the_control_interface() {
+        let app = wat::parse_str(APP).unwrap();
+        let err = plug_control(&app, &virt("")).unwrap_err();
+        assert!(matches!(err, PlugError::NoControlExport), "{err}");
+        assert!(err.to_string().contains("`keyvalue-virt plug --control`"));
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn each_command_has_help_with_an_example() {
             "--max-keys <N>",
             "--seed <BUCKET:KEY=VALUE>",
             "--seed-file <FILE.json>",
-            "--fail <OP=ERROR[@N]>",
+            "--fail <OP[:BUCKET[/KEY]]=ERROR[@N]>",
             "--trace",
         ] {
             assert!(
@@ -185,7 +185,7 @@ fn each_option_round_trips_through_build_and_config() {
         key: key.into(),
         value: value.to_vec(),
     };
-    let fault = |op, nth, error| Fault { op, nth, error };
+    let fault = Fault::new;
 
     let cases: Vec<(Vec<&str>, Config)> = vec![
         (
@@ -318,11 +318,24 @@ fn each_option_round_trips_through_build_and_config() {
                 "get=other:mail me@example.com",
                 "--fail",
                 "delete-many=other:a@b@7",
+                "--fail",
+                "get:users=access-denied",
+                "--fail",
+                "get:*/session:42=other:gone",
             ],
             Config {
+                // Faults on one call first, then those on one key, then on one bucket.
                 faults: vec![
                     fault(Op::Set, Some(2), ErrorCase::AccessDenied),
                     fault(Op::DeleteMany, Some(7), ErrorCase::Other("a@b".into())),
+                    Fault {
+                        key: Some("session:42".into()),
+                        ..fault(Op::Get, None, ErrorCase::Other("gone".into()))
+                    },
+                    Fault {
+                        bucket: Some("users".into()),
+                        ..fault(Op::Get, None, ErrorCase::AccessDenied)
+                    },
                     fault(Op::Open, None, ErrorCase::NoSuchStore),
                     fault(
                         Op::Get,
@@ -527,13 +540,13 @@ fn refused(args: &[&str], expected: &[&str]) {
 
 #[test]
 fn bad_fail_values_are_refused() {
-    let option = "for '--fail <OP=ERROR[@N]>'";
+    let option = "for '--fail <OP[:BUCKET[/KEY]]=ERROR[@N]>'";
     refused(
         &["--fail", "get"],
         &[
             "invalid value 'get'",
             option,
-            "expected OP=ERROR[@N], like `get=access-denied`",
+            "expected OP[:BUCKET[/KEY]]=ERROR[@N], like `get=access-denied`",
         ],
     );
     refused(
@@ -1014,11 +1027,11 @@ fn plug_reports_the_drafts_and_bakes_into_the_nested_virt() {
                 key: "k".into(),
                 value: b"v".to_vec()
             }],
-            faults: vec![Fault {
-                op: Op::Swap,
-                nth: Some(1),
-                error: ErrorCase::Other("conflict".into())
-            }],
+            faults: vec![Fault::new(
+                Op::Swap,
+                Some(1),
+                ErrorCase::Other("conflict".into())
+            )],
             ..Config::default()
         })
     );
@@ -1076,6 +1089,61 @@ fn plug_composes_the_real_example_app() {
     assert_eq!(json["seeds"], json!({"": {"alice": "41"}}));
     assert_eq!(json["max-keys"], json!(100));
     assert_eq!(json["trace"], json!(true));
+}
+
+/// The top-level export names of `component`.
+fn exports(component: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => names.extend(
+                reader
+                    .into_iter()
+                    .map(|export| export.unwrap().name.full_name().into_owned()),
+            ),
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `--control` adds the control interface to the plugged app's exports, with the configuration
+/// baked in as without it; without `--control` the app exports only what it did.
+#[test]
+fn plug_exports_the_control_interface_only_with_control() {
+    let dir = scratch();
+    let plain = dir.path().join("plain.wasm");
+    let control = dir.path().join("control.wasm");
+    for (out, extra) in [(&plain, None), (&control, Some("--control"))] {
+        kv().arg("plug")
+            .arg(COUNTER)
+            .arg("-o")
+            .arg(out)
+            .args(["--seed", ":alice=41"])
+            .args(extra)
+            .assert()
+            .success();
+    }
+    let (plain, control) = (read(&plain), read(&control));
+    assert_eq!(exports(&plain), ["wasi:cli/run@0.2.0"]);
+    assert_eq!(
+        exports(&control),
+        ["wasi:cli/run@0.2.0", "keyvalue-virt:control/control@0.1.0"]
+    );
+    assert!(keyvalue_imports(&control).unwrap().is_empty());
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&control)
+        .expect("the plugged app validates");
+    for file in [&plain, &control] {
+        assert_eq!(
+            bake::read(file).unwrap().map(|config| config.seeds.len()),
+            Some(1)
+        );
+    }
 }
 
 /// An app built against draft2 in the shape Spin ships (upstream's open PR #55) is plugged with the

@@ -28,54 +28,66 @@ pub const PAGE_BYTES: usize = 1 << 20;
 
 /// Opens the bucket named `identifier`.
 pub fn open(identifier: &str) -> Result<Bucket, Error> {
-    Call::begin(Op::Open, identifier, Target::Bucket)?.run(|config| {
+    let name: Rc<str> = identifier.into();
+    Call::begin(Op::Open, &name, Target::Bucket)?.run(|config| {
         policy::check_bucket(config, identifier)?;
         seed(config)?;
         Ok(Bucket {
             ops: backend_open(config, identifier)?,
-            name: identifier.into(),
+            name: name.clone(),
         })
     })
 }
 
-/// One operation in progress: the configuration in force and the operation's trace line.
+/// One operation in progress: the configuration in force, whether the checks let it run, its
+/// trace line and (with the control interface) its entry in the call log.
 struct Call {
-    op: Op,
     config: &'static Config,
+    admitted: Result<(), Error>,
     tracer: Tracer,
+    #[cfg(feature = "control")]
+    entry: crate::control::Entry,
 }
 
 impl Call {
-    /// Reads the configuration and starts the trace line of `op` on `bucket`.
+    /// Reads the configuration, starts the trace line of `op` on `bucket` and passes the
+    /// checks every operation passes first (see [`Call::admit`]).
     #[inline(always)]
-    fn begin(op: Op, bucket: &str, target: Target<'_>) -> Result<Call, Error> {
+    fn begin(op: Op, bucket: &Rc<str>, target: Target<'_>) -> Result<Call, Error> {
         let config = policy::config()?;
         Ok(Call {
-            op,
             config,
             tracer: Tracer::start(config, op, bucket, target),
+            #[cfg(feature = "control")]
+            entry: crate::control::start(op, bucket, target),
+            admitted: Call::admit(config, op, bucket, target),
         })
     }
 
-    /// Passes the checks every operation passes first (injected faults, then read-only mode),
-    /// does the `work`, and ends the trace line with its result.
+    /// Does the `work` if the checks let it, ends the trace line with its result and logs
+    /// the call.
     #[inline(always)]
     fn run<T: Outcome>(
         self,
         work: impl FnOnce(&'static Config) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let result = self.admit().and_then(|()| work(self.config));
+        let result = self.admitted.and_then(|()| work(self.config));
+        #[cfg(feature = "control")]
+        crate::control::finish(self.entry, &result);
         self.tracer.finish(result)
     }
 
-    /// Injected faults, then read-only mode; one copy for every operation.
-    fn admit(&self) -> Result<(), Error> {
-        policy::inject(self.config, self.op)?;
-        policy::check_write(self.config, self.op)
+    /// Injected faults (added through the control interface, then baked), then read-only
+    /// mode; one copy for every operation.
+    fn admit(config: &Config, op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
+        #[cfg(feature = "control")]
+        crate::control::inject(op, bucket, target)?;
+        policy::inject(config, op, bucket, target)?;
+        policy::check_write(config, op)
     }
 }
 
-fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
+pub(crate) fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
     match (config.backend, &config.dir) {
         (BackendKind::Memory, _) => Memory.open(identifier).map(AnyBucket::Memory),
         (BackendKind::Fs, None) => Err(Error::NoStoreDir),
@@ -96,12 +108,14 @@ fn backend_open(config: &Config, identifier: &str) -> Result<AnyBucket, Error> {
     }
 }
 
+local! {
+    // Whether this instance has stored the seeds.
+    static SEEDED: Cell<bool> = Cell::new(false);
+}
+
 /// Stores the configured seeds, once per instance, under keys that have never held a value
 /// (a deleted seed stays deleted; see [`BucketOps::create`]).
-fn seed(config: &Config) -> Result<(), Error> {
-    local! {
-        static SEEDED: Cell<bool> = Cell::new(false);
-    }
+pub(crate) fn seed(config: &Config) -> Result<(), Error> {
     if config.seeds.is_empty() || SEEDED.get() {
         return Ok(());
     }
@@ -165,11 +179,12 @@ impl Bucket {
 
     /// Stores `value` under `key`.
     pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
-        self.begin(Op::Set, Target::Key(&key))?.run(|config| {
-            policy::check_value(config, &key, value.len())?;
-            self.check_room_for(config, &key)?;
-            self.ops.set(key, value)
-        })
+        self.begin(Op::Set, Target::Write(&key, value.len()))?
+            .run(|config| {
+                policy::check_value(config, &key, value.len())?;
+                self.check_room_for(config, &key)?;
+                self.ops.set(key, value)
+            })
     }
 
     /// Removes `key`; a missing key is not an error.
@@ -257,7 +272,7 @@ impl Bucket {
     /// Each of `keys`, in order, with its value (`None` for a key that holds none); each
     /// draft's adapter shapes the result as its `get-many` returns it.
     pub fn get_many(&self, keys: Vec<String>) -> Result<Vec<Pair>, Error> {
-        self.begin(Op::GetMany, Target::Keys(keys.len()))?.run(|_| {
+        self.begin(Op::GetMany, Target::Keys(&keys))?.run(|_| {
             let values = self.ops.get_many(&keys)?;
             Ok(keys.into_iter().zip(values).collect())
         })
@@ -267,7 +282,7 @@ impl Bucket {
     /// batch with one value too large stores nothing; a batch that reaches `--max-keys` stores
     /// the pairs before the first key that does not fit (batches are not atomic).
     pub fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        self.begin(Op::SetMany, Target::Keys(pairs.len()))?
+        self.begin(Op::SetMany, Target::Pairs(&pairs))?
             .run(|config| {
                 for (key, value) in &pairs {
                     policy::check_value(config, key, value.len())?;
@@ -284,7 +299,7 @@ impl Bucket {
 
     /// Removes every key.
     pub fn delete_many(&self, keys: Vec<String>) -> Result<(), Error> {
-        self.begin(Op::DeleteMany, Target::Keys(keys.len()))?
+        self.begin(Op::DeleteMany, Target::Keys(&keys))?
             .run(|_| self.ops.delete_many(&keys))
     }
 
@@ -376,7 +391,7 @@ impl Cas {
     pub fn swap(&self, value: Vec<u8>) -> Result<bool, Error> {
         let bucket = &self.bucket;
         bucket
-            .begin(Op::Swap, Target::Key(&self.key))?
+            .begin(Op::Swap, Target::Write(&self.key, value.len()))?
             .run(|config| {
                 policy::check_value(config, &self.key, value.len())?;
                 bucket.check_room_for(config, &self.key)?;
@@ -402,12 +417,27 @@ impl Outcome for Page {
         let more = if self.next.is_some() { ", more" } else { "" };
         write!(f, " ({} keys{more})", self.keys.len())
     }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        let len = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+        crate::control::Returned::Page(len, self.next.is_some())
+    }
 }
 
 impl Outcome for Vec<Pair> {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let found = self.iter().filter(|(_, value)| value.is_some()).count();
         write!(f, " ({found} of {} found)", self.len())
+    }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        crate::control::Returned::Values(
+            self.iter()
+                .map(|(_, value)| value.as_ref().map(|value| value.len() as u64))
+                .collect(),
+        )
     }
 }
 

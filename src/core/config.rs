@@ -198,16 +198,35 @@ impl core::fmt::Display for ErrorCase {
     }
 }
 
-/// An injected failure: calls of `op` fail with `error`.
+/// An injected failure: calls of `op` (on `bucket` and naming `key`, when given) fail with
+/// `error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// The operation that fails.
     pub op: Op,
-    /// Only the `nth` call of `op` (counting from 1 over the instance's life) fails; every call
-    /// fails when `None`.
+    /// Only the `nth` call that the fault matches (counting from 1 over the instance's life)
+    /// fails; every call it matches fails when `None`.
     pub nth: Option<u64>,
     /// What the failing call returns.
     pub error: ErrorCase,
+    /// Only calls on this bucket match; any bucket when `None`.
+    pub bucket: Option<String>,
+    /// Only calls that name this key match (a batch: any of its keys); any call when `None`.
+    /// Calls that name no key (`open`, `list-keys`) never match a fault with a key.
+    pub key: Option<String>,
+}
+
+impl Fault {
+    /// A fault on every call of `op`, or only the `nth`, in any bucket and for any key.
+    pub fn new(op: Op, nth: Option<u64>, error: ErrorCase) -> Fault {
+        Fault {
+            op,
+            nth,
+            error,
+            bucket: None,
+            key: None,
+        }
+    }
 }
 
 /// A key-value pair the store holds before the application runs.
@@ -505,6 +524,8 @@ impl Config {
                     put_bytes(out, message.as_bytes());
                 }
             }
+            put_opt_str(out, fault.bucket.as_deref());
+            put_opt_str(out, fault.key.as_deref());
         });
         put_list(&mut out, &self.seeds, |out, seed| {
             put_bytes(out, seed.bucket.as_bytes());
@@ -568,7 +589,13 @@ impl Config {
                     2 => ErrorCase::Other(r.string()?),
                     _ => return Err("unknown fault error"),
                 };
-                Ok(Fault { op, nth, error })
+                Ok(Fault {
+                    op,
+                    nth,
+                    error,
+                    bucket: r.opt_string()?,
+                    key: r.opt_string()?,
+                })
             })?,
             seeds: r.list(|r| {
                 Ok(Seed {
@@ -729,19 +756,14 @@ mod tests {
             trace: true,
             faults: vec![
                 Fault {
-                    op: Op::Get,
-                    nth: Some(3),
-                    error: ErrorCase::Other("boom".into()),
+                    bucket: Some("b".into()),
+                    key: Some("k=@[]".into()),
+                    ..Fault::new(Op::Get, Some(3), ErrorCase::Other("boom".into()))
                 },
+                Fault::new(Op::DeleteMany, None, ErrorCase::AccessDenied),
                 Fault {
-                    op: Op::DeleteMany,
-                    nth: None,
-                    error: ErrorCase::AccessDenied,
-                },
-                Fault {
-                    op: Op::Open,
-                    nth: None,
-                    error: ErrorCase::NoSuchStore,
+                    bucket: Some(String::new()),
+                    ..Fault::new(Op::Open, None, ErrorCase::NoSuchStore)
                 },
             ],
             seeds: vec![Seed {

@@ -9,7 +9,9 @@
 //! - [`policy`]: the baked configuration applied around every operation (faults, allow and
 //!   deny lists, limits, trace), read from the component's data by `baked`;
 //! - [`backend`]: where the data lives, behind the [`backend::BucketOps`] trait;
-//! - [`config`], [`cursor`] and [`error`]: the formats and types the layers share.
+//! - [`config`], [`cursor`] and [`error`]: the formats and types the layers share;
+//! - `control` (feature `control`): the call log, faults added at run time and direct access
+//!   to the data, behind the control interface.
 
 //!
 //! In the component the crate runs without std (`alloc` only), so that the component imports
@@ -28,6 +30,8 @@ pub mod backend;
 mod baked;
 pub mod bucket;
 pub mod config;
+#[cfg(feature = "control")]
+pub mod control;
 pub mod cursor;
 pub mod error;
 mod local;

@@ -51,6 +51,8 @@ impl<T> Local<T> {
     }
 
     /// Runs `f` on the value, like `LocalKey::with`.
+    // The accessors mirror `LocalKey`'s; not every build calls each.
+    #[allow(dead_code)]
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.0)
     }

@@ -1,10 +1,10 @@
 //! What the baked configuration adds around every operation: injected faults, the bucket
 //! allow and deny lists, read-only mode, size and key limits, seeding and the trace.
 
-use core::cell::Cell;
+use core::cell::RefCell;
 use core::fmt;
 
-use crate::config::{Config, Op};
+use crate::config::{Config, Fault, Op};
 use crate::error::{Error, ShortKey};
 use crate::local::local;
 use crate::prelude::*;
@@ -15,29 +15,68 @@ pub fn config() -> Result<&'static Config, Error> {
 }
 
 local! {
-    // How often each operation has been called in this instance, for `--fail OP=ERROR@N`.
-    static CALLS: [Cell<u64>; Op::ALL.len()] = [const { Cell::new(0) }; Op::ALL.len()];
+    // How many calls each baked fault has matched in this instance, for `--fail ...@N`
+    // (allocated on the first call that meets a fault).
+    static MATCHED: RefCell<Vec<u64>> = RefCell::new(Vec::new());
 }
 
-/// Counts a call of `op` and returns the error of a fault that fires on it.
-pub fn inject(config: &Config, op: Op) -> Result<(), Error> {
+/// Counts the call of `op` on `bucket` naming `target` against every baked fault it matches,
+/// and returns the error of the first fault that fires on it.
+pub fn inject(config: &Config, op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
     if config.faults.is_empty() {
         return Ok(());
     }
-    let index = op.index();
-    let call = CALLS.with(|calls| {
-        let n = calls[index].get().saturating_add(1);
-        calls[index].set(n);
-        n
-    });
-    match config
-        .faults
-        .iter()
-        .find(|f| f.op == op && f.nth.is_none_or(|nth| nth == call))
-    {
+    inject_baked(config, op, bucket, target)
+}
+
+#[inline(never)]
+fn inject_baked(config: &Config, op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
+    MATCHED.with_borrow_mut(|matched| {
+        matched.resize(config.faults.len(), 0);
+        fire(
+            config.faults.iter().zip(matched.iter_mut()),
+            op,
+            bucket,
+            target,
+        )
+    })
+}
+
+/// Counts the call against each of `faults` it matches (each fault with its count of matched
+/// calls), and returns the error of the first that fires.
+pub fn fire<'f>(
+    faults: impl Iterator<Item = (&'f Fault, &'f mut u64)>,
+    op: Op,
+    bucket: &str,
+    target: Target<'_>,
+) -> Result<(), Error> {
+    let mut fired = None;
+    for (fault, count) in faults {
+        if !matches(fault, op, bucket, target) {
+            continue;
+        }
+        *count = count.saturating_add(1);
+        if fired.is_none() && fault.nth.is_none_or(|nth| nth == *count) {
+            fired = Some(fault);
+        }
+    }
+    match fired {
         None => Ok(()),
         Some(fault) => Err(fault.error.clone().into()),
     }
+}
+
+/// Whether `fault` applies to a call of `op` on `bucket` naming `target`.
+fn matches(fault: &Fault, op: Op, bucket: &str, target: Target<'_>) -> bool {
+    fault.op == op
+        && fault.bucket.as_deref().is_none_or(|b| b == bucket)
+        && fault.key.as_deref().is_none_or(|key| target.names(key))
+}
+
+/// Forgets how many calls the baked faults have matched (the control interface's `reset`).
+#[cfg(feature = "control")]
+pub fn restart_faults() {
+    MATCHED.with_borrow_mut(Vec::clear);
 }
 
 /// Refuses a bucket that the allow and deny lists keep closed.
@@ -73,14 +112,34 @@ pub fn check_value(config: &Config, key: &str, len: usize) -> Result<(), Error> 
     }
 }
 
-/// What an operation acted on, for the trace.
+/// What an operation acted on, for faults, the trace and the call log.
+#[derive(Clone, Copy)]
 pub enum Target<'a> {
     /// The bucket as a whole.
     Bucket,
     /// One key.
     Key(&'a str),
+    /// One key, written with a value of this many bytes (the size is for the call log).
+    Write(
+        &'a str,
+        #[cfg_attr(not(feature = "control"), allow(dead_code))] usize,
+    ),
     /// Several keys.
-    Keys(usize),
+    Keys(&'a [String]),
+    /// Several keys, written with their values.
+    Pairs(&'a [(String, Vec<u8>)]),
+}
+
+impl Target<'_> {
+    /// Whether the operation names `key` (a batch: among its keys).
+    pub fn names(&self, key: &str) -> bool {
+        match *self {
+            Target::Bucket => false,
+            Target::Key(k) | Target::Write(k, _) => k == key,
+            Target::Keys(keys) => keys.iter().any(|k| k == key),
+            Target::Pairs(pairs) => pairs.iter().any(|(k, _)| k == key),
+        }
+    }
 }
 
 /// Writes one trace line per operation, `keyvalue-virt: OP bucket="B" key="K" -> RESULT`, when
@@ -116,8 +175,11 @@ fn start_line(op: Op, bucket: &str, target: Target<'_>) -> String {
     let mut line = format!("keyvalue-virt: {} bucket={}", op.name(), ShortKey(bucket));
     match target {
         Target::Bucket => {}
-        Target::Key(key) => line.push_str(&format!(" key={}", ShortKey(key))),
-        Target::Keys(n) => line.push_str(&format!(" keys={n}")),
+        Target::Key(key) | Target::Write(key, _) => {
+            line.push_str(&format!(" key={}", ShortKey(key)))
+        }
+        Target::Keys(keys) => line.push_str(&format!(" keys={}", keys.len())),
+        Target::Pairs(pairs) => line.push_str(&format!(" keys={}", pairs.len())),
     }
     line
 }
@@ -137,6 +199,12 @@ fn write_line(mut line: String, result: Result<&dyn Outcome, &Error>) {
 pub trait Outcome {
     /// Writes what follows `ok` (nothing, or a space and a summary).
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// What the call log records of the result.
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        crate::control::Returned::Ok
+    }
 }
 
 struct Shown<'a, T: ?Sized>(&'a T);
@@ -157,6 +225,11 @@ impl Outcome for bool {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {self}")
     }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        crate::control::Returned::Flag(*self)
+    }
 }
 
 impl Outcome for Option<Vec<u8>> {
@@ -166,16 +239,37 @@ impl Outcome for Option<Vec<u8>> {
             Some(value) => write!(f, " ({} bytes)", value.len()),
         }
     }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        match self {
+            None => crate::control::Returned::None,
+            Some(value) => crate::control::Returned::Value(value.len() as u64),
+        }
+    }
 }
 
 impl Outcome for u64 {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {self}")
     }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        match i64::try_from(*self) {
+            Ok(n) => crate::control::Returned::Number(n),
+            Err(_) => crate::control::Returned::BigNumber(*self),
+        }
+    }
 }
 
 impl Outcome for i64 {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {self}")
+    }
+
+    #[cfg(feature = "control")]
+    fn returned(&self) -> crate::control::Returned {
+        crate::control::Returned::Number(*self)
     }
 }

@@ -143,7 +143,7 @@ pub(crate) fn seed(bucket: &str, key: &str, value: impl Into<Vec<u8>>) -> Seed {
 }
 
 pub(crate) fn fault(op: Op, nth: Option<u64>, error: ErrorCase) -> Fault {
-    Fault { op, nth, error }
+    Fault::new(op, nth, error)
 }
 
 pub(crate) fn other(message: &str) -> ErrorCase {

@@ -8,7 +8,8 @@ use clap::Args;
 use keyvalue_virt_compose::bake::BakeError;
 use keyvalue_virt_compose::config::{BackendKind, Config};
 use keyvalue_virt_compose::{
-    KEYVALUE_PREFIX, PlugError, Shape, bake, exports, keyvalue_imports, shape_for, virt_in,
+    KEYVALUE_PREFIX, PlugError, Shape, bake, control_virt_in, exports, keyvalue_imports, shape_for,
+    virt_in,
 };
 
 use super::options::ConfigArgs;
@@ -38,7 +39,10 @@ Examples:
 
   # A test double: read-only fixture data, the 3rd `get` fails, every call traced to stderr
   keyvalue-virt plug app.wasm -o app-test.wasm --read-only --seed-file fixture.json \\
-      --fail 'get=other:disk full@3' --trace";
+      --fail 'get=other:disk full@3' --trace
+
+  # A live test double: the plugged app also exports keyvalue-virt:control/control
+  keyvalue-virt plug app.wasm -o app-test.wasm --control --seed ':alice=41'";
 
 /// The help of `config` after its options.
 pub const CONFIG_EXAMPLES: &str = "\
@@ -85,6 +89,16 @@ pub struct PlugArgs {
     /// Print only warnings and errors, not what the app imports, what was written or the notes
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also export keyvalue-virt's control interface from the plugged app
+    ///
+    /// The plugged app then exports `keyvalue-virt:control/control@0.1.0` next to its own
+    /// exports: a test that instantiates it reads and writes the store, reads the log of the
+    /// app's calls and injects faults while the app runs (see `wit/control/control.wit`).
+    /// The control build carries every backend, so the plugged app may import wasi:filesystem
+    /// and wasi:sockets (unused with the memory backend); without --control, nothing changes.
+    #[arg(long)]
+    pub control: bool,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -161,8 +175,17 @@ pub fn plug(args: PlugArgs) -> Result<()> {
             shape.describe()
         );
     }
-    let (virt, baked) = configured_virt(&config, shape)?;
-    let composed = match keyvalue_virt_compose::plug(&app, &virt) {
+    let (virt, baked) = if args.control {
+        bake_into(control_virt_in(shape), &config)?
+    } else {
+        configured_virt(&config, shape)?
+    };
+    let plugged = if args.control {
+        keyvalue_virt_compose::plug_control(&app, &virt)
+    } else {
+        keyvalue_virt_compose::plug(&app, &virt)
+    };
+    let composed = match plugged {
         Ok(composed) => composed,
         Err(error) => {
             if let (Some(forced), PlugError::Wire { .. }) = (args.shape, &error)
@@ -313,7 +336,11 @@ pub fn no_virt_inside(path: &Path, component: &[u8]) -> anyhow::Error {
 /// The shipped component of `shape` with `config` baked in, and whether anything was baked: a
 /// configuration equal to the defaults leaves the component as shipped.
 fn configured_virt(config: &Config, shape: Shape) -> Result<(Vec<u8>, bool)> {
-    let shipped = virt_in(config, shape);
+    bake_into(virt_in(config, shape), config)
+}
+
+/// `shipped` with `config` baked in, and whether anything was baked.
+fn bake_into(shipped: &[u8], config: &Config) -> Result<(Vec<u8>, bool)> {
     if *config == Config::default() {
         return Ok((shipped.to_vec(), false));
     }

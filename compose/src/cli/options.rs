@@ -127,10 +127,20 @@ pub struct ConfigArgs {
     ///
     /// OP is one of open, get, set, delete, exists, list-keys, increment, cas-new,
     /// cas-current, swap, get-many, set-many, delete-many. ERROR is `no-such-store`,
-    /// `access-denied` or `other:MESSAGE`. `@N` (N ≥ 1) makes only the Nth call of OP in the
-    /// instance fail; it is read only if what follows the last `@` is all digits, so a
-    /// MESSAGE may contain `@`. Example: `--fail 'get=other:disk full@3'`.
-    #[arg(long = "fail", value_name = "OP=ERROR[@N]", value_parser = parse_fault)]
+    /// `access-denied` or `other:MESSAGE`. `@N` (N ≥ 1) makes only the Nth call that the
+    /// fault matches in the instance fail; it is read only if what follows the last `@` is all
+    /// digits, so a MESSAGE may contain `@`. Example: `--fail 'get=other:disk full@3'`.
+    ///
+    /// `OP:BUCKET` limits the fault to calls on BUCKET (`OP:` is the empty bucket), and
+    /// `OP:BUCKET/KEY` to calls that name KEY too (a batch: among its keys); `*` as BUCKET
+    /// means any bucket. Write `%25` for `%` and `%3D` for `=` in BUCKET and KEY, `%2F` for
+    /// `/` in BUCKET, and `%2A` for a bucket named `*`. Example: `--fail
+    /// 'get:*/session:42=other:boom'`.
+    #[arg(
+        long = "fail",
+        value_name = "OP[:BUCKET[/KEY]]=ERROR[@N]",
+        value_parser = parse_fault
+    )]
     pub faults: Vec<Fault>,
 
     /// Write one line per operation to the app's stderr
@@ -395,14 +405,17 @@ fn check_seeds(config: &Config, seeds: &[(Seed, Origin)]) -> Result<()> {
     Ok(())
 }
 
-/// Puts the faults for one call (`@N`) before those for every call, since the first fault that
-/// matches a call wins; refuses two faults for the same calls of the same operation.
+/// Puts the faults for one call (`@N`) before those for every call, and faults on a key or a
+/// bucket before wider ones, since the first fault that fires on a call wins; refuses two
+/// faults for the same calls of the same operation.
 fn order_faults(faults: &[Fault]) -> Result<Vec<Fault>> {
     for (i, fault) in faults.iter().enumerate() {
-        if let Some(other) = faults[..i]
-            .iter()
-            .find(|other| other.op == fault.op && other.nth == fault.nth)
-        {
+        if let Some(other) = faults[..i].iter().find(|other| {
+            other.op == fault.op
+                && other.nth == fault.nth
+                && other.bucket == fault.bucket
+                && other.key == fault.key
+        }) {
             bail!(
                 "--fail `{}` and --fail `{}` both decide the same calls of `{}`; keep one of \
                  the two",
@@ -412,21 +425,73 @@ fn order_faults(faults: &[Fault]) -> Result<Vec<Fault>> {
             );
         }
     }
-    let (mut ordered, every): (Vec<Fault>, Vec<Fault>) = faults
-        .iter()
-        .cloned()
-        .partition(|fault| fault.nth.is_some());
-    ordered.extend(every);
+    let mut ordered = faults.to_vec();
+    // A stable sort keeps the order given among equally specific faults.
+    ordered.sort_by_key(|fault| {
+        (
+            fault.nth.is_none(),
+            fault.key.is_none(),
+            fault.bucket.is_none(),
+        )
+    });
     Ok(ordered)
 }
 
 /// How `fault` is written as a `--fail` value.
 pub fn fault_spelling(fault: &Fault) -> String {
-    let (op, error) = (fault.op.name(), &fault.error);
+    let mut op = fault.op.name().to_owned();
+    match (&fault.bucket, &fault.key) {
+        (None, None) => {}
+        (bucket, key) => {
+            op.push(':');
+            match bucket {
+                None => op.push('*'),
+                Some(bucket) if bucket == "*" => op.push_str("%2A"),
+                Some(bucket) => op.push_str(&escape(bucket, "%=/")),
+            }
+            if let Some(key) = key {
+                op.push('/');
+                op.push_str(&escape(key, "%="));
+            }
+        }
+    }
+    let error = &fault.error;
     match fault.nth {
         Some(nth) => format!("{op}={error}@{nth}"),
         None => format!("{op}={error}"),
     }
+}
+
+/// `text` with each of `special` written as `%XX`.
+fn escape(text: &str, special: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if special.contains(c) {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with each `%XX` decoded; `None` for a `%` not followed by two hex digits or bytes
+/// that are not UTF-8.
+fn unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn dedup(names: &[String]) -> Vec<String> {
@@ -466,12 +531,36 @@ fn op_list() -> String {
     Op::ALL.map(Op::name).join(", ")
 }
 
-/// Parses `--fail OP=ERROR[@N]`.
+/// Parses `--fail OP[:BUCKET[/KEY]]=ERROR[@N]`.
 pub fn parse_fault(value: &str) -> Result<Fault, String> {
     let Some((op, error)) = value.split_once('=') else {
         return Err(
-            "expected OP=ERROR[@N], like `get=access-denied` or `set=other:disk full@3`".into(),
+            "expected OP[:BUCKET[/KEY]]=ERROR[@N], like `get=access-denied`, \
+                    `set=other:disk full@3` or `get:*/session:42=other:boom`"
+                .into(),
         );
+    };
+    let (op, bucket, key) = match op.split_once(':') {
+        None => (op, None, None),
+        Some((op, scope)) => {
+            let (bucket, key) = match scope.split_once('/') {
+                Some((bucket, key)) => (bucket, Some(key)),
+                None => (scope, None),
+            };
+            let decode = |text: &str| {
+                unescape(text).ok_or_else(|| {
+                    format!(
+                        "`{text}` in --fail `{value}` has a `%` that is not followed by two hex \
+                         digits of UTF-8: write `%25` for `%`"
+                    )
+                })
+            };
+            let bucket = match bucket {
+                "*" => None,
+                bucket => Some(decode(bucket)?),
+            };
+            (op, bucket, key.map(decode).transpose()?)
+        }
     };
     let op = Op::from_name(op)
         .ok_or_else(|| format!("unknown operation `{op}`; OP is one of {}", op_list()))?;
@@ -491,7 +580,13 @@ pub fn parse_fault(value: &str) -> Result<Fault, String> {
     };
     let error = ErrorCase::from_name(error)
         .ok_or_else(|| format!("ERROR must be {}, not `{error}`", ErrorCase::SYNTAX))?;
-    Ok(Fault { op, nth, error })
+    Ok(Fault {
+        op,
+        nth,
+        error,
+        bucket,
+        key,
+    })
 }
 
 /// Parses `--seed BUCKET:KEY=VALUE`.
@@ -617,7 +712,35 @@ mod tests {
     use super::*;
 
     fn fault(op: Op, nth: Option<u64>, error: ErrorCase) -> Fault {
-        Fault { op, nth, error }
+        Fault::new(op, nth, error)
+    }
+
+    #[test]
+    fn fail_reads_a_bucket_and_a_key_and_spells_them_back() {
+        let scoped = |bucket: Option<&str>, key: Option<&str>| Fault {
+            bucket: bucket.map(Into::into),
+            key: key.map(Into::into),
+            ..fault(Op::Get, None, ErrorCase::Other("boom".into()))
+        };
+        for (spelled, expected) in [
+            (
+                "get:*/session:42=other:boom",
+                scoped(None, Some("session:42")),
+            ),
+            ("get:users=other:boom", scoped(Some("users"), None)),
+            ("get:=other:boom", scoped(Some(""), None)),
+            ("get:/=other:boom", scoped(Some(""), Some(""))),
+            (
+                "get:%2A/a%3Db%25=other:boom",
+                scoped(Some("*"), Some("a=b%")),
+            ),
+            ("get:a%2Fb/c/d=other:boom", scoped(Some("a/b"), Some("c/d"))),
+        ] {
+            assert_eq!(parse_fault(spelled), Ok(expected.clone()), "{spelled}");
+            assert_eq!(fault_spelling(&expected), spelled);
+        }
+        let error = parse_fault("get:50%/k=other:x").unwrap_err();
+        assert!(error.contains("write `%25` for `%`"), "{error}");
     }
 
     #[test]
@@ -681,8 +804,8 @@ mod tests {
     #[test]
     fn fail_rejects_bad_forms_with_the_fix() {
         let cases = [
-            ("get", "expected OP=ERROR[@N]"),
-            ("", "expected OP=ERROR[@N]"),
+            ("get", "expected OP[:BUCKET[/KEY]]=ERROR[@N]"),
+            ("", "expected OP[:BUCKET[/KEY]]=ERROR[@N]"),
             (
                 "frob=access-denied",
                 "unknown operation `frob`; OP is one of open, get",

@@ -145,12 +145,22 @@ pub fn json(baked: Option<&Config>) -> Value {
                 ErrorCase::Other(message) => Some(message.as_str()),
                 ErrorCase::NoSuchStore | ErrorCase::AccessDenied => None,
             };
-            json!({
+            let mut value = json!({
                 "op": fault.op.name(),
                 "error": fault.error.name(),
                 "message": message,
                 "call": fault.nth,
-            })
+            });
+            // Only where given, so that unscoped faults print as they always have.
+            if let Some(object) = value.as_object_mut() {
+                if let Some(bucket) = &fault.bucket {
+                    object.insert("bucket".into(), json!(bucket));
+                }
+                if let Some(key) = &fault.key {
+                    object.insert("key".into(), json!(key));
+                }
+            }
+            value
         })
         .collect();
     let mut value = json!({
@@ -250,16 +260,8 @@ mod tests {
             max_keys: Some(10),
             trace: true,
             faults: vec![
-                Fault {
-                    op: Op::Get,
-                    nth: Some(3),
-                    error: ErrorCase::Other("disk full".into()),
-                },
-                Fault {
-                    op: Op::Open,
-                    nth: None,
-                    error: ErrorCase::NoSuchStore,
-                },
+                Fault::new(Op::Get, Some(3), ErrorCase::Other("disk full".into())),
+                Fault::new(Op::Open, None, ErrorCase::NoSuchStore),
             ],
             seeds: vec![
                 Seed {

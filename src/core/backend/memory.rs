@@ -47,6 +47,20 @@ impl Backend for Memory {
     }
 }
 
+impl Memory {
+    /// The buckets that hold at least one key (for the control interface).
+    #[cfg(feature = "control")]
+    pub fn buckets() -> Vec<String> {
+        BUCKETS.with_borrow(|buckets| {
+            buckets
+                .iter()
+                .filter(|(_, bucket)| !bucket.0.borrow().index.is_empty())
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+    }
+}
+
 /// A handle to one in-memory bucket; clones share the data.
 #[derive(Clone)]
 pub struct Bucket(Rc<RefCell<Table>>);
