@@ -139,13 +139,54 @@ pub fn swap_after_delete_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// An `increment` after `cas.new` makes the swap fail.
+/// An `increment` of a missing key after `cas.new` (which creates the key) makes the swap fail.
 pub fn swap_after_increment_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
     let bucket: B = ctx.open(BUCKET)?;
     let key = ctx.fresh("cas-increment");
     let cas = new_cas(&bucket, &key)?;
     call("rival increment", bucket.increment(&key, 1))?;
     swap_failed::<B>("increment after cas.new", cas, b"mine")?;
+    let _ = bucket.delete(&key);
+    Ok(())
+}
+
+/// An `increment` of a key that holds a counter, after `cas.new`, makes the swap fail and store
+/// nothing; the handle it returns reads the new count and swaps. (An increment of a missing key
+/// creates it, which a store may track on another path than an increment of an existing one.)
+pub fn swap_after_increment_of_counter_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
+    let bucket: B = ctx.open(BUCKET)?;
+    let key = ctx.fresh("cas-counter-increment");
+    let start = call(
+        &format!("increment({}, 5)", clip(&key)),
+        bucket.increment(&key, 5),
+    )?;
+    let cas = new_cas(&bucket, &key)?;
+    let now = call("rival increment", bucket.increment(&key, 1))?;
+    ensure(now == start + 1, || {
+        format!(
+            "rival increment({}, 1): expected {}, got {now}",
+            clip(&key),
+            start + 1
+        )
+    })?;
+    // The counter as stored, whatever form the store gives it.
+    let stored = call(&format!("get({})", clip(&key)), bucket.get(&key))?;
+    let fresh = swap_failed::<B>(
+        "increment of an existing counter after cas.new",
+        cas,
+        b"mine",
+    )?;
+    let after = call(&format!("get({})", clip(&key)), bucket.get(&key))?;
+    ensure(after == stored, || {
+        format!(
+            "after the failed swap: get returned {}, expected {} (the swap stored?)",
+            crate::report::option_bytes(after.as_deref()),
+            crate::report::option_bytes(stored.as_deref())
+        )
+    })?;
+    expect_current::<B>("the handle cas-failed returned", &fresh, stored.as_deref())?;
+    swap_stored::<B>("retry with the handle cas-failed returned", fresh, b"mine")?;
+    holds(&bucket, &key, b"mine")?;
     let _ = bucket.delete(&key);
     Ok(())
 }
@@ -245,8 +286,8 @@ pub fn other_keys_do_not_conflict<B: KvCas>(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// A counter incremented 100 times by CAS retry loops, with a rival `increment` before every
-/// tenth swap, ends at exactly 110.
+/// A counter incremented 100 times by CAS retry loops, with a rival write before every tenth
+/// swap (a `set` of the next count, as text), ends at exactly 110.
 pub fn retry_loop<B: KvCas>(ctx: &Ctx) -> Outcome {
     let bucket: B = ctx.open(BUCKET)?;
     let key = ctx.fresh("cas-counter");
