@@ -320,7 +320,7 @@ fn wasmtime_host_store_passes_all_but_the_checks_the_readme_names() {
     assert!(
         results["list.pages-bounded"]
             .1
-            .contains("one page of 2048 keys carries"),
+            .contains("one page of 1024 keys carries"),
         "{}",
         results["list.pages-bounded"].1
     );

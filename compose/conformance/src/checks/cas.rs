@@ -286,6 +286,35 @@ pub fn other_keys_do_not_conflict<B: KvCas>(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
+/// Handles are independent: of two handles on one key, dropping one leaves the other able to
+/// swap, and dropping handles on one key leaves a handle on another key able to swap (a store
+/// that counts the handles of a key, to know when to stop tracking it, must count right).
+pub fn handles_are_independent<B: KvCas>(ctx: &Ctx) -> Outcome {
+    let bucket: B = ctx.open(BUCKET)?;
+    let a = ctx.fresh("cas-handles-a");
+    let b = ctx.fresh("cas-handles-b");
+    call(&format!("set({})", clip(&a)), bucket.set(&a, b"a1"))?;
+    call(&format!("set({})", clip(&b)), bucket.set(&b, b"b1"))?;
+    let first = new_cas(&bucket, &a)?;
+    let second = new_cas(&bucket, &a)?;
+    let other = new_cas(&bucket, &b)?;
+    drop(first);
+    swap_stored::<B>(
+        "the second of two handles on a key, after the first was dropped",
+        second,
+        b"a2",
+    )?;
+    holds(&bucket, &a, b"a2")?;
+    swap_stored::<B>(
+        "a handle on another key, after both handles on the first were dropped",
+        other,
+        b"b2",
+    )?;
+    holds(&bucket, &b, b"b2")?;
+    let _ = bucket.delete_many(&[a, b]);
+    Ok(())
+}
+
 /// A counter incremented 100 times by CAS retry loops, with a rival write before every tenth
 /// swap (a `set` of the next count, as text), ends at exactly 110.
 pub fn retry_loop<B: KvCas>(ctx: &Ctx) -> Outcome {

@@ -89,12 +89,12 @@ fn common<B: KvBucket>() -> Vec<Check> {
         "values.empty" => values::empty::<B>;
         "values.binary" => values::binary::<B>;
         "values.large" => values::large::<B>;
+        "list.ends-at-last-key" => list::ends_at_last_key::<B>;
         "list.empty-bucket" => list::empty_bucket::<B>;
         "list.walk-complete" => list::walk_complete::<B>;
         "list.walk-after-deletes" => list::walk_after_deletes::<B>;
         "list.walk-during-writes" => list::walk_during_writes::<B>;
         "list.pages-bounded" => list::pages_bounded::<B>;
-        "list.ends-at-last-key" => list::ends_at_last_key::<B>;
         "list.walk-large-keys" => list::walk_large_keys::<B>;
         "list.drain-walk" => list::drain_walk::<B>;
         "list.forged-cursor" => list::forged_cursor::<B>;
@@ -154,6 +154,7 @@ pub fn draft2_checks<B: KvCas>() -> Vec<Check> {
         "cas.same-value-rewritten" => cas::same_value_rewritten::<B>;
         "cas.created-and-deleted" => cas::created_and_deleted::<B>;
         "cas.other-keys-do-not-conflict" => cas::other_keys_do_not_conflict::<B>;
+        "cas.handles-are-independent" => cas::handles_are_independent::<B>;
         "cas.retry-loop" => cas::retry_loop::<B>;
     });
     list.extend(hostile::<B>());
