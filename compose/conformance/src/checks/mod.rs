@@ -89,6 +89,7 @@ fn common<B: KvBucket>() -> Vec<Check> {
         "values.empty" => values::empty::<B>;
         "values.binary" => values::binary::<B>;
         "values.large" => values::large::<B>;
+        "list.every-bucket-pages" => list::every_bucket_pages::<B>, BUCKETS;
         "list.ends-at-last-key" => list::ends_at_last_key::<B>;
         "list.empty-bucket" => list::empty_bucket::<B>;
         "list.walk-complete" => list::walk_complete::<B>;
