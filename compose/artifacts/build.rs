@@ -37,6 +37,12 @@ const BUILDS: [(&[&str], &str); 7] = [
     ),
 ];
 
+/// With this variable set to `1`, only the memory builds are made; the others ([`BUILDS`] with
+/// an I/O backend) become empty files, which fail loudly wherever they are used. For mutation
+/// testing (`.ci/mutants`), which rebuilds the component once per mutant and runs only the
+/// memory backend's tests.
+const MEMORY_ONLY: &str = "KEYVALUE_VIRT_ARTIFACTS_MEMORY_ONLY";
+
 /// The features that select a backend whose calls wait on I/O (see [`cargo_build`]).
 const IO_BACKENDS: [&str; 2] = ["fs", "redis"];
 
@@ -72,6 +78,8 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
+    println!("cargo:rerun-if-env-changed={MEMORY_ONLY}");
+    let memory_only = env::var_os(MEMORY_ONLY).is_some_and(|v| v == "1");
     check_target_installed();
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
@@ -129,6 +137,10 @@ fn main() {
     }
 
     for (features, file) in BUILDS {
+        if memory_only && features.iter().any(|f| IO_BACKENDS.contains(f)) {
+            write(&out_dir.join(file), "");
+            continue;
+        }
         cargo_build(&workspace, &target_dir, &[VIRT_PACKAGE], features);
         copy(&built.join(VIRT_ARTIFACT), &out_dir.join(file));
     }

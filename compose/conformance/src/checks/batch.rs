@@ -128,20 +128,32 @@ pub fn empty_lists<B: KvBucket>(ctx: &Ctx) -> Outcome {
 }
 
 /// `delete-many` removes each key given, skips missing ones and duplicates, and leaves the rest.
+/// Each list ends with a live key given only there, so that a loop that stops one key short
+/// shows: `[b, missing, b, c]`, then the one-key list `[d]`.
 pub fn delete_many<B: KvBucket>(ctx: &Ctx) -> Outcome {
     let bucket: B = ctx.open(BUCKET)?;
     let pairs = pairs(ctx, "delete-many", 6);
     call("set-many of 6 pairs", bucket.set_many(&pairs))?;
-    let doomed = vec![
+    let mut doomed = vec![
         pairs[1].0.clone(),
         ctx.fresh("delete-many-missing"),
-        pairs[2].0.clone(),
         pairs[1].0.clone(),
+        pairs[2].0.clone(),
     ];
     call(
-        "delete-many of 4 keys (one missing, one twice)",
+        "delete-many of 4 keys (one missing, one twice, a live one last)",
         bucket.delete_many(&doomed),
     )?;
+    for key in &doomed {
+        missing(&bucket, key).map_err(|e| format!("after delete-many of 4 keys: {e}"))?;
+    }
+    let last = pairs[3].0.clone();
+    call(
+        "delete-many of one live key",
+        bucket.delete_many(std::slice::from_ref(&last)),
+    )?;
+    missing(&bucket, &last).map_err(|e| format!("after delete-many of one key: {e}"))?;
+    doomed.push(last);
     for key in &doomed {
         missing(&bucket, key).map_err(|e| format!("after delete-many: {e}"))?;
     }

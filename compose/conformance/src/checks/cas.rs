@@ -139,13 +139,54 @@ pub fn swap_after_delete_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// An `increment` after `cas.new` makes the swap fail.
+/// An `increment` of a missing key after `cas.new` (which creates the key) makes the swap fail.
 pub fn swap_after_increment_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
     let bucket: B = ctx.open(BUCKET)?;
     let key = ctx.fresh("cas-increment");
     let cas = new_cas(&bucket, &key)?;
     call("rival increment", bucket.increment(&key, 1))?;
     swap_failed::<B>("increment after cas.new", cas, b"mine")?;
+    let _ = bucket.delete(&key);
+    Ok(())
+}
+
+/// An `increment` of a key that holds a counter, after `cas.new`, makes the swap fail and store
+/// nothing; the handle it returns reads the new count and swaps. (An increment of a missing key
+/// creates it, which a store may track on another path than an increment of an existing one.)
+pub fn swap_after_increment_of_counter_fails<B: KvCas>(ctx: &Ctx) -> Outcome {
+    let bucket: B = ctx.open(BUCKET)?;
+    let key = ctx.fresh("cas-counter-increment");
+    let start = call(
+        &format!("increment({}, 5)", clip(&key)),
+        bucket.increment(&key, 5),
+    )?;
+    let cas = new_cas(&bucket, &key)?;
+    let now = call("rival increment", bucket.increment(&key, 1))?;
+    ensure(now == start + 1, || {
+        format!(
+            "rival increment({}, 1): expected {}, got {now}",
+            clip(&key),
+            start + 1
+        )
+    })?;
+    // The counter as stored, whatever form the store gives it.
+    let stored = call(&format!("get({})", clip(&key)), bucket.get(&key))?;
+    let fresh = swap_failed::<B>(
+        "increment of an existing counter after cas.new",
+        cas,
+        b"mine",
+    )?;
+    let after = call(&format!("get({})", clip(&key)), bucket.get(&key))?;
+    ensure(after == stored, || {
+        format!(
+            "after the failed swap: get returned {}, expected {} (the swap stored?)",
+            crate::report::option_bytes(after.as_deref()),
+            crate::report::option_bytes(stored.as_deref())
+        )
+    })?;
+    expect_current::<B>("the handle cas-failed returned", &fresh, stored.as_deref())?;
+    swap_stored::<B>("retry with the handle cas-failed returned", fresh, b"mine")?;
+    holds(&bucket, &key, b"mine")?;
     let _ = bucket.delete(&key);
     Ok(())
 }
@@ -245,8 +286,37 @@ pub fn other_keys_do_not_conflict<B: KvCas>(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// A counter incremented 100 times by CAS retry loops, with a rival `increment` before every
-/// tenth swap, ends at exactly 110.
+/// Handles are independent: of two handles on one key, dropping one leaves the other able to
+/// swap, and dropping handles on one key leaves a handle on another key able to swap (a store
+/// that counts the handles of a key, to know when to stop tracking it, must count right).
+pub fn handles_are_independent<B: KvCas>(ctx: &Ctx) -> Outcome {
+    let bucket: B = ctx.open(BUCKET)?;
+    let a = ctx.fresh("cas-handles-a");
+    let b = ctx.fresh("cas-handles-b");
+    call(&format!("set({})", clip(&a)), bucket.set(&a, b"a1"))?;
+    call(&format!("set({})", clip(&b)), bucket.set(&b, b"b1"))?;
+    let first = new_cas(&bucket, &a)?;
+    let second = new_cas(&bucket, &a)?;
+    let other = new_cas(&bucket, &b)?;
+    drop(first);
+    swap_stored::<B>(
+        "the second of two handles on a key, after the first was dropped",
+        second,
+        b"a2",
+    )?;
+    holds(&bucket, &a, b"a2")?;
+    swap_stored::<B>(
+        "a handle on another key, after both handles on the first were dropped",
+        other,
+        b"b2",
+    )?;
+    holds(&bucket, &b, b"b2")?;
+    let _ = bucket.delete_many(&[a, b]);
+    Ok(())
+}
+
+/// A counter incremented 100 times by CAS retry loops, with a rival write before every tenth
+/// swap (a `set` of the next count, as text), ends at exactly 110.
 pub fn retry_loop<B: KvCas>(ctx: &Ctx) -> Outcome {
     let bucket: B = ctx.open(BUCKET)?;
     let key = ctx.fresh("cas-counter");

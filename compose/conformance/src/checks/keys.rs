@@ -54,6 +54,53 @@ pub fn empty<B: KvBucket>(ctx: &Ctx) -> Outcome {
     round_trip::<B>(ctx, &strings(&[""]))
 }
 
+/// The empty key gets the same answer from every call that writes it: `set`, `set-many` and
+/// `increment` all accept it (and then it holds what each wrote), or all refuse it. The drafts
+/// let a store refuse a key (`keys.empty` reports that as `skip`), but a key is a key: a store
+/// that refuses it in `set` and takes it in `set-many` or `increment` has one rule per call,
+/// which the drafts do not allow for, so that is a `FAIL`.
+pub fn empty_everywhere<B: KvBucket>(ctx: &Ctx) -> Outcome {
+    let bucket: B = ctx.open(BUCKET)?;
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    let mut sort = |call: &str, result: Result<(), crate::Error>| match result {
+        Ok(()) => accepted.push(call.to_owned()),
+        Err(e) => refused.push(format!("{call} ({})", error(&e))),
+    };
+    let set = bucket.set("", b"by set");
+    let held = set.is_ok().then(|| holds(&bucket, "", b"by set"));
+    sort("set(\"\")", set);
+    let set_many = bucket.set_many(&[(String::new(), b"by set-many".to_vec())]);
+    let held_many = set_many.is_ok().then(|| holds(&bucket, "", b"by set-many"));
+    sort("set-many([(\"\", ..)])", set_many);
+    let _ = bucket.delete("");
+    let increment = bucket.increment("", 7);
+    let counted = increment.as_ref().ok().map(|&n| {
+        ensure(n == 7, || {
+            format!("increment(\"\", 7) of the deleted empty key: expected 7, got {n}")
+        })
+    });
+    sort("increment(\"\", 7)", increment.map(|_| ()));
+    let _ = bucket.delete("");
+    if !accepted.is_empty() && !refused.is_empty() {
+        return Err(Fault::Fail(format!(
+            "the empty key is accepted by {} but refused by {}: one key, one rule",
+            accepted.join(", "),
+            refused.join(", ")
+        )));
+    }
+    for check in [held, held_many, counted].into_iter().flatten() {
+        check?;
+    }
+    if accepted.is_empty() {
+        return Err(Fault::Skip(format!(
+            "the store refuses the empty key in every call (the drafts allow it): {}",
+            refused.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 /// Keys that look like paths: `/`, `..`, `a/../b`, `../../etc/passwd`, `./`, `a//b`, `\`.
 pub fn slashes_and_dots<B: KvBucket>(ctx: &Ctx) -> Outcome {
     let keys = [

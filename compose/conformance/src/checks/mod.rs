@@ -79,6 +79,7 @@ fn common<B: KvBucket>() -> Vec<Check> {
         "store.reopen-sees-writes" => store::reopen_sees_writes::<B>, REOPEN;
         "store.buckets-are-isolated" => store::buckets_are_isolated::<B>, BUCKETS;
         "keys.empty" => keys::empty::<B>;
+        "keys.empty-everywhere" => keys::empty_everywhere::<B>;
         "keys.slashes-and-dots" => keys::slashes_and_dots::<B>;
         "keys.unicode" => keys::unicode::<B>;
         "keys.nul" => keys::nul::<B>;
@@ -88,11 +89,15 @@ fn common<B: KvBucket>() -> Vec<Check> {
         "values.empty" => values::empty::<B>;
         "values.binary" => values::binary::<B>;
         "values.large" => values::large::<B>;
+        "list.every-bucket-pages" => list::every_bucket_pages::<B>, BUCKETS;
+        "list.ends-at-last-key" => list::ends_at_last_key::<B>;
         "list.empty-bucket" => list::empty_bucket::<B>;
         "list.walk-complete" => list::walk_complete::<B>;
         "list.walk-after-deletes" => list::walk_after_deletes::<B>;
         "list.walk-during-writes" => list::walk_during_writes::<B>;
         "list.pages-bounded" => list::pages_bounded::<B>;
+        "list.walk-large-keys" => list::walk_large_keys::<B>;
+        "list.drain-walk" => list::drain_walk::<B>;
         "list.forged-cursor" => list::forged_cursor::<B>;
         "list.foreign-cursor" => list::foreign_cursor::<B>, BUCKETS;
         "increment.missing-key" => increment::missing_key::<B>;
@@ -145,10 +150,12 @@ pub fn draft2_checks<B: KvCas>() -> Vec<Check> {
         "cas.swap-after-write-fails" => cas::swap_after_write_fails::<B>;
         "cas.swap-after-delete-fails" => cas::swap_after_delete_fails::<B>;
         "cas.swap-after-increment-fails" => cas::swap_after_increment_fails::<B>;
+        "cas.swap-after-counter-increment-fails" => cas::swap_after_increment_of_counter_fails::<B>;
         "cas.swap-after-batch-fails" => cas::swap_after_batch_fails::<B>;
         "cas.same-value-rewritten" => cas::same_value_rewritten::<B>;
         "cas.created-and-deleted" => cas::created_and_deleted::<B>;
         "cas.other-keys-do-not-conflict" => cas::other_keys_do_not_conflict::<B>;
+        "cas.handles-are-independent" => cas::handles_are_independent::<B>;
         "cas.retry-loop" => cas::retry_loop::<B>;
     });
     list.extend(hostile::<B>());
