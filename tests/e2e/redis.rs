@@ -24,16 +24,7 @@ fn run(app: App, config: &Config, args: &[&str]) -> Outcome {
     run_configured_with(app, config, args, network)
 }
 
-/// The checks the redis backend fails today, which the tests below assert fail (and nothing
-/// else): when a fix makes one pass, the test fails until it is taken off this list.
-///
-/// ISSUE 19 (open): `list.drain-walk` fails: `list-keys` resumes a page cut inside a `SCAN`
-/// batch by re-running `SCAN` from the same cursor, so deletes between pages make it skip keys.
-/// Empty this list when the fix of issue 19's `list-keys` merges.
-const KNOWN_REDIS_FAILURES: &[&str] = &["list.drain-walk"];
-
-/// A conformance run ended with `N passed, F failed, M skipped`, where the failures are
-/// exactly [`KNOWN_REDIS_FAILURES`].
+/// A conformance run ended with `N passed, 0 failed, M skipped`.
 fn assert_suite_passes(stdout: &str, stderr: &str, what: &str) {
     let failed: Vec<&str> = stdout
         .lines()
@@ -42,10 +33,8 @@ fn assert_suite_passes(stdout: &str, stderr: &str, what: &str) {
         .collect();
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
-        failed == KNOWN_REDIS_FAILURES
-            && last.contains(&format!(" passed, {} failed, ", failed.len())),
-        "the conformance suite {what} failed {failed:?}, expected exactly \
-         {KNOWN_REDIS_FAILURES:?} (issue 19):\n{stdout}\n{stderr}"
+        failed.is_empty() && last.contains(" passed, 0 failed, "),
+        "the conformance suite {what} failed {failed:?}:\n{stdout}\n{stderr}"
     );
 }
 
@@ -107,12 +96,7 @@ fn the_conformance_suite_passes_on_wasmtime_run_with_inherit_network() {
     std::fs::write(&path, plug_with(App::Draft2, &baked)).unwrap();
     let output = crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network"], &path, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // The suite exits with status 1 while a check fails (issue 19, `KNOWN_REDIS_FAILURES`).
-    assert_eq!(
-        output.status.success(),
-        KNOWN_REDIS_FAILURES.is_empty(),
-        "{stdout}"
-    );
+    assert!(output.status.success(), "{stdout}");
     assert_suite_passes(
         &stdout,
         &String::from_utf8_lossy(&output.stderr),
