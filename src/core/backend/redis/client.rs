@@ -574,9 +574,9 @@ pub(super) fn connect(
         conn.tcp.write_all(&out, deadline).map_err(broken)?;
         for command in sent {
             match conn.reader.reply(&mut conn.tcp, deadline).map_err(broken)? {
-                // A Sentinel often has no password where the data nodes have one.
-                Reply::Error(message)
-                    if peer == Peer::Sentinel && message.contains("without any password") => {}
+                // A Sentinel often has no password, or no user, where the data nodes have one;
+                // one that needs them refuses the `SENTINEL` command after.
+                Reply::Error(_) if peer == Peer::Sentinel && command == "AUTH" => {}
                 // A user without `+role` is not checked; a write to a replica still answers
                 // `-READONLY`, which sends the call back to the Sentinels.
                 Reply::Error(message) if command == "ROLE" && message.starts_with("NOPERM") => {}

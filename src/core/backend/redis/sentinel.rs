@@ -11,8 +11,11 @@
 //! write that may have been sent.
 //!
 //! The Sentinels and the data nodes share the user and password of the first `--sentinel` URL
-//! (a Sentinel without a password accepts the connection all the same), and its `/DB` selects
-//! the database on the primary.
+//! (a Sentinel that has no such user or no password is asked all the same), and its `/DB`
+//! selects the database on the primary. A user that may not run `ROLE` (it is in `@admin`)
+//! is not checked on connecting; a write to a demoted primary then answers `-READONLY`, which
+//! sends the call back to the Sentinels too, but a read may be served by the demoted node
+//! until a write or a failed connection moves the instance on: allow `+role`.
 
 use super::client::{Client, Peer, State, connect, describe};
 use super::net::Deadline;
@@ -97,6 +100,12 @@ fn ask(
         Reply::Array(None) | Reply::Bulk(None) => Err(format!(
             "monitors no service named `{service}`; check --sentinel-service (`redis-cli -p PORT SENTINEL MASTERS` lists them)"
         )),
+        Reply::Error(message) if message.starts_with("NOAUTH") || message.starts_with("NOPERM") => {
+            Err(format!(
+                "refused to name the primary ({message}); give the user and password the \
+                 Sentinels take in the first --sentinel URL (the data nodes take the same)"
+            ))
+        }
         Reply::Error(message) if message.contains("unknown command") => Err(format!(
             "is not a Sentinel ({message}); --sentinel takes the URLs of Sentinels, --url those of data nodes"
         )),

@@ -120,3 +120,41 @@ fn a_wrong_service_or_a_data_node_as_sentinel_is_named_in_the_error() {
         .to_string();
     assert!(error.contains("is not a Sentinel"), "{error}");
 }
+
+#[test]
+fn a_least_privilege_user_follows_a_failover_through_readonly() {
+    let setup = RedisSentinel::start(1);
+    // The user the backend documents, on both data nodes (ACLs are not replicated); it may
+    // not run `ROLE`, and the Sentinel has no such user.
+    for node in [&setup.primary, &setup.replicas[0]] {
+        node.cli(&[
+            "acl",
+            "setuser",
+            "kv",
+            "on",
+            ">pw",
+            "~*",
+            "+@read",
+            "+@write",
+            "+@scripting",
+            "+@connection",
+        ]);
+    }
+    let redis = Redis::new(&RedisConfig {
+        urls: vec![format!("redis://kv:pw@127.0.0.1:{}", setup.sentinel.port)],
+        sentinel: Some(RedisSentinel::SERVICE.into()),
+        key_prefix: "test:".into(),
+        timeout_ms: Some(5000),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    let b = redis.open("b").unwrap();
+    b.set("before".into(), b"1".to_vec()).unwrap();
+    setup.primary.cli(&["wait", "1", "5000"]);
+    setup.failover();
+    // The first command after the failover is a write: the demoted node refuses it, and the
+    // instance asks the Sentinel again.
+    b.set("after".into(), b"2".to_vec()).unwrap();
+    assert_eq!(setup.replicas[0].cli(&["get", "test:b:after"]), "2");
+    assert_eq!(b.get("before").unwrap(), Some(b"1".to_vec()));
+}
