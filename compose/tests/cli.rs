@@ -1515,3 +1515,83 @@ fn conformance_help_says_how_to_run_it() {
         .success()
         .stdout(contains("conformance "));
 }
+
+#[test]
+fn sentinel_options_are_checked_together() {
+    let sentinel = "redis://:SECRET-hunter2@127.0.0.1:26379";
+    refused(
+        &["--backend", "redis", "--sentinel", sentinel],
+        &["--sentinel needs --sentinel-service NAME"],
+    );
+    refused(
+        &["--backend", "redis", "--sentinel-service", "mymaster"],
+        &["--sentinel-service `mymaster` needs the Sentinels to ask"],
+    );
+    for (option, value) in [
+        ("--url", "redis://127.0.0.1:6379"),
+        ("--url-env", "REDIS_URL"),
+        ("--topology", "standalone"),
+    ] {
+        refused(
+            &[
+                "--backend",
+                "redis",
+                "--sentinel",
+                sentinel,
+                "--sentinel-service",
+                "mymaster",
+                option,
+                value,
+            ],
+            &[&format!("--sentinel and {option} cannot be used together")],
+        );
+    }
+    refused(
+        &["--sentinel", sentinel, "--sentinel-service", "mymaster"],
+        &["only used by the redis backend; add `--backend redis`"],
+    );
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    let output = kv()
+        .args(["build", "--backend", "redis", "--sentinel-service", "m"])
+        .args(["--sentinel", "redis://:SECRET-hunter2@127.0.0.1", "-o"])
+        .arg(&out)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(stderr.contains("invalid --sentinel: "), "{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+}
+
+#[test]
+fn config_shows_the_sentinels_and_their_service() {
+    let dir = scratch();
+    let out = dir.path().join("kv.wasm");
+    kv().args([
+        "build",
+        "--backend",
+        "redis",
+        "--sentinel-service",
+        "mymaster",
+    ])
+    .args(["--sentinel", "redis://:SECRET-hunter2@10.0.0.1:26379"])
+    .args(["--sentinel", "redis://10.0.0.2:26379", "-o"])
+    .arg(&out)
+    .assert()
+    .success();
+    let output = kv().arg("config").arg(&out).assert().success();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("sentinel        redis://:***@10.0.0.1:26379\n")
+            && stdout.contains("redis://10.0.0.2:26379\n")
+            && stdout.contains("service         mymaster\n")
+            && !stdout.contains("SECRET"),
+        "{stdout}"
+    );
+    let json = config_json(&out);
+    assert_eq!(
+        json["sentinel"],
+        json!(["redis://:***@10.0.0.1:26379", "redis://10.0.0.2:26379"])
+    );
+    assert_eq!(json["sentinel-service"], "mymaster");
+}

@@ -18,7 +18,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -270,12 +270,16 @@ pub struct Config {
     pub redis: RedisConfig,
 }
 
-/// The redis backend's settings (`--url`, `--url-env`, `--topology`, `--key-prefix`,
-/// `--timeout-ms`).
+/// The redis backend's settings (`--url`, `--url-env`, `--sentinel`, `--sentinel-service`,
+/// `--topology`, `--key-prefix`, `--timeout-ms`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RedisConfig {
-    /// `redis://` URLs: one server, or seed nodes of a cluster (checked by [`RedisUrl::parse`]).
+    /// `redis://` URLs: one server, or seed nodes of a cluster (checked by [`RedisUrl::parse`]);
+    /// with [`RedisConfig::sentinel`], the Sentinels to ask for the primary.
     pub urls: Vec<String>,
+    /// The service (master) name the Sentinels in `urls` monitor (`--sentinel-service`): the
+    /// primary is asked of them, and asked again when it fails. `None`: no Sentinel.
+    pub sentinel: Option<String>,
     /// The environment variable that holds the URL, read by the instance when it starts
     /// (`--url-env`), instead of `urls`: nothing secret is baked.
     pub url_env: Option<String>,
@@ -543,6 +547,7 @@ impl Config {
             Some(RedisTopology::Standalone) => 1,
             Some(RedisTopology::Cluster) => 2,
         });
+        put_opt_str(&mut out, self.redis.sentinel.as_deref());
         out
     }
 
@@ -615,6 +620,7 @@ impl Config {
                     2 => Some(RedisTopology::Cluster),
                     _ => return Err("unknown redis topology"),
                 },
+                sentinel: r.opt_string()?,
             },
         };
         if !r.0.is_empty() {
@@ -777,6 +783,7 @@ mod tests {
                 timeout_ms: Some(250),
                 url_env: Some("REDIS_URL".into()),
                 topology: Some(RedisTopology::Cluster),
+                sentinel: Some("mymaster".into()),
             },
         }
     }
@@ -892,8 +899,9 @@ mod tests {
             redis: RedisConfig::default(),
             ..sample()
         };
-        // The seed count, before the redis settings (an empty list, an empty string, `None`).
-        let count_at = no_seeds.encode().len() - 4 - (4 + 4 + 1);
+        // The seed count, before the redis settings (an empty list, an empty string, three
+        // `None`s and no topology).
+        let count_at = no_seeds.encode().len() - 4 - (4 + 4 + 1 + 1 + 1 + 1);
         let mut bytes = Config {
             seeds: vec![Seed {
                 bucket: "b".into(),

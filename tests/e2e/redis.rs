@@ -1,13 +1,15 @@
 //! The redis backend (`--backend redis --url ...`) in the real component under wasmtime, against
 //! real `redis-server` processes the harness starts on free loopback ports and kills after: the
 //! conformance suite of every shape, concurrent instances, compare-and-swap loops, a server that
-//! dies or stops answering, and a three-node Redis Cluster.
+//! dies or stops answering, a three-node Redis Cluster, and a primary behind a Sentinel.
 
 use std::time::{Duration, Instant};
 
 use keyvalue_virt_compose::bake;
 use keyvalue_virt_core::config::Config;
-use keyvalue_virt_harness::redis::{RedisCluster, RedisConfigured, RedisServer};
+use keyvalue_virt_harness::redis::{
+    RedisCluster, RedisConfigured, RedisSentinel, RedisServer, wait_until,
+};
 use keyvalue_virt_harness::{App, Outcome, plug_with, run_configured_with, scratch_dir};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -231,4 +233,37 @@ fn a_three_node_cluster_spreads_a_bucket_and_lists_it_whole() {
     }
     let outcome = run(App::Draft2, &config, &[]);
     assert_suite_passes(&outcome.stdout, &outcome.stderr, "on a cluster");
+}
+
+/// `--sentinel`: the suite passes on the primary the Sentinel names, and one instance that
+/// sleeps through a forced failover writes to the new primary after it, without a restart.
+#[test]
+fn behind_a_sentinel_an_instance_follows_a_failover() {
+    let setup = RedisSentinel::start(1);
+    let config = setup.config();
+    assert_suite_passes(&run(App::Draft2, &config, &[]), "behind a Sentinel");
+    let steps = ["set:s:k=1", "sleep:25000", "set:s:k=2", "get:s:k"];
+    let outcome = std::thread::scope(|scope| {
+        let probe = scope.spawn(|| run(App::Probe, &config, &steps));
+        wait_until(60, "the first write did not arrive", || {
+            setup.primary.cli(&["get", "s:k"]) == "1"
+        });
+        // The instance sleeps from here.
+        let start = Instant::now();
+        assert_eq!(setup.primary.cli(&["wait", "1", "5000"]), "1");
+        assert_eq!(setup.failover(), setup.replicas[0].port);
+        assert!(
+            start.elapsed() < Duration::from_secs(23),
+            "the failover took {:?}, longer than the instance sleeps",
+            start.elapsed()
+        );
+        probe.join().expect("the probe thread")
+    });
+    assert_eq!(
+        outcome.stdout,
+        "set:s:k=1 -> ok\nsleep:25000 -> ok\nset:s:k=2 -> ok\nget:s:k -> ok \"2\"\n",
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(setup.replicas[0].cli(&["get", "s:k"]), "2");
 }

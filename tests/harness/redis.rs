@@ -1,7 +1,9 @@
 //! Real `redis-server` processes for the redis backend's tests (`keyvalue-virt-redis-server`),
 //! and the configurations that point the component at them.
 
-pub use keyvalue_virt_redis_server::{RedisCluster, RedisServer, free_port};
+pub use keyvalue_virt_redis_server::{
+    RedisCluster, RedisSentinel, RedisServer, free_port, wait_until,
+};
 
 use keyvalue_virt_core::config::{BackendKind, Config, RedisConfig};
 
@@ -21,6 +23,15 @@ impl RedisConfigured for RedisServer {
 impl RedisConfigured for RedisCluster {
     fn config(&self) -> Config {
         redis_config(self.urls())
+    }
+}
+
+impl RedisConfigured for RedisSentinel {
+    /// The Sentinel as the only `--sentinel`, and its service.
+    fn config(&self) -> Config {
+        let mut config = redis_config(vec![self.url()]);
+        config.redis.sentinel = Some(RedisSentinel::SERVICE.into());
+        config
     }
 }
 

@@ -32,6 +32,16 @@ impl RedisServer {
 
     /// Starts a server on `port` with `extra` options, and waits until it accepts connections.
     pub fn on(port: u16, extra: &[&str]) -> RedisServer {
+        RedisServer::spawn(port, None, extra)
+    }
+
+    /// Starts a Sentinel on a free port with the configuration `conf` (Sentinel rewrites its
+    /// configuration file, so it gets one of its own).
+    pub fn sentinel(conf: &str) -> RedisServer {
+        RedisServer::spawn(free_port(), Some(conf), &["--sentinel"])
+    }
+
+    fn spawn(port: u16, conf: Option<&str>, extra: &[&str]) -> RedisServer {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "kv-redis-{}-{port}-{}",
@@ -39,7 +49,12 @@ impl RedisServer {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("a scratch directory for redis-server");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(conf) = conf {
+            std::fs::write(dir.join("redis.conf"), conf).expect("write a redis.conf");
+            command.arg("redis.conf");
+        }
+        let child = command
             .current_dir(&dir)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -200,5 +215,118 @@ impl RedisCluster {
     /// Every node's `redis://` URL: the seeds to configure.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// A primary, its replicas and one Sentinel that monitors them as the service
+/// [`RedisSentinel::SERVICE`], with a `down-after-milliseconds` of one second and a
+/// `failover-timeout` of five.
+pub struct RedisSentinel {
+    /// The primary the setup started with (a replica after a failover).
+    pub primary: RedisServer,
+    /// Its replicas.
+    pub replicas: Vec<RedisServer>,
+    /// The Sentinel.
+    pub sentinel: RedisServer,
+}
+
+impl RedisSentinel {
+    /// The service name the Sentinel monitors.
+    pub const SERVICE: &'static str = "kvservice";
+
+    /// Starts a primary with `replicas` replicas and a Sentinel; waits until every replica is
+    /// in sync and the Sentinel knows each of them.
+    pub fn start(replicas: usize) -> RedisSentinel {
+        let primary = RedisServer::start();
+        let replicas: Vec<RedisServer> = (0..replicas)
+            .map(|_| {
+                let of = primary.port.to_string();
+                RedisServer::on(free_port(), &["--replicaof", "127.0.0.1", &of])
+            })
+            .collect();
+        let name = RedisSentinel::SERVICE;
+        let sentinel = RedisServer::sentinel(&format!(
+            "sentinel monitor {name} 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 5000\n",
+            primary.port
+        ));
+        let setup = RedisSentinel {
+            primary,
+            replicas,
+            sentinel,
+        };
+        setup.wait_synced();
+        wait_until(30, "the Sentinel did not learn of every replica", || {
+            let known = setup.sentinel.cli(&["sentinel", "replicas", name]);
+            setup
+                .replicas
+                .iter()
+                .all(|r| known.contains(&format!("127.0.0.1:{}", r.port)))
+        });
+        setup
+    }
+
+    /// The Sentinel's `redis://` URL.
+    pub fn url(&self) -> String {
+        self.sentinel.url()
+    }
+
+    /// The port of the primary the Sentinel names now.
+    pub fn primary_port(&self) -> u16 {
+        let answer = self.sentinel.cli(&[
+            "sentinel",
+            "get-master-addr-by-name",
+            RedisSentinel::SERVICE,
+        ]);
+        answer
+            .lines()
+            .nth(1)
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no primary from the Sentinel: {answer:?}"))
+    }
+
+    /// Waits until every replica's link to its primary is up (and so in sync).
+    pub fn wait_synced(&self) {
+        wait_until(30, "the replicas did not sync", || {
+            self.replicas.iter().chain([&self.primary]).all(|n| {
+                let info = n.cli(&["info", "replication"]);
+                info.contains("role:master") || info.contains("master_link_status:up")
+            })
+        });
+    }
+
+    /// Forces a failover (`SENTINEL FAILOVER`) and waits until the Sentinel names a new
+    /// primary and that node answers as one; returns its port.
+    pub fn failover(&self) -> u16 {
+        let before = self.primary_port();
+        self.sentinel
+            .cli(&["sentinel", "failover", RedisSentinel::SERVICE]);
+        let mut after = before;
+        wait_until(30, "the Sentinel did not fail the primary over", || {
+            after = self.primary_port();
+            after != before
+        });
+        let node = self
+            .replicas
+            .iter()
+            .chain([&self.primary])
+            .find(|n| n.port == after)
+            .expect("the new primary is one of the setup's nodes");
+        wait_until(30, "the new primary did not become one", || {
+            node.cli(&["role"]).starts_with("master")
+        });
+        let former = self
+            .replicas
+            .iter()
+            .chain([&self.primary])
+            .find(|n| n.port == before)
+            .expect("the former primary is one of the setup's nodes");
+        wait_until(
+            30,
+            "the Sentinel did not make the former primary a replica",
+            || former.cli(&["role"]).starts_with("slave"),
+        );
+        after
     }
 }

@@ -63,6 +63,22 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "urls")]
     pub url_env: Option<String>,
 
+    /// A Sentinel to ask for the primary of --sentinel-service, for `--backend redis`:
+    /// redis://[user:password@]HOST:PORT[/DB]
+    ///
+    /// Repeat it for several Sentinels (asked in turn). The primary is asked of them before
+    /// the first command and again after a failover; the instance follows it without a
+    /// restart. The first URL's user and password are used for the Sentinels and the data
+    /// nodes alike, and its /DB on the primary. Instead of --url and --url-env.
+    // Checked by `to_config`, as --url is.
+    #[arg(long = "sentinel", value_name = "URL")]
+    pub sentinels: Vec<String>,
+
+    /// The name of the service (`sentinel monitor NAME ...`) whose primary the --sentinel
+    /// Sentinels give
+    #[arg(long, value_name = "NAME")]
+    pub sentinel_service: Option<String>,
+
     /// Declare the Redis topology, `standalone` or `cluster`, so that a fresh instance sends
     /// its first command without asking the server first [default: asked]
     #[arg(long, value_name = "TOPOLOGY", value_parser = parse_topology)]
@@ -198,6 +214,46 @@ impl fmt::Display for Origin {
 }
 
 impl ConfigArgs {
+    /// Checks --sentinel and --sentinel-service: both or neither, and instead of the other
+    /// ways to name the servers.
+    fn check_sentinel(&self) -> Result<()> {
+        if self.sentinels.is_empty() {
+            if let Some(name) = &self.sentinel_service {
+                bail!(
+                    "--sentinel-service `{name}` needs the Sentinels to ask: add --sentinel \
+                     redis://HOST:PORT (once per Sentinel)"
+                );
+            }
+            return Ok(());
+        }
+        let other = [
+            ("--url", !self.urls.is_empty()),
+            ("--url-env", self.url_env.is_some()),
+            ("--topology", self.topology.is_some()),
+        ];
+        if let Some((option, _)) = other.into_iter().find(|(_, given)| *given) {
+            bail!(
+                "--sentinel and {option} cannot be used together: with --sentinel the Sentinels \
+                 name the one primary; give --url (with --url-env or --topology) for a server \
+                 or cluster, or --sentinel with --sentinel-service for a primary that \
+                 Sentinels watch"
+            );
+        }
+        let Some(name) = &self.sentinel_service else {
+            bail!(
+                "--sentinel needs --sentinel-service NAME, the service the Sentinels monitor \
+                 (`sentinel monitor NAME ...`; `redis-cli -p PORT SENTINEL MASTERS` lists them)"
+            );
+        };
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("--sentinel-service `{name}` is not a service name (a word without spaces)");
+        }
+        for url in &self.sentinels {
+            check_url_of("--sentinel", url)?;
+        }
+        Ok(())
+    }
+
     /// Reads the seed files and `--seed` value files, checks the options against each other,
     /// and returns the configuration to bake.
     pub fn to_config(&self) -> Result<Config> {
@@ -223,16 +279,19 @@ impl ConfigArgs {
             );
         }
 
-        let no_url = self.urls.is_empty() && self.url_env.is_none();
+        self.check_sentinel()?;
+        let no_url = self.urls.is_empty() && self.url_env.is_none() && self.sentinels.is_empty();
         match (backend, no_url) {
             (BackendKind::Redis, true) => bail!(
                 "--backend redis needs --url redis://HOST:PORT, the server to use; add e.g. \
-                 `--url redis://127.0.0.1:6379` (and run with `wasmtime run -S inherit-network`)"
+                 `--url redis://127.0.0.1:6379` (and run with `wasmtime run -S inherit-network`), \
+                 or --sentinel redis://HOST:PORT --sentinel-service NAME for a primary that \
+                 Sentinels watch"
             ),
             (BackendKind::Memory | BackendKind::Fs, false) => {
                 bail!(
-                    "--url and --url-env are only used by the redis backend; add `--backend \
-                     redis`, or drop them"
+                    "--url, --url-env and --sentinel are only used by the redis backend; add \
+                     `--backend redis`, or drop them"
                 )
             }
             _ => {}
@@ -253,6 +312,7 @@ impl ConfigArgs {
         }
         if backend != BackendKind::Redis {
             let given: Vec<&str> = [
+                ("--sentinel-service", self.sentinel_service.is_some()),
                 ("--key-prefix", self.key_prefix.is_some()),
                 ("--timeout-ms", self.timeout_ms.is_some()),
                 ("--topology", self.topology.is_some()),
@@ -340,11 +400,15 @@ impl ConfigArgs {
             faults,
             seeds: Vec::new(),
             redis: RedisConfig {
-                urls: self.urls.clone(),
+                urls: match self.sentinels.is_empty() {
+                    true => self.urls.clone(),
+                    false => self.sentinels.clone(),
+                },
                 key_prefix: self.key_prefix.clone().unwrap_or_default(),
                 timeout_ms: self.timeout_ms,
                 url_env: self.url_env.clone(),
                 topology: self.topology,
+                sentinel: self.sentinel_service.clone(),
             },
         };
         check_seeds(&config, &seeds)?;
@@ -679,6 +743,11 @@ pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
 /// Checks a `--url`: a `redis://` URL. The message never shows its password, nor anything
 /// before the last `@` of a value that is not a `redis://` URL.
 pub fn check_url(value: &str) -> Result<()> {
+    check_url_of("--url", value)
+}
+
+/// Checks the URL given to `option`, never echoing its password.
+fn check_url_of(option: &str, value: &str) -> Result<()> {
     let problem = if value.starts_with("redis://") || value.starts_with("rediss://") {
         match RedisUrl::parse(value) {
             Ok(_) => return Ok(()),
@@ -691,7 +760,7 @@ pub fn check_url(value: &str) -> Result<()> {
         };
         format!("`{shown}` is not a redis URL: expected redis://[user:password@]HOST:PORT[/DB]")
     };
-    bail!("invalid --url: {problem}")
+    bail!("invalid {option}: {problem}")
 }
 
 /// Parses `--dir`: an absolute guest path.
@@ -1032,6 +1101,8 @@ mod tests {
             sync: Some(SyncMode::Never),
             urls: Vec::new(),
             url_env: None,
+            sentinels: Vec::new(),
+            sentinel_service: None,
             topology: None,
             key_prefix: None,
             timeout_ms: None,
@@ -1159,6 +1230,58 @@ mod tests {
         };
         assert!(error_of(topology_without_redis).contains("add `--backend redis`"));
         assert!(parse_topology("sentinel").is_err());
+    }
+
+    #[test]
+    fn sentinel_needs_its_service_and_excludes_the_other_ways_to_name_servers() {
+        let sentinel = || ConfigArgs {
+            backend: Some(Backend::Redis),
+            sentinels: vec!["redis://:pw@s1:26379".into(), "redis://s2:26379".into()],
+            sentinel_service: Some("mymaster".into()),
+            ..args()
+        };
+        let config = sentinel().to_config().unwrap();
+        assert_eq!(
+            config.redis.urls,
+            ["redis://:pw@s1:26379", "redis://s2:26379"]
+        );
+        assert_eq!(config.redis.sentinel.as_deref(), Some("mymaster"));
+        let with = |change: fn(&mut ConfigArgs)| {
+            let mut args = sentinel();
+            change(&mut args);
+            error_of(args)
+        };
+        let no_service = with(|a| a.sentinel_service = None);
+        assert!(
+            no_service.contains("--sentinel needs --sentinel-service NAME"),
+            "{no_service}"
+        );
+        let no_sentinel = with(|a| a.sentinels.clear());
+        assert!(
+            no_sentinel.contains("--sentinel-service `mymaster` needs the Sentinels"),
+            "{no_sentinel}"
+        );
+        let url = with(|a| a.urls = vec!["redis://h:1".into()]);
+        assert!(
+            url.contains("--sentinel and --url cannot be used together"),
+            "{url}"
+        );
+        let env = with(|a| a.url_env = Some("REDIS_URL".into()));
+        assert!(env.contains("--sentinel and --url-env cannot"), "{env}");
+        let topology = with(|a| a.topology = Some(RedisTopology::Standalone));
+        assert!(
+            topology.contains("--sentinel and --topology cannot"),
+            "{topology}"
+        );
+        let spaced = with(|a| a.sentinel_service = Some("my master".into()));
+        assert!(spaced.contains("is not a service name"), "{spaced}");
+        let bad = with(|a| a.sentinels = vec!["redis://:hunter2@s1".into()]);
+        assert!(
+            bad.contains("invalid --sentinel: ") && !bad.contains("hunter2"),
+            "{bad}"
+        );
+        let not_redis = with(|a| a.backend = Some(Backend::Memory));
+        assert!(not_redis.contains("add `--backend redis`"), "{not_redis}");
     }
 
     #[test]

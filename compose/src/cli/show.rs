@@ -43,20 +43,23 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
     );
     // Passwords are baked in, but never printed.
     if config.backend == BackendKind::Redis {
-        match &config.redis.url_env {
-            Some(name) => row(
+        let masked = || config.redis.urls.iter().map(|url| mask(url)).collect();
+        match (&config.redis.sentinel, &config.redis.url_env) {
+            (Some(service), _) => {
+                row("sentinel", masked());
+                row("service", vec![service.clone()]);
+            }
+            (None, Some(name)) => row(
                 "url",
                 vec![format!("from the environment variable `{name}`")],
             ),
-            None => row(
-                "url",
-                config.redis.urls.iter().map(|url| mask(url)).collect(),
-            ),
+            (None, None) => row("url", masked()),
         }
-        let topology = config
-            .redis
-            .topology
-            .map_or("asked of the server", |t| t.name());
+        let topology = match (&config.redis.sentinel, config.redis.topology) {
+            (Some(_), _) => "the primary the Sentinels name (asked again after a failover)",
+            (None, Some(declared)) => declared.name(),
+            (None, None) => "asked of the server",
+        };
         row("topology", vec![topology.to_owned()]);
         row("key prefix", vec![format!("{:?}", config.redis.key_prefix)]);
         let timeout = config
@@ -186,7 +189,13 @@ pub fn json(baked: Option<&Config>) -> Value {
         && let Some(object) = value.as_object_mut()
     {
         let urls: Vec<String> = config.redis.urls.iter().map(|url| mask(url)).collect();
+        let (urls, sentinels) = match config.redis.sentinel {
+            Some(_) => (Vec::new(), urls),
+            None => (urls, Vec::new()),
+        };
         object.insert("url".into(), json!(urls));
+        object.insert("sentinel".into(), json!(sentinels));
+        object.insert("sentinel-service".into(), json!(config.redis.sentinel));
         object.insert("url-env".into(), json!(config.redis.url_env));
         let topology = config.redis.topology.map(|t| t.name());
         object.insert("topology".into(), json!(topology));
@@ -306,6 +315,37 @@ mod tests {
             json.contains("redis://me:***@h:1/2") && !json.contains("hunter2"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn sentinels_and_their_service_are_shown_without_passwords() {
+        let config = Config {
+            backend: BackendKind::Redis,
+            redis: RedisConfig {
+                urls: vec![
+                    "redis://:hunter2@s1:26379".into(),
+                    "redis://s2:26379".into(),
+                ],
+                sentinel: Some("mymaster".into()),
+                ..RedisConfig::default()
+            },
+            ..Config::default()
+        };
+        let shown = text("kv.wasm", Some(&config));
+        assert!(
+            shown.contains("sentinel        redis://:***@s1:26379\n")
+                && shown.contains("redis://s2:26379\n")
+                && shown.contains("service         mymaster\n")
+                && shown.contains("topology        the primary the Sentinels name")
+                && !shown.contains("url ")
+                && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let json = json(Some(&config));
+        assert_eq!(json["sentinel"][0], "redis://:***@s1:26379");
+        assert_eq!(json["sentinel-service"], "mymaster");
+        assert_eq!(json["url"].as_array().map(Vec::len), Some(0));
+        assert!(!json.to_string().contains("hunter2"));
     }
 
     #[test]

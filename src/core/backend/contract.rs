@@ -434,6 +434,18 @@ mod redis {
                     }
                 )*
             }
+
+            /// The same checks on the primary that a Sentinel names.
+            mod sentinel {
+                use crate::backend::redis::tests_sentinel::Behind;
+                $(
+                    #[test]
+                    fn $check() {
+                        let behind = Behind::new();
+                        super::super::$check(&behind.1);
+                    }
+                )*
+            }
         };
     }
 

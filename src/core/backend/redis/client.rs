@@ -1,17 +1,19 @@
 //! The connections of one instance to a Redis server or cluster: connecting (and replacing a
 //! connection the server closed before a command is sent on it), `AUTH`/`SELECT`, routing by
 //! the slot map ([`topology`](super::topology) learns it), `MOVED`/`ASK` redirects, pipelines
-//! and retries.
+//! and retries. Behind Sentinels ([`sentinel`](super::sentinel)), the one data node is the
+//! primary they name, checked with `ROLE` on every new connection.
 //!
 //! # Retries
 //! A call has one [`Deadline`]. Within it, a command is sent again only where that cannot apply
-//! it twice: after a failure to connect (nothing was sent), after `-TRYAGAIN` or `-CLUSTERDOWN`
-//! (the server refused it), and, once, a read-only command whose connection broke after it was
+//! it twice: after a failure to connect (nothing was sent; a node that is no longer the
+//! primary counts as one), after `-TRYAGAIN`, `-CLUSTERDOWN`, `-READONLY`, `-LOADING` or
+//! `-MASTERDOWN` (the server refused it), and, once, a read-only command whose connection broke after it was
 //! sent. A write that may have been sent is never sent again: its error says that it may or may
-//! not have happened. Every failure of a connection, and those two error replies, mark the
-//! cluster's slot map stale, so the next attempt asks any reachable node (the seeds, then every
-//! node met so far) for the map: a replica that took over from a dead primary is found without
-//! restarting the instance. Attempts wait 0, 25, 50, ... 800 ms between them (at most
+//! not have happened. Every failure of a connection, and those error replies, mark the
+//! cluster's slot map (or the Sentinels' answer) stale, so the next attempt asks any reachable
+//! node (the seeds, then every node met so far; or the Sentinels in turn) where the data is: a
+//! replica that took over from a dead primary is found without restarting the instance. Attempts wait 0, 25, 50, ... 800 ms between them (at most
 //! [`MAX_ATTEMPTS`], and never past the deadline).
 
 use core::cell::RefCell;
@@ -32,7 +34,10 @@ const MAX_ATTEMPTS: usize = 7;
 
 /// A client of one server, or of the primaries of one cluster.
 pub struct Client {
+    /// The URLs given: one server, a cluster's seeds, or the Sentinels.
     pub(super) seeds: Vec<RedisUrl>,
+    /// The service whose primary the Sentinels name (`--sentinel-service`).
+    pub(super) sentinel: Option<String>,
     timeout_ms: u64,
     pub(super) state: RefCell<State>,
 }
@@ -45,9 +50,18 @@ pub(super) struct Node {
 }
 
 /// An open connection.
-struct Conn {
-    tcp: Tcp,
-    reader: Reader,
+pub(super) struct Conn {
+    pub(super) tcp: Tcp,
+    pub(super) reader: Reader,
+}
+
+/// What a connection is to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Peer {
+    /// A node that holds data.
+    Data,
+    /// A Sentinel: no database to select, and maybe no password to check.
+    Sentinel,
 }
 
 /// The nodes met so far and the topology.
@@ -115,9 +129,10 @@ impl Client {
         if seeds.is_empty() {
             return Err(Error::Redis {
                 server: "(none)".into(),
-                problem:
-                    "no --url configured; build with `--backend redis --url redis://HOST:PORT`"
-                        .into(),
+                problem: match config.sentinel {
+                    Some(_) => "no --sentinel configured; build with `--backend redis --sentinel redis://HOST:PORT --sentinel-service NAME`".into(),
+                    None => "no --url configured; build with `--backend redis --url redis://HOST:PORT`".into(),
+                },
             });
         }
         // A declared topology saves the discovery before the first command: a cluster's map
@@ -130,18 +145,24 @@ impl Client {
                 stale: false,
             },
         });
+        // Behind Sentinels, the primary is asked of them before the first command.
+        let topology = match config.sentinel {
+            Some(_) => Some(Topology::Sentinel { stale: true }),
+            None => topology,
+        };
         let mut state = State {
             guessed: matches!(topology, Some(Topology::Cluster { .. })),
             topology,
             ..State::default()
         };
-        if config.topology.is_some() {
+        if config.topology.is_some() && config.sentinel.is_none() {
             for seed in &seeds {
                 state.node_index(&seed.host, seed.port);
             }
         }
         Ok(Client {
             seeds,
+            sentinel: config.sentinel.clone(),
             timeout_ms: config.timeout_ms.unwrap_or(RedisConfig::DEFAULT_TIMEOUT_MS),
             state: RefCell::new(state),
         })
@@ -208,7 +229,7 @@ impl Client {
                         continue;
                     }
                     return Err(state.nodes[node].error(format!(
-                        "{}; the cluster is failing over or resharding, try again",
+                        "{}; the servers are failing over, resharding or loading their data; try again",
                         describe(&reply)
                     )));
                 }
@@ -376,7 +397,7 @@ impl State {
     ) -> Result<usize, Error> {
         let stale = match &self.topology {
             None => true,
-            Some(Topology::Cluster { stale, .. }) => *stale,
+            Some(Topology::Cluster { stale, .. } | Topology::Sentinel { stale }) => *stale,
             Some(Topology::Single) => false,
         };
         if stale {
@@ -404,9 +425,12 @@ impl State {
         deadline.sleep(ms) || ms == 0 && deadline.remaining_ns() > 0
     }
 
-    /// Marks the slot map for reading again before the next command.
+    /// Marks the slot map (or the primary the Sentinels named) for asking again before the
+    /// next command.
     fn mark_stale(&mut self) {
-        if let Some(Topology::Cluster { stale, .. }) = &mut self.topology {
+        if let Some(Topology::Cluster { stale, .. } | Topology::Sentinel { stale }) =
+            &mut self.topology
+        {
             *stale = true;
         }
     }
@@ -425,7 +449,7 @@ impl State {
     pub(super) fn failed(&self, failure: Failure, write: bool) -> Error {
         let problem = match failure.kind {
             FailKind::Connect => format!(
-                "{}; check that the server runs and that --url is right (the next call tries again)",
+                "{}; check that the server runs and that --url (or --sentinel) names it (the next call tries again)",
                 failure.cause
             ),
             FailKind::Setup => failure.cause,
@@ -493,7 +517,7 @@ impl State {
         let conn = match &mut entry.conn {
             Some(conn) => conn,
             None => entry.conn.insert(
-                connect(client, &entry.host, entry.port, deadline)
+                connect(client, &entry.host, entry.port, Peer::Data, deadline)
                     .map_err(|(cause, kind)| fail(cause, kind))?,
             ),
         };
@@ -509,11 +533,13 @@ impl State {
     }
 }
 
-/// Opens a connection to `host:port` and authenticates it (and selects the database).
-fn connect(
+/// Opens a connection to `host:port` and authenticates it (and, on a data node, selects the
+/// database and, behind Sentinels, checks with `ROLE` that the node is a primary).
+pub(super) fn connect(
     client: &Client,
     host: &str,
     port: u16,
+    peer: Peer,
     deadline: &Deadline,
 ) -> Result<Conn, (String, FailKind)> {
     let mut conn = Conn {
@@ -531,15 +557,42 @@ fn connect(
         sent.push("AUTH");
     }
     let db = seed.db.to_string();
-    if seed.db != 0 {
+    if seed.db != 0 && peer == Peer::Data {
         resp::command(&mut out, &[b"SELECT", db.as_bytes()]);
         sent.push("SELECT");
     }
+    if client.sentinel.is_some() && peer == Peer::Data {
+        resp::command(&mut out, &[b"ROLE"]);
+        sent.push("ROLE");
+    }
+    let source = match client.sentinel {
+        Some(_) => "--sentinel",
+        None => "--url",
+    };
     if !sent.is_empty() {
         let broken = |cause| (cause, FailKind::Connect);
         conn.tcp.write_all(&out, deadline).map_err(broken)?;
         for command in sent {
             match conn.reader.reply(&mut conn.tcp, deadline).map_err(broken)? {
+                // A Sentinel often has no password, or no user, where the data nodes have one;
+                // one that needs them refuses the `SENTINEL` command after.
+                Reply::Error(_) if peer == Peer::Sentinel && command == "AUTH" => {}
+                // A user without `+role` is not checked; a write to a replica still answers
+                // `-READONLY`, which sends the call back to the Sentinels.
+                Reply::Error(message) if command == "ROLE" && message.starts_with("NOPERM") => {}
+                Reply::Array(Some(role)) if command == "ROLE" => {
+                    if let Some(Reply::Bulk(Some(name))) = role.first()
+                        && name != b"master"
+                    {
+                        return Err((
+                            format!(
+                                "is not the primary (ROLE: {}); the Sentinels are asked again",
+                                String::from_utf8_lossy(name)
+                            ),
+                            FailKind::Connect,
+                        ));
+                    }
+                }
                 Reply::Error(message)
                     if command == "SELECT" && message.contains("cluster mode") =>
                 {
@@ -553,7 +606,7 @@ fn connect(
                 Reply::Error(message) => {
                     return Err((
                         format!(
-                            "the server refused the connection's {command}: {message}; check the user and password in --url"
+                            "the server refused the connection's {command}: {message}; check the user and password in {source}"
                         ),
                         FailKind::Setup,
                     ));
@@ -584,10 +637,19 @@ fn environment(name: &str) -> Result<String, Error> {
         })
 }
 
-/// `-TRYAGAIN` (a multi-key command during resharding) or `-CLUSTERDOWN` (no primary for a
-/// slot, as during a failover): the server did not run the command, and may later.
+/// `-TRYAGAIN` (a multi-key command during resharding), `-CLUSTERDOWN` (no primary for a
+/// slot, as during a failover), `-READONLY` (a write to a node that became a replica),
+/// `-LOADING` (a restarted node reading its data) or `-MASTERDOWN` (a replica that lost its
+/// primary): the server did not run the command, and may later, or another node will.
 fn refused_for_now(reply: &Reply) -> bool {
-    matches!(reply, Reply::Error(message) if message.starts_with("TRYAGAIN") || message.starts_with("CLUSTERDOWN"))
+    const CODES: [&str; 5] = [
+        "TRYAGAIN",
+        "CLUSTERDOWN",
+        "READONLY",
+        "LOADING",
+        "MASTERDOWN",
+    ];
+    matches!(reply, Reply::Error(message) if CODES.iter().any(|code| message.starts_with(code)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -52,6 +52,7 @@ mod client;
 mod list;
 mod net;
 mod resp;
+mod sentinel;
 mod topology;
 
 use alloc::rc::Rc;
@@ -535,3 +536,5 @@ impl BucketOps for Bucket {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+pub(crate) mod tests_sentinel;

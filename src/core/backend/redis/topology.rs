@@ -24,12 +24,17 @@ pub enum Topology {
     Single,
     /// A cluster: the node of each slot, and whether the map should be read again.
     Cluster { slots: Vec<u16>, stale: bool },
+    /// The primary the Sentinels named: `nodes[0]`, and whether to ask them again.
+    Sentinel { stale: bool },
 }
 
 impl State {
     /// Asks the seeds, then every node known, whether they form a cluster, and for its slot
     /// map; the first node that answers decides.
     pub(super) fn discover(&mut self, client: &Client, deadline: &Deadline) -> Result<(), Error> {
+        if let Some(service) = &client.sentinel {
+            return self.find_primary(client, service, deadline);
+        }
         if self.nodes.is_empty() {
             for seed in &client.seeds {
                 self.node_index(&seed.host, seed.port);

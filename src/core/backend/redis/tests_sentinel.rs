@@ -1,0 +1,160 @@
+//! The redis backend behind a Sentinel (real `redis-server` processes): the primary is found
+//! through the Sentinel, and one instance follows a failover without restarting.
+
+use keyvalue_virt_redis_server::RedisSentinel;
+
+use super::*;
+
+/// A backend on the service that `setup`'s Sentinel monitors.
+fn behind(setup: &RedisSentinel) -> Redis {
+    Redis::new(&RedisConfig {
+        urls: vec![setup.url()],
+        sentinel: Some(RedisSentinel::SERVICE.into()),
+        key_prefix: "test:".into(),
+        timeout_ms: Some(5000),
+        ..RedisConfig::default()
+    })
+    .unwrap()
+}
+
+/// A primary and a Sentinel, and a backend that finds the primary through it, for the contract.
+pub(crate) struct Behind(pub(crate) RedisSentinel, pub(crate) Redis);
+
+impl Behind {
+    pub(crate) fn new() -> Behind {
+        Behind::with(0)
+    }
+
+    /// The same with `replicas` replicas of the primary.
+    fn with(replicas: usize) -> Behind {
+        let setup = RedisSentinel::start(replicas);
+        let backend = behind(&setup);
+        Behind(setup, backend)
+    }
+}
+
+#[test]
+fn an_instance_follows_a_failover_to_the_former_replica() {
+    let Behind(setup, redis) = Behind::with(1);
+    let b = redis.open("b").unwrap();
+    let value = |i: usize| format!("value {i}").into_bytes();
+    for i in 0..200 {
+        b.set(format!("k{i}"), value(i)).unwrap();
+    }
+    assert_eq!(setup.primary.cli(&["get", "test:b:k7"]), "value 7");
+    // Every acknowledged write is on the replica before the failover, so none may be lost.
+    assert_eq!(setup.primary.cli(&["wait", "1", "5000"]), "1");
+
+    let new = setup.failover();
+    assert_eq!(
+        new, setup.replicas[0].port,
+        "the former replica is the primary"
+    );
+
+    // A key only the former primary holds (a replica may be made writable): a read that
+    // still went there would see it.
+    setup
+        .primary
+        .cli(&["config", "set", "replica-read-only", "no"]);
+    setup.primary.cli(&["set", "test:b:probe", "stale"]);
+    assert_eq!(
+        b.get("probe").unwrap(),
+        None,
+        "a read went to the former primary"
+    );
+
+    // The same instance, without a restart: every write acknowledged before is readable, and
+    // new writes land on the new primary (the old one is a replica now and refuses them).
+    for i in 0..200 {
+        assert_eq!(b.get(&format!("k{i}")).unwrap(), Some(value(i)), "k{i}");
+    }
+    for i in 200..300 {
+        b.set(format!("k{i}"), value(i)).unwrap();
+    }
+    b.set_many(vec![("many".into(), b"1".to_vec())]).unwrap();
+    assert_eq!(setup.replicas[0].cli(&["get", "test:b:k250"]), "value 250");
+    assert_eq!(setup.replicas[0].cli(&["get", "test:b:many"]), "1");
+    assert_eq!(crate::backend::contract::walk(&b, 50).len(), 301);
+}
+
+#[test]
+fn a_write_to_a_demoted_primary_goes_to_the_new_one() {
+    let Behind(setup, redis) = Behind::with(1);
+    let b = redis.open("b").unwrap();
+    b.set("before".into(), b"1".to_vec()).unwrap();
+    setup.primary.cli(&["wait", "1", "5000"]);
+    setup.failover();
+    // The instance's connection to the former primary was closed by the Sentinel, or answers
+    // `-READONLY`: either way the first write after the failover succeeds.
+    b.set("after".into(), b"2".to_vec()).unwrap();
+    assert_eq!(setup.replicas[0].cli(&["get", "test:b:after"]), "2");
+}
+
+#[test]
+fn a_wrong_service_or_a_data_node_as_sentinel_is_named_in_the_error() {
+    let setup = RedisSentinel::start(0);
+    let wrong = Redis::new(&RedisConfig {
+        urls: vec![setup.url()],
+        sentinel: Some("nosuch".into()),
+        timeout_ms: Some(300),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    let error = wrong.open("b").unwrap().get("k").unwrap_err().to_string();
+    assert!(
+        error.contains("monitors no service named `nosuch`") && error.contains("Sentinel"),
+        "{error}"
+    );
+    let data_node = Redis::new(&RedisConfig {
+        urls: vec![setup.primary.url()],
+        sentinel: Some(RedisSentinel::SERVICE.into()),
+        timeout_ms: Some(300),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    let error = data_node
+        .open("b")
+        .unwrap()
+        .get("k")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is not a Sentinel"), "{error}");
+}
+
+#[test]
+fn a_least_privilege_user_follows_a_failover_through_readonly() {
+    let setup = RedisSentinel::start(1);
+    // The user the backend documents, on both data nodes (ACLs are not replicated); it may
+    // not run `ROLE`, and the Sentinel has no such user.
+    for node in [&setup.primary, &setup.replicas[0]] {
+        node.cli(&[
+            "acl",
+            "setuser",
+            "kv",
+            "on",
+            ">pw",
+            "~*",
+            "+@read",
+            "+@write",
+            "+@scripting",
+            "+@connection",
+        ]);
+    }
+    let redis = Redis::new(&RedisConfig {
+        urls: vec![format!("redis://kv:pw@127.0.0.1:{}", setup.sentinel.port)],
+        sentinel: Some(RedisSentinel::SERVICE.into()),
+        key_prefix: "test:".into(),
+        timeout_ms: Some(5000),
+        ..RedisConfig::default()
+    })
+    .unwrap();
+    let b = redis.open("b").unwrap();
+    b.set("before".into(), b"1".to_vec()).unwrap();
+    setup.primary.cli(&["wait", "1", "5000"]);
+    setup.failover();
+    // The first command after the failover is a write: the demoted node refuses it, and the
+    // instance asks the Sentinel again.
+    b.set("after".into(), b"2".to_vec()).unwrap();
+    assert_eq!(setup.replicas[0].cli(&["get", "test:b:after"]), "2");
+    assert_eq!(b.get("before").unwrap(), Some(b"1".to_vec()));
+}
