@@ -2,8 +2,8 @@
 //! component by componentize-py (PyPI; installed by `.ci/setup`) against draft2 in the shape
 //! Spin ships (upstream's open PR #55), plugged by the library as `keyvalue-virt plug` does
 //! (which must pick the `draft2-spin` build by itself), and run in wasmtime embedded, on the
-//! `wasmtime run` CLI and on jco. It is built, plugged and transpiled once per test run (the component is about
-//! 18 MB).
+//! `wasmtime run` CLI and on jco. It is built, plugged and transpiled once per test run (the
+//! component is about 18 MB).
 //!
 //! componentize-py needs the WASI WIT next to the app's; the test takes it from the
 //! `wasmtime-wasi` crate this workspace already depends on (its `src/p2/wit/deps`).
