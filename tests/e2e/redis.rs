@@ -241,7 +241,8 @@ fn a_three_node_cluster_spreads_a_bucket_and_lists_it_whole() {
 fn behind_a_sentinel_an_instance_follows_a_failover() {
     let setup = RedisSentinel::start(1);
     let config = setup.config();
-    assert_suite_passes(&run(App::Draft2, &config, &[]), "behind a Sentinel");
+    let suite = run(App::Draft2, &config, &[]);
+    assert_suite_passes(&suite.stdout, &suite.stderr, "behind a Sentinel");
     let steps = ["set:s:k=1", "sleep:25000", "set:s:k=2", "get:s:k"];
     let outcome = std::thread::scope(|scope| {
         let probe = scope.spawn(|| run(App::Probe, &config, &steps));
