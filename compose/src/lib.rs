@@ -28,7 +28,7 @@ use thiserror::Error;
 use wac_graph::types::Package;
 use wac_graph::{
     AliasError, CompositionGraph, EncodeError, EncodeOptions, ExportError,
-    InstantiationArgumentError, RegisterPackageError,
+    InstantiationArgumentError, NodeId, RegisterPackageError,
 };
 use wasmparser::{Encoding, Parser, Payload};
 
@@ -365,34 +365,39 @@ fn compose(app: &[u8], virt: &[u8], control: bool) -> Result<Vec<u8>, PlugError>
     }
 
     for name in app_exports {
-        let export = graph
-            .alias_instance_export(app_instance, &name)
-            .map_err(|source| PlugError::Alias {
-                role: Role::App,
-                name: name.clone(),
-                source,
-            })?;
-        if let Err(source) = graph.export(export, &name) {
-            return Err(PlugError::Export { name, source });
-        }
+        re_export(&mut graph, app_instance, Role::App, name)?;
     }
     if control {
-        let name = CONTROL_INTERFACE.to_owned();
-        let export = graph
-            .alias_instance_export(virt_instance, &name)
-            .map_err(|source| PlugError::Alias {
-                role: Role::Virt,
-                name: name.clone(),
-                source,
-            })?;
-        if let Err(source) = graph.export(export, &name) {
-            return Err(PlugError::Export { name, source });
-        }
+        re_export(
+            &mut graph,
+            virt_instance,
+            Role::Virt,
+            CONTROL_INTERFACE.to_owned(),
+        )?;
     }
 
     graph
         .encode(EncodeOptions::default())
         .map_err(PlugError::Encode)
+}
+
+/// Exports `name` of `instance` (the app or the virt) from the composition under the same name.
+fn re_export(
+    graph: &mut CompositionGraph,
+    instance: NodeId,
+    role: Role,
+    name: String,
+) -> Result<(), PlugError> {
+    let export = graph
+        .alias_instance_export(instance, &name)
+        .map_err(|source| PlugError::Alias {
+            role,
+            name: name.clone(),
+            source,
+        })?;
+    graph
+        .export(export, &name)
+        .map_err(|source| PlugError::Export { name, source })
 }
 
 /// Returns the names of the top-level imports of `component` that are `wasi:keyvalue`
