@@ -12,10 +12,7 @@ pub type FixtureBucket<'a> = (&'a str, &'a [(&'a str, &'a [u8])]);
 
 /// Writes a format 2 store in the empty directory `dir` holding `buckets` (each a name and its
 /// keys with their values), laid out as format 2 lays it out: FNV-1a names, generation 1.
-pub fn write_format_2_store(
-    dir: &Path,
-    buckets: &[FixtureBucket<'_>],
-) -> std::io::Result<()> {
+pub fn write_format_2_store(dir: &Path, buckets: &[FixtureBucket<'_>]) -> std::io::Result<()> {
     std::fs::write(dir.join("FORMAT"), FORMAT_2)?;
     for (bucket, keys) in buckets {
         let bucket_dir = dir.join(format!("{:016x}-0", fnv1a64(bucket.as_bytes(), FNV_START)));

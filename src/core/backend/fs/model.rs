@@ -512,6 +512,8 @@ fn restore_schedule(restore: Restore) {
     }
     let (base, restored) = count_and_version(&files);
     let before: Vec<u64> = versions.lock().unwrap().clone();
+    // What the restore left, for the messages below.
+    let leftovers = files.list(SHARD).unwrap().unwrap();
     let mut handles = Vec::new();
     for _ in 0..2 {
         let files = files.clone();
@@ -538,7 +540,7 @@ fn restore_schedule(restore: Restore) {
     assert_eq!(
         acknowledged,
         (base + 1 + shift..=base + 4 + shift).collect::<Vec<_>>(),
-        "after a restore to {base}, the counts were not exact"
+        "after a restore to {base} beside {leftovers:?}, the counts were not exact"
     );
     let (total, version) = count_and_version(&files);
     assert_eq!(total, base + 4 + shift);

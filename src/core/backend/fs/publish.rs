@@ -93,8 +93,11 @@
 //! - after a rollback to an earlier record, only a claim that followed exactly that record
 //!   can match: a change computed from the state the slot now holds, left by a writer that
 //!   crashed (at most one, and it takes effect before any later change, as if it ran just
-//!   after the restore); a claim of the right generation whose temporary file is gone (a
-//!   finished one) is removed instead of wedging the key;
+//!   after the restore); a claim of the right generation whose temporary file is gone (one
+//!   that was finished before the rollback, whose finisher died before removing it) can
+//!   never be finished, and removing it by name could remove a claim made in its place, so
+//!   a writer moves the slot past it instead: it claims the generation after it, following
+//!   the same record, with a change that keeps every entry, and that dead claim is swept;
 //! - versions are record nonces, so no version handed out before repeats after.
 //!
 //! Running instances must not see a slot go back: a writer paused just before its rename
@@ -114,6 +117,10 @@ use crate::prelude::*;
 /// How many times an operation starts over (each time because another instance changed the
 /// slot first) before it gives up with an error. Contention alone never gets near it.
 const MAX_ROUNDS: u32 = 100_000;
+
+/// How many claims that can never be finished (left beside a slot rolled back by hand) a
+/// writer moves the slot past before it gives up with an error.
+const MAX_JUMPS: u64 = 16;
 
 /// The settled state of a slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -242,46 +249,71 @@ impl<F: Files> Slot<'_, F> {
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            if state.generation == 0 {
+            if state.generation == 0 || !self.help(&state, self.next(state.generation)?)? {
                 return Ok(state);
-            }
-            let next = self.next(state.generation)?;
-            let claim_name = self.claim_name(next, state.nonce);
-            let nonce = match self.load(&claim_name) {
-                Ok(None) => return Ok(state),
-                Ok(Some(claim)) if claim.generation == next => claim.nonce,
-                Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
-                    // Not a whole record of this generation: no writer ever links one, so a
-                    // machine crash (or a hand) left it and it can never be finished.
-                    self.files
-                        .remove(&self.path(&claim_name))
-                        .map_err(self.io(&claim_name, "remove"))?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            // The claim existed while the slot held this record, so it is legal.
-            if self.current()? == (state.generation, state.nonce) {
-                self.finish(&state, &claim_name, nonce)?;
             }
         }
         Err(self.busy())
     }
 
-    /// Finishes the legal claim `claim_name` that follows the record of `state`, whose
-    /// temporary file has `nonce`.
-    fn finish(&self, state: &State, claim_name: &str, nonce: u64) -> Result<(), Error> {
-        let next = self.next(state.generation)?;
-        let temp = self.temp_name(next, state.nonce, nonce);
-        // A claim whose temporary file is gone while the slot still holds the record it
-        // follows was never finished by anyone, and never will be (its file only leaves by
-        // that rename): a slot restored or edited by hand left it. It is dead: removing it
-        // below frees the key instead of wedging it.
-        self.settle(&temp)?;
+    /// Finishes the claim of generation `at` that follows the record of `state`, if there is
+    /// one and the slot still holds that record; returns whether there was one.
+    fn help(&self, state: &State, at: u64) -> Result<bool, Error> {
+        let claim_name = self.claim_name(at, state.nonce);
+        let nonce = match self.load(&claim_name) {
+            Ok(None) => return Ok(false),
+            Ok(Some(claim)) if claim.generation == at => claim.nonce,
+            Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
+                // Not a whole record of this generation: no writer ever links one, so a
+                // machine crash (or a hand) left it and it can never be finished.
+                self.files
+                    .remove(&self.path(&claim_name))
+                    .map_err(self.io(&claim_name, "remove"))?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
+        // The claim existed while the slot held this record, so it is legal.
+        if self.current()? != (state.generation, state.nonce) {
+            return Ok(true);
+        }
+        let temp = self.temp_name(at, state.nonce, nonce);
+        let (marked, renamed) = self.settle(&temp)?;
+        if !marked && !renamed && self.current()? == (state.generation, state.nonce) {
+            // Its temporary file is gone, yet the slot still holds the record it follows:
+            // the file left by the rename that finished it once, so the slot was rolled back
+            // to that record by hand, and this claim can never be finished. Removing it by
+            // name could remove a claim made in its place meanwhile; instead the slot moves
+            // past it, by a change that keeps every entry, claimed at the next generation.
+            if at - state.generation >= MAX_JUMPS {
+                return Err(Error::Corrupt {
+                    path: self.files.show(&self.path(&claim_name)),
+                    problem: format!(
+                        "{MAX_JUMPS} claims that can never be finished follow the slot's \
+                         record: run `keyvalue-virt repair` with every instance stopped"
+                    ),
+                });
+            }
+            let over = self.next(at)?;
+            if !self.help(state, over)? {
+                let nonce = self.fresh_nonce();
+                self.publish(state, over, state.entries.clone(), nonce)?;
+            }
+            return Ok(true);
+        }
+        // The slot has moved past the claim, so its name is dead.
         self.files
-            .remove(&self.path(claim_name))
-            .map_err(self.io(claim_name, "remove"))?;
-        Ok(())
+            .remove(&self.path(&claim_name))
+            .map_err(self.io(&claim_name, "remove"))?;
+        Ok(true)
+    }
+
+    /// A nonce for a new record: random, never 0 (which stands for "no record").
+    fn fresh_nonce(&self) -> u64 {
+        match self.files.nonce() {
+            0 => 1,
+            nonce => nonce,
+        }
     }
 
     /// Marks the temporary file `temp` of a legal claim settled, then renames it over the
@@ -313,26 +345,34 @@ impl<F: Files> Slot<'_, F> {
             let state = self.settled()?;
             // The new record's nonce is the version of the entries it changes: random, so no
             // version ever repeats, even after a slot is restored or deleted by hand.
-            let nonce = match self.files.nonce() {
-                0 => 1,
-                nonce => nonce,
-            };
+            let nonce = self.fresh_nonce();
             let (entries, result) = change(&state, nonce)?;
             let Some(entries) = entries else {
                 return Ok(result);
             };
-            if self.publish(&state, entries, nonce)? {
+            let next = if state.generation == 0 {
+                1
+            } else {
+                self.next(state.generation)?
+            };
+            if self.publish(&state, next, entries, nonce)? {
                 return Ok(result);
             }
         }
         Err(self.busy())
     }
 
-    /// Steps 1 to 3 of the module docs: `true` once the record with `entries` and `nonce`
-    /// that follows `state` took effect, `false` when another change came first.
-    fn publish(&self, state: &State, entries: Vec<Entry>, nonce: u64) -> Result<bool, Error> {
+    /// Steps 1 to 3 of the module docs: `true` once the record of generation `next` with
+    /// `entries` and `nonce` that follows `state` took effect, `false` when another change
+    /// came first.
+    fn publish(
+        &self,
+        state: &State,
+        next: u64,
+        entries: Vec<Entry>,
+        nonce: u64,
+    ) -> Result<bool, Error> {
         let generation = state.generation;
-        let next = self.next(generation)?;
         let record = Record {
             kind: KEYS,
             settled: false,
@@ -618,7 +658,9 @@ pub fn sweep<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize
         let Some((current, nonce)) = current else {
             continue;
         };
-        let live = current.checked_add(1) == Some(generation) && epoch(nonce) == parent;
+        // The claim of the next generation, or (beside a slot rolled back by hand) of one a
+        // little further, that follows the slot's record.
+        let live = generation > current && epoch(nonce) == parent;
         if !live
             && files
                 .remove(&format!("{shard}/{name}"))

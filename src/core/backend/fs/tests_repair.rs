@@ -143,8 +143,10 @@ fn deleting_a_damaged_slot_by_hand_revives_nothing() {
 }
 
 /// A slot rolled back by hand to a copy of an earlier record (a backup of one file), with the
-/// leftovers of its later life still there: no dead claim wedges the key, no claim that
-/// follows another record takes effect, and no version repeats.
+/// leftovers of its later life still there (among them the finished claim that followed that
+/// very record, which format 2 took for a claim to finish and failed on for good): no dead
+/// claim wedges the key, no claim that follows another record takes effect, and no version
+/// repeats.
 #[test]
 fn a_slot_rolled_back_by_hand_revives_nothing() {
     let s = Scratch::new();
@@ -153,12 +155,25 @@ fn a_slot_rolled_back_by_hand_revives_nothing() {
     b.set("n".into(), b"0".to_vec()).unwrap();
     let backup = fs::read(&slot).unwrap();
     let watched = b.watch("n").unwrap();
-    for i in 1..=5 {
+    b.set("n".into(), b"1".to_vec()).unwrap();
+    // The record that followed the backup, as its claim would hold it if the writer that
+    // finished it was killed before removing the claim: its temporary file is gone.
+    let finished = fs::read(&slot).unwrap();
+    for i in 2..=5 {
         b.set("n".into(), format!("{i}").into_bytes()).unwrap();
     }
     let after = b.watch("n").unwrap();
     let nonces = [nonce_of(&slot), 0x1234];
     plant_leftovers(&slot, nonces[1], nonces[0]);
+    let hash = slot.file_name().unwrap().to_str().unwrap();
+    let parent = Record::decode(&backup).unwrap().nonce;
+    fs::write(
+        slot.parent()
+            .unwrap()
+            .join(publish::claim_name(hash, 2, parent)),
+        &finished,
+    )
+    .unwrap();
     fs::write(&slot, &backup).unwrap();
     // The restored record's own version is the one it had; a CAS from it still works once.
     assert_eq!(b.watch("n").unwrap(), watched);
