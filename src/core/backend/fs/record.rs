@@ -1,4 +1,5 @@
-//! The record format of format 2: what a key file, a claim and a temporary file hold.
+//! The record format of formats 2 and 3 (format 3 changed names and placement, not records):
+//! what a key file, a claim and a temporary file hold.
 //!
 //! ```text
 //! offset  size  field
@@ -16,7 +17,8 @@
 //! ```
 //!
 //! An entry is a key length (`u32`), a state (`u8`: `v` a value, `d` deleted), 3 zero bytes,
-//! its version (`u64`, the generation that last changed it), the value length (`u64`), then
+//! its version (`u64`: in format 3 the nonce of the record that last changed it, in format 2
+//! its generation), the value length (`u64`), then
 //! the key and the value. A bucket's name record has one entry whose key is the name. All
 //! integers are little-endian.
 //!
@@ -115,7 +117,7 @@ pub struct Entry {
     pub key: String,
     /// The value; `None` for a deleted key.
     pub value: Option<Vec<u8>>,
-    /// The generation of the file that last changed this entry.
+    /// Its version: the nonce of the record that last changed it (format 2: its generation).
     pub version: u64,
 }
 
@@ -179,7 +181,7 @@ impl Record {
             ));
         }
         if &bytes[..4] != MAGIC {
-            return Err("not a keyvalue-virt format 2 record (unknown magic)".into());
+            return Err("not a keyvalue-virt record (unknown magic)".into());
         }
         let body_len = u64_at(bytes, BODY_LEN);
         if body_len != (bytes.len() - HEADER) as u64 {
