@@ -74,6 +74,35 @@ fn varied_dump() -> Value {
     })
 }
 
+/// A format 2 store (made by hand, as format 2 lays it out) is exported as it always was, and
+/// its dump imported into a new directory makes a format 3 store; importing into the old one
+/// is refused with the commands that move it.
+#[test]
+fn a_format_2_store_moves_to_format_3_by_export_and_import() {
+    let dir = scratch();
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    keyvalue_virt_core::backend::fs::legacy::write_format_2_store(
+        &old,
+        &[("b", &[("k", b"v"), ("n", b"5")]), ("c", &[("x", b"y")])],
+    )
+    .unwrap();
+    let dump = json!({"b": {"k": "v", "n": "5"}, "c": {"x": "y"}});
+    assert_eq!(export(&old, &["export"]), dump);
+
+    let new = dir.path().join("new");
+    import(&new, &dump).success();
+    let format = std::fs::read(new.join("FORMAT")).unwrap();
+    assert!(format.starts_with(b"keyvalue-virt store, format 3\nkey "));
+    assert_eq!(export(&new, &["export"]), dump);
+
+    import(&old, &dump)
+        .failure()
+        .stderr(contains("holds a store of format 2"))
+        .stderr(contains("keyvalue-virt export"))
+        .stderr(contains("keyvalue-virt import NEW_DIR < dump.json"));
+}
+
 #[test]
 fn import_then_export_and_inspect_round_trip_every_key_and_value() {
     let dir = scratch();

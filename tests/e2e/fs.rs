@@ -66,9 +66,10 @@ fn data_persists_across_runs() {
         "get:b:k -> ok \"hello\"\ninc:b:n:1 -> ok 6\nlist:b -> ok [\"k\", \"n\"]\n\
          exists:other:k -> ok false\n"
     );
-    assert_eq!(
-        std::fs::read(dir.join("FORMAT")).unwrap(),
-        b"keyvalue-virt store, format 2\n"
+    assert!(
+        std::fs::read(dir.join("FORMAT"))
+            .unwrap()
+            .starts_with(b"keyvalue-virt store, format 3\nkey ")
     );
 }
 
@@ -187,6 +188,24 @@ fn damaged_files_are_reported_by_name_and_others_keep_working() {
     assert_eq!(
         out.stdout,
         "get:b:bad -> ok none\nlist:b -> ok [\"good\", \"new\"]\n"
+    );
+}
+
+/// A store of format 2 (made by hand, as format 2 lays it out) is refused by the component
+/// with the commands that move it to format 3.
+#[test]
+fn a_format_2_store_is_refused_with_the_commands_that_move_it() {
+    let dir = store_dir("format-2");
+    keyvalue_virt_core::backend::fs::legacy::write_format_2_store(&dir, &[("b", &[("k", b"v")])])
+        .unwrap();
+    let out = probe_dir(&dir, &["get:b:k"]).assert_ok();
+    assert!(
+        out.stdout.contains("holds a store of format 2")
+            && out
+                .stdout
+                .contains("`keyvalue-virt export /kv > dump.json` and `keyvalue-virt import NEW_DIR < dump.json`"),
+        "{}",
+        out.stdout
     );
 }
 
@@ -465,9 +484,10 @@ fn data_is_shared_by_both_drafts_and_read_only_instances() {
             ("list:b", "ok [\"k\", \"n\", \"y\"]"),
         ],
     );
-    assert_eq!(
-        std::fs::read(dir.join("FORMAT")).expect("the store has no FORMAT file"),
-        b"keyvalue-virt store, format 2\n"
+    assert!(
+        std::fs::read(dir.join("FORMAT"))
+            .expect("the store has no FORMAT file")
+            .starts_with(b"keyvalue-virt store, format 3\nkey ")
     );
     let read_only = Config {
         read_only: true,

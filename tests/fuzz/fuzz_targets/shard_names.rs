@@ -2,7 +2,7 @@
 //! no `..`), and reads back exactly the names the backend writes.
 #![no_main]
 
-use keyvalue_virt_core::backend::fs::publish::{Name, is_hash};
+use keyvalue_virt_core::backend::fs::publish::{Name, claim_name, is_hash, temp_name};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,26 +19,27 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(is_hash(hash));
     }
-    if data.len() >= 24 {
-        let hash = u64::from_le_bytes(data[..8].try_into().unwrap());
-        let generation = u64::from_le_bytes(data[8..16].try_into().unwrap());
-        let nonce = u64::from_le_bytes(data[16..24].try_into().unwrap());
+    if data.len() >= 32 {
+        let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
+        let (hash, generation, parent, nonce) = (word(0), word(8), word(16), word(24));
         let hash = format!("{hash:016x}");
         assert_eq!(Name::parse(&hash), Some(Name::Slot(&hash)));
-        let claim = format!("{hash}.{generation:x}.c");
+        let claim = claim_name(&hash, generation, parent);
         assert_eq!(
             Name::parse(&claim),
             Some(Name::Claim {
                 hash: &hash,
-                generation
+                generation,
+                parent,
             })
         );
-        let temp = format!("{hash}.{generation:x}.{nonce:016x}.t");
+        let temp = temp_name(&hash, generation, parent, nonce);
         assert_eq!(
             Name::parse(&temp),
             Some(Name::Temp {
                 hash: &hash,
-                generation
+                generation,
+                parent,
             })
         );
     }

@@ -15,8 +15,32 @@ use crate::prelude::*;
 /// read, and a bucket whose name would need one is not made.
 pub const MAX_NAME_RECORD: u64 = 1 << 20;
 
-/// The content of `DIR/FORMAT` for the layout this code reads and writes.
-pub const FORMAT: &[u8] = b"keyvalue-virt store, format 2\n";
+/// The first line of `DIR/FORMAT` for the layout this code reads and writes; the second line
+/// holds the store's hash key (`key ` and 32 hex digits), drawn at random when it is made.
+pub const FORMAT: &[u8] = b"keyvalue-virt store, format 3\n";
+/// The `FORMAT` file of format 2, which this build reads only to export it.
+pub const FORMAT_2: &[u8] = b"keyvalue-virt store, format 2\n";
+
+/// The whole `FORMAT` file of a format 3 store whose hash key is `(k0, k1)`.
+pub fn format_file(k0: u64, k1: u64) -> Vec<u8> {
+    let mut bytes = FORMAT.to_vec();
+    bytes.extend_from_slice(format!("key {k0:016x}{k1:016x}\n").as_bytes());
+    bytes
+}
+
+/// The hash key in a format 3 `FORMAT` file, or `None` when `bytes` is not one.
+pub fn parse_format(bytes: &[u8]) -> Option<(u64, u64)> {
+    let line = bytes.strip_prefix(FORMAT)?.strip_prefix(b"key ")?;
+    let hex = line.strip_suffix(b"\n")?;
+    if hex.len() != 32 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let hex = core::str::from_utf8(hex).ok()?;
+    Some((
+        u64::from_str_radix(&hex[..16], 16).ok()?,
+        u64::from_str_radix(&hex[16..], 16).ok()?,
+    ))
+}
 
 fn dir_error<F: Files>(files: &F, problem: impl Into<String>) -> Error {
     Error::StoreDir {
@@ -37,12 +61,14 @@ pub fn sync_error<F: Files>(files: &F, path: &str, e: io::Error) -> Error {
     }
 }
 
-/// Makes the empty store directory a store: writes `FORMAT` aside and links it into place
-/// (several instances may do this at once: the first link wins, all write the same). Refuses
+/// Makes the empty store directory a store: writes `FORMAT`, with a new random hash key, aside
+/// and links it into place (several instances may do this at once: the first link wins, and
+/// every instance then reads the winner's key from `FORMAT`). Refuses
 /// a filesystem without hard links, or, with `sync`, one that cannot sync a directory.
 pub fn make_store<F: Files>(files: &F, sync: bool) -> Result<(), Error> {
     let temp = format!("FORMAT.{:016x}.t", files.nonce());
-    files.create(&temp, FORMAT, sync).map_err(|e| {
+    let format = format_file(files.nonce(), files.nonce());
+    files.create(&temp, &format, sync).map_err(|e| {
         let dir = files.show("");
         dir_error(
             files,

@@ -1,21 +1,24 @@
 //! The filesystem backend: a directory (a `wasi:filesystem` preopen in the component, any
 //! directory natively) is the whole store, shared by every instance and process that opens it.
 //!
-//! # Layout (format 2)
+//! # Layout (format 3)
 //!
 //! ```text
-//! DIR/FORMAT                          "keyvalue-virt store, format 2\n"
+//! DIR/FORMAT                          "keyvalue-virt store, format 3\n" "key <32 hex digits>\n"
 //! DIR/<bucket hash>-<n>/              one directory per bucket
 //! DIR/<bucket hash>-<n>/NAME          a record holding the bucket's name
 //! DIR/<bucket hash>-<n>/<ss>/         a shard: the keys whose hash starts with byte `ss`
 //!     <key hash>                      a slot: the entries of every key with that hash
-//!     <key hash>.<g>.c                a claim of generation g (while a change is under way)
-//!     <key hash>.<g>.<nonce>.t        a record being written
+//!     <key hash>.<g>.<parent>.c       a claim of generation g following the record `parent`
+//!     <key hash>.<g>.<parent>.<nonce>.t   a record being written
 //! ```
 //!
-//! Hashes are FNV-1a 64 in 16 lowercase hex digits, so file names are safe on every
-//! filesystem (case-insensitive ones too) whatever keys and bucket names hold; the real names
-//! are stored inside the records ([`record`]). Keys that share a hash share one slot, which
+//! Hashes are SipHash-1-3 under the store's key, drawn at random when the store is made and
+//! kept in `FORMAT`, so nobody without the key can choose keys that share a slot (format 2
+//! used unkeyed FNV-1a, and is read only to export it). They are written in 16 lowercase hex
+//! digits, so file names are safe on every filesystem (case-insensitive ones too) whatever
+//! keys and bucket names hold; the real names are stored inside the records ([`record`]).
+//! Keys that share a hash share one slot, which
 //! holds an entry for each, so a lookup reads one file and there are no chains to get lost
 //! in. An entry is a value or a tombstone: a deleted key keeps a small tombstone, so that a
 //! compare-and-swap and a seed can tell "deleted" from "never written". Bucket names that
@@ -26,8 +29,9 @@
 //! A slot changes only through the protocol of [`publish`], which uses no locks and no
 //! clocks: a change claims the slot's next generation with an exclusive link and anyone who
 //! finds a legal claim finishes it, so an instance that pauses or dies at any point blocks no
-//! one and loses nothing that was acknowledged. Every entry has a version, the generation that
-//! last changed it; `cas` compares versions.
+//! one and loses nothing that was acknowledged. Every entry has a version, the random nonce of
+//! the record that last changed it (so no version repeats, even across a restore); `cas`
+//! compares versions.
 //!
 //! With `--sync always` (the default), a record is synced before it is claimed and the shard
 //! directory after it is renamed into place (by whoever renamed it, before the write
@@ -50,15 +54,19 @@
 //!
 //! `get` and `exists` read the slot, one file; a change also looks for a claim (one failed
 //! open), writes a temporary file, links it, reads the slot again and renames. `open` reads
-//! `FORMAT` and the bucket's `NAME`. `list-keys` walks the shards in hash order (the cursor
-//! position is the hash's top 48 bits, which never moves while a key lives) and reads the
-//! slots of the page. `count` (used only by `--max-keys`) reads every slot, so `--max-keys`
+//! `FORMAT` and the bucket's `NAME`. `list-keys` walks the shards in hash order (a key's
+//! cursor position is its slot hash's top 32 bits and 16 bits of a second hash of the key,
+//! which never move while the key lives, so a page can end between the keys of one slot) and
+//! reads the slots of the page. `count` (used only by `--max-keys`) reads every slot, so `--max-keys`
 //! is a soft limit across instances: instances adding keys at the same moment can each pass
 //! the check, overshooting by at most one key per instance writing at once.
 
 mod create;
 pub mod damage;
 mod io;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod legacy;
 #[cfg(any(test, target_arch = "wasm32"))]
 mod preopen;
 pub mod publish;
@@ -73,7 +81,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
-use self::record::{Entry, FNV_START, NAME, Record, fnv1a64};
+use self::record::{Entry, FNV_START, NAME, Record, fnv1a64, siphash13};
 use self::sys::Files;
 
 /// The files the backend works on: `wasi:filesystem` directly in the component, `std::fs`
@@ -93,7 +101,7 @@ use crate::error::Error;
 use crate::local::local;
 use crate::prelude::*;
 
-pub use self::create::FORMAT;
+pub use self::create::{FORMAT, FORMAT_2};
 /// More bytes than any `FORMAT` file of ours holds.
 const FORMAT_MAX: u64 = 256;
 /// How every `FORMAT` file of ours starts.
@@ -103,8 +111,33 @@ const MAX_BUCKET_SLOTS: u32 = 64;
 /// One write in this many sweeps its shard of dead leftovers.
 const SWEEP_EVERY: u64 = 64;
 
-fn hash(name: &str) -> u64 {
-    fnv1a64(name.as_bytes(), FNV_START)
+/// How a store hashes bucket names and keys into file names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hasher {
+    /// Format 3: SipHash-1-3 under the store's random key (from `FORMAT`).
+    Keyed(u64, u64),
+    /// Format 2: FNV-1a 64, unkeyed; such a store is only read, to export it.
+    Fnv,
+}
+
+impl Hasher {
+    /// The hash of a bucket name or key, which names its directory or slot.
+    pub fn hash(self, name: &str) -> u64 {
+        match self {
+            Hasher::Keyed(k0, k1) => siphash13(k0, k1, name.as_bytes()),
+            Hasher::Fnv => fnv1a64(name.as_bytes(), FNV_START),
+        }
+    }
+
+    /// A second, independent hash of a key: its order among the keys whose slot hashes share
+    /// their top 32 bits (the keys of one slot among them), so that a `list-keys` cursor can
+    /// fall between them.
+    fn order(self, key: &str) -> u64 {
+        match self {
+            Hasher::Keyed(k0, k1) => siphash13(k1, k0 ^ 0x6b65_7973, key.as_bytes()) >> 48,
+            Hasher::Fnv => fnv1a64(key.as_bytes(), !FNV_START) >> 48,
+        }
+    }
 }
 
 /// The filesystem backend over a store directory.
@@ -142,9 +175,11 @@ impl Fs {
     }
 
     /// Checks that the root is a store of this format, making an empty directory one when
-    /// writable. Returns whether the store exists (a read-only empty directory does not).
+    /// writable. Returns how the store hashes names, or `None` when the store does not exist
+    /// (a read-only empty directory). A format 2 store is read (only) when read-only, so that
+    /// it can be exported.
     #[inline(never)]
-    fn check_root(&self) -> Result<bool, Error> {
+    fn check_root(&self) -> Result<Option<Hasher>, Error> {
         let missing = |cause: String| {
             let dir = self.files.show("");
             self.dir_error(format!(
@@ -153,8 +188,32 @@ impl Fs {
                  HOST_DIR::{dir}`), or build the component with another `--dir`"
             ))
         };
-        match self.files.read("FORMAT", FORMAT_MAX) {
-            Ok(Some(found)) if found == FORMAT => return Ok(true),
+        let format = self.files.read("FORMAT", FORMAT_MAX);
+        if let Ok(Some(found)) = &format
+            && let Some((k0, k1)) = create::parse_format(found)
+        {
+            return Ok(Some(Hasher::Keyed(k0, k1)));
+        }
+        match format {
+            Ok(Some(found)) if found == FORMAT_2 && !self.writable => {
+                return Ok(Some(Hasher::Fnv));
+            }
+            Ok(Some(found)) if found == FORMAT_2 => {
+                let dir = self.files.show("");
+                return Err(self.dir_error(format!(
+                    "holds a store of format 2, which this build reads only to export it: move \
+                     the data to format 3 with `keyvalue-virt export {dir} > dump.json` and \
+                     `keyvalue-virt import NEW_DIR < dump.json` (in the component, `{dir}` \
+                     stands for the host directory granted at that path), then use NEW_DIR in \
+                     its place"
+                )));
+            }
+            Ok(Some(found)) if found.starts_with(FORMAT) => {
+                return Err(self.dir_error(
+                    "holds a `FORMAT` file of format 3 whose hash key line is damaged: restore \
+                     `FORMAT` from a backup of this store (the key cannot be guessed)",
+                ));
+            }
             Ok(Some(found)) if found.starts_with(FORMAT_PREFIX) => {
                 let found = String::from_utf8_lossy(&found).trim_end().to_owned();
                 return Err(self.dir_error(format!(
@@ -187,15 +246,15 @@ impl Fs {
         // Only the temporary files of another instance making the store may be there, unless
         // that instance has finished making it since `FORMAT` was read.
         if names.iter().any(|name| !name.starts_with("FORMAT.")) {
-            if self
+            if let Some((k0, k1)) = self
                 .files
                 .read("FORMAT", FORMAT_MAX)
                 .ok()
                 .flatten()
                 .as_deref()
-                == Some(FORMAT)
+                .and_then(create::parse_format)
             {
-                return Ok(true);
+                return Ok(Some(Hasher::Keyed(k0, k1)));
             }
             return Err(self.dir_error(
                 "is not empty and holds no keyvalue-virt store (no `FORMAT` file): grant an \
@@ -204,16 +263,27 @@ impl Fs {
             ));
         }
         if !self.writable {
-            return Ok(false);
+            return Ok(None);
         }
         create::make_store(&*self.files, self.sync)?;
-        Ok(true)
+        // Another instance may have made it first, with its own key: read the winner's.
+        match self
+            .files
+            .read("FORMAT", FORMAT_MAX)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(create::parse_format)
+        {
+            Some((k0, k1)) => Ok(Some(Hasher::Keyed(k0, k1))),
+            None => Err(self.dir_error("lost its `FORMAT` file right after it was made")),
+        }
     }
 
     /// The names of the buckets in the store, sorted, read from each bucket directory's `NAME`
     /// record (for host-side tools; the component never lists buckets).
     pub fn buckets(&self) -> Result<Vec<String>, Error> {
-        if !self.check_root()? {
+        if self.check_root()?.is_none() {
             return Ok(Vec::new());
         }
         let mut names = Vec::new();
@@ -266,14 +336,18 @@ impl Backend for Fs {
 
     #[inline(never)]
     fn open(&self, identifier: &str) -> Result<Bucket, Error> {
-        let exists = self.check_root()?;
-        let id = hash(identifier);
+        let hasher = self.check_root()?;
+        let exists = hasher.is_some();
+        // A read-only store that does not exist has no files: any key places its seeds.
+        let hasher = hasher.unwrap_or(Hasher::Keyed(0, 0));
+        let id = hasher.hash(identifier);
         let bucket = |dir: String| Bucket {
             files: self.files.clone(),
             tag: (id % u64::from(u16::MAX)) as u16 + 1,
             dir,
             writable: self.writable,
             sync: self.sync,
+            hasher,
             mask: u64::MAX,
         };
         let mut made = None;
@@ -322,6 +396,7 @@ pub struct Bucket {
     tag: u16,
     writable: bool,
     sync: bool,
+    hasher: Hasher,
     // Key hashes are masked with this; tests narrow it to force collisions.
     mask: u64,
 }
@@ -333,7 +408,13 @@ impl Bucket {
     }
 
     fn key_hash(&self, key: &str) -> u64 {
-        hash(key) & self.mask
+        self.hasher.hash(key) & self.mask
+    }
+
+    /// Where `key` stands in a `list-keys` walk (48 bits): the top 32 bits of its slot hash,
+    /// then 16 bits of its own order, so that a page can end between the keys of one slot.
+    fn position(&self, key: &str) -> u64 {
+        (self.key_hash(key) >> 32) << 16 | self.hasher.order(key)
     }
 
     fn shard_name(&self, shard: u8) -> String {
@@ -447,7 +528,8 @@ impl Bucket {
             .collect())
     }
 
-    /// The slot hashes of a shard from position `from` on, in order, after sweeping the
+    /// The slot hashes of a shard that may hold keys at position `from` or later, in order,
+    /// after sweeping the
     /// shard's dead leftovers (when writable).
     fn slots(&self, shard: u8, from: u64) -> Result<Vec<u64>, Error> {
         let dir = self.shard_name(shard);
@@ -481,7 +563,7 @@ impl Bucket {
                 }
             });
         }
-        hashes.retain(|hash| hash >> 16 >= from);
+        hashes.retain(|hash| hash >> 32 >= from >> 16);
         hashes.sort_unstable();
         hashes.dedup();
         Ok(hashes)
@@ -568,21 +650,49 @@ impl BucketOps for Bucket {
                 continue;
             }
             let hashes = self.slots(shard, from)?;
-            // Slots whose hashes share the top 48 bits share a position: never split them.
-            for group in hashes.chunk_by(|a, b| a >> 16 == b >> 16) {
+            // The keys of slots whose hashes share their top 32 bits interleave by their own
+            // order; only keys of one position (a chance of 2^-48 per pair) are never split.
+            for group in hashes.chunk_by(|a, b| a >> 32 == b >> 32) {
                 let mut keys = Vec::new();
+                // Position and index in `keys` in one `u64`, sorted as the slot hashes are
+                // (one sort of `u64`s in the build, not one more of pairs: about 7 KB).
+                let mut order = Vec::new();
                 for &hash in group {
-                    keys.extend(damage::skip(self.slot_keys(hash))?.unwrap_or_default());
+                    for key in damage::skip(self.slot_keys(hash))?.unwrap_or_default() {
+                        let position = self.position(&key);
+                        if position >= from {
+                            order.push(position << 16 | keys.len() as u64);
+                            keys.push(key);
+                        }
+                    }
                 }
-                if keys.is_empty() {
+                if keys.len() > 1 << 16 {
+                    // Only hand-made files put so many keys in one group of a keyed hash.
+                    damage::skip::<()>(Err(Error::Corrupt {
+                        path: self.files.show(&self.shard_name(shard)),
+                        problem: format!(
+                            "{} keys share the top 32 bits of their slot hashes, more than a \
+                             `list-keys` walk can page through (only hand-made files hold so \
+                             many): they are not listed",
+                            keys.len()
+                        ),
+                    }))?;
                     continue;
                 }
-                if count > 0 && (count + keys.len() > max_keys || bytes >= max_bytes) {
-                    return Ok(Some(group[0] >> 16));
+                order.sort_unstable();
+                for same in order.chunk_by(|a, b| a >> 16 == b >> 16) {
+                    if count > 0 && (count + same.len() > max_keys || bytes >= max_bytes) {
+                        return Ok(Some(same[0] >> 16));
+                    }
+                    for at in same {
+                        if let Some(key) = keys.get_mut((at & 0xffff) as usize) {
+                            let key = core::mem::take(key);
+                            bytes += key.len();
+                            page.push(key);
+                        }
+                    }
+                    count += same.len();
                 }
-                count += keys.len();
-                bytes += keys.iter().map(String::len).sum::<usize>();
-                page.extend(keys);
             }
         }
         Ok(None)

@@ -214,6 +214,11 @@ fn count(state: &super::publish::State) -> u64 {
 }
 
 fn increment(files: &SimFiles) -> Result<u64, Error> {
+    increment_versioned(files).map(|(n, _)| n)
+}
+
+/// An increment that also returns the version it gave `n`.
+fn increment_versioned(files: &SimFiles) -> Result<(u64, u64), Error> {
     slot(files).change(|state, version| {
         let n = count(state) + 1;
         let entry = Entry {
@@ -221,7 +226,7 @@ fn increment(files: &SimFiles) -> Result<u64, Error> {
             value: Some(n.to_string().into_bytes()),
             version,
         };
-        Ok((Some(vec![entry]), n))
+        Ok((Some(vec![entry]), (n, version)))
     })
 }
 
@@ -428,4 +433,135 @@ fn the_model_catches_a_mended_slot_whose_generation_goes_back() {
         shuttle::check_random(|| repair_schedule(Mend::Delete), 3000);
     });
     assert!(caught.is_err(), "deleting the slot went unnoticed");
+}
+
+/// How a slot goes back in [`restore_schedule`], with every instance stopped and the
+/// leftovers of crashed writers still beside it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Restore {
+    /// The slot file is deleted by hand.
+    Delete,
+    /// The slot file is replaced by a copy taken earlier (a backup of one file).
+    RollBack,
+}
+
+/// The count and the version of `n`.
+fn count_and_version(files: &SimFiles) -> (u64, u64) {
+    let state = slot(files).read().unwrap();
+    (
+        count(&state),
+        state.entry("n").map_or(0, |entry| entry.version),
+    )
+}
+
+/// One schedule across a restore: two writers increment (each may crash at a random step,
+/// leaving its claim and temporary file) while a copier takes a copy of the slot at a random
+/// moment; then the slot is deleted or rolled back to the copy, and two new writers
+/// increment. Nothing from before the restore may take effect after it: the new writers'
+/// counts continue the restored one exactly (a revived claim would make them jump, a dead
+/// one would wedge the key), and no version from before the restore comes back.
+fn restore_schedule(restore: Restore) {
+    let files = Arc::new(SimFiles(Mutex::new(Sim {
+        dirs: vec![SHARD.to_owned()],
+        ..Sim::default()
+    })));
+    let path = format!("{SHARD}/{SLOT}");
+    let versions = Arc::new(Mutex::new(Vec::new()));
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        let files = files.clone();
+        let versions = versions.clone();
+        handles.push(shuttle::thread::spawn(move || {
+            if thread_rng().gen_bool(0.5) {
+                let budget = thread_rng().gen_range(0..30);
+                let me = shuttle::thread::current().id();
+                files.0.lock().unwrap().budget.insert(me, budget);
+            }
+            for _ in 0..3 {
+                if let Ok((_, version)) = increment_versioned(&files) {
+                    versions.lock().unwrap().push(version);
+                }
+            }
+        }));
+    }
+    let copier = {
+        let files = files.clone();
+        let path = path.clone();
+        shuttle::thread::spawn(move || {
+            for _ in 0..thread_rng().gen_range(0..20) {
+                shuttle::thread::yield_now();
+            }
+            let sim = files.0.lock().unwrap();
+            sim.names.get(&path).map(|&inode| sim.inodes[inode].clone())
+        })
+    };
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let copy = copier.join().unwrap();
+    {
+        let mut sim = files.0.lock().unwrap();
+        sim.crashed.clear();
+        sim.budget.clear();
+        sim.names.remove(&path);
+        if let (Restore::RollBack, Some(copy)) = (restore, copy) {
+            sim.inodes.push(copy);
+            let inode = sim.inodes.len() - 1;
+            sim.names.insert(path.clone(), inode);
+        }
+    }
+    let (base, restored) = count_and_version(&files);
+    let before: Vec<u64> = versions.lock().unwrap().clone();
+    // What the restore left, for the messages below.
+    let leftovers = files.list(SHARD).unwrap().unwrap();
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        let files = files.clone();
+        handles.push(shuttle::thread::spawn(move || {
+            (0..2)
+                .map(|_| increment(&files).expect("a write after the restore succeeds"))
+                .collect::<Vec<u64>>()
+        }));
+    }
+    let mut acknowledged: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|handle| handle.join().unwrap())
+        .collect();
+    acknowledged.sort_unstable();
+    // A rolled-back slot holds a record that was current once: a claim that followed it then
+    // (its writer crashed before the slot moved on, or while it was late) is a change
+    // computed from exactly this state, and may take effect first, once. Nothing else may.
+    let shift = acknowledged[0].saturating_sub(base + 1);
+    assert!(
+        shift == 0 || (restore == Restore::RollBack && shift == 1),
+        "after a restore to {base}, the counts jumped to {acknowledged:?}: something from \
+         before it took effect"
+    );
+    assert_eq!(
+        acknowledged,
+        (base + 1 + shift..=base + 4 + shift).collect::<Vec<_>>(),
+        "after a restore to {base} beside {leftovers:?}, the counts were not exact"
+    );
+    let (total, version) = count_and_version(&files);
+    assert_eq!(total, base + 4 + shift);
+    assert!(
+        version == restored || !before.contains(&version),
+        "version {version} from before the restore came back"
+    );
+    let names = files.list(SHARD).unwrap().unwrap();
+    sweep(&*files, SHARD, &names).unwrap();
+    let left = files.list(SHARD).unwrap().unwrap();
+    assert_eq!(left, [SLOT], "left after a sweep");
+}
+
+#[test]
+fn a_deleted_slot_revives_no_leftover() {
+    shuttle::check_random(|| restore_schedule(Restore::Delete), 3000);
+    shuttle::check_pct(|| restore_schedule(Restore::Delete), 3000, 3);
+}
+
+#[test]
+fn a_rolled_back_slot_revives_no_leftover_of_another_record() {
+    shuttle::check_random(|| restore_schedule(Restore::RollBack), 3000);
+    shuttle::check_pct(|| restore_schedule(Restore::RollBack), 3000, 3);
 }

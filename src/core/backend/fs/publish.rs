@@ -2,20 +2,29 @@
 //!
 //! A *slot* is the file of one key hash, `<hash>`, holding the entries of every key with that
 //! hash (see [`record`](super::record)). Its *generation* is the number in its record, 0 while
-//! it does not exist. Beside it live claims, `<hash>.<g>.c`, and temporary files,
-//! `<hash>.<g>.<nonce>.t` (numbers in hex).
+//! it does not exist, and every record has a random *nonce* (0 stands for "no record"). Beside
+//! it live claims, `<hash>.<g>.<p>.c`, and temporary files, `<hash>.<g>.<p>.<nonce>.t`, where
+//! `p` is the nonce of the record they follow (numbers in hex). Below, "the slot is at `g`"
+//! means that it holds the record of generation `g` *and* nonce `p` that a claim names: one
+//! generation of one life of the slot.
 //!
 //! # Changing a slot
 //!
-//! A writer reads the slot, settled (below), at generation `g` and computes the new entries.
-//! Then:
+//! A missing slot is made with one step: the writer writes the first record (generation 1)
+//! to a temporary file and links it as `<hash>`, which fails if the name exists. That link is
+//! the change's linearization point; no claim is involved, so no claim of the slot's earlier
+//! life (before a deletion) can ever match the new one.
+//!
+//! A writer reads an existing slot, settled (below), at generation `g` with nonce `p` and
+//! computes the new entries. Then:
 //!
 //! 1. it writes the new record, generation `g + 1`, to a new temporary file `T` (its nonce is
 //!    random, so no two writers ever share a name) and syncs it (`--sync always`);
-//! 2. it *claims* generation `g + 1` by linking `T` as `<hash>.<g+1>.c`, which fails if that
-//!    name exists: of all writers that read generation `g`, at most one claims `g + 1`;
-//! 3. it reads the slot's generation again. If it is still `g`, the claim is *legal* (it was
-//!    made while the slot was at `g`), and the writer *finishes* it: it marks `T` settled,
+//! 2. it *claims* generation `g + 1` by linking `T` as `<hash>.<g+1>.<p>.c`, which fails if
+//!    that name exists: of all writers that read the record `p`, at most one claims `g + 1`;
+//! 3. it reads the slot's generation and nonce again. If they are still `g` and `p`, the claim
+//!    is *legal* (it was made while the slot was at `g`), and the writer *finishes* it: it
+//!    marks `T` settled,
 //!    renames `T` over the slot (a missing `T` means a helper did it) and removes the claim.
 //!    If the slot has moved on, the writer reads the settled mark through the handle it kept
 //!    open on `T`: a marked claim was legal and finished by a helper; an unmarked one was made
@@ -23,7 +32,7 @@
 //!    abandoned: the writer removes `T` and starts over.
 //!
 //! Before it computes, a writer reads the slot at generation `g` and looks for the claim
-//! `g + 1` (no other writer can claim `g + 1` while it stands). If there is one, it reads the
+//! `g + 1` that follows its record (no other writer can claim `g + 1` while it stands). If there is one, it reads the
 //! slot again: still `g` means the claim existed while the slot was at `g`, so it is legal,
 //! and the writer finishes it as above; then it reads again. A reader (`get`, `exists`,
 //! `list-keys`) only reads the slot file: one read, no claim to look for.
@@ -73,13 +82,26 @@
 //! crashes, not across a machine crash: the latest writes may be lost, a slot written just
 //! before it may be left damaged, and nothing else.
 //!
-//! **Repair and restore.** The argument needs a slot's generation never to go back: a slot
-//! deleted, or restored alone from a backup, would let its old claims and temporary files
-//! match again and its versions repeat. A damaged slot is therefore mended by `keyvalue-virt
-//! repair` ([`repair`](super::repair)), which renames over it an empty record whose
-//! generation lies far beyond every generation the slot or its leftovers name: every leftover
-//! stays dead, and the slot still only grows. A whole store directory may be restored from a
-//! backup with every instance stopped: its leftovers come from the same moment as its slots.
+//! **Repair and restore.** The argument needs a slot's generation never to go back while
+//! instances run. A damaged slot is mended by `keyvalue-virt repair`
+//! ([`repair`](super::repair)), which renames over it an empty record whose generation lies
+//! far beyond every generation the slot or its leftovers name, and which runs safely beside
+//! running instances. With every instance stopped, a slot (or the whole store) may also be
+//! deleted or restored from a backup while leftovers of its later life remain beside it:
+//! - after a deletion, the slot is made again by a link (no claim), and its new records have
+//!   new nonces, so no claim or temporary file of its earlier life ever matches again;
+//! - after a rollback to an earlier record, only a claim that followed exactly that record
+//!   can match: a change computed from the state the slot now holds, left by a writer that
+//!   crashed (at most one, and it takes effect before any later change, as if it ran just
+//!   after the restore); a claim of the right generation whose temporary file is gone (one
+//!   that was finished before the rollback, whose finisher died before removing it) can
+//!   never be finished, and removing it by name could remove a claim made in its place, so
+//!   a writer moves the slot past it instead: it claims the generation after it, following
+//!   the same record, with a change that keeps every entry, and that dead claim is swept;
+//! - versions are record nonces, so no version handed out before repeats after.
+//!
+//! Running instances must not see a slot go back: a writer paused just before its rename
+//! could rename its record over the restored one.
 //!
 //! **Limits.** Generations never wrap: a slot at generation `u64::MAX` (only a hand-made file
 //! gets there) refuses every change with a `Corrupt` error, so "never written" (0) can never
@@ -96,11 +118,18 @@ use crate::prelude::*;
 /// slot first) before it gives up with an error. Contention alone never gets near it.
 const MAX_ROUNDS: u32 = 100_000;
 
+/// How many claims that can never be finished (left beside a slot rolled back by hand) a
+/// writer moves the slot past before it gives up with an error.
+const MAX_JUMPS: u64 = 16;
+
 /// The settled state of a slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     /// The slot's generation (0 while the slot does not exist).
     pub generation: u64,
+    /// The nonce of the slot's record (0 while the slot does not exist): what names the claims
+    /// that may follow it.
+    pub nonce: u64,
     /// Its entries.
     pub entries: Vec<Entry>,
 }
@@ -131,12 +160,12 @@ impl<F: Files> Slot<'_, F> {
         format!("{}/{name}", self.shard)
     }
 
-    fn claim_name(&self, generation: u64) -> String {
-        format!("{}.{generation:x}.c", self.name)
+    fn claim_name(&self, generation: u64, parent: u64) -> String {
+        claim_name(self.name, generation, parent)
     }
 
-    fn temp_name(&self, generation: u64, nonce: u64) -> String {
-        format!("{}.{generation:x}.{nonce:016x}.t", self.name)
+    fn temp_name(&self, generation: u64, parent: u64, nonce: u64) -> String {
+        temp_name(self.name, generation, parent, nonce)
     }
 
     fn io(&self, name: &str, action: &'static str) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -180,16 +209,15 @@ impl<F: Files> Slot<'_, F> {
             Some(fields) if head[KIND] == KEYS => Ok(Some(fields)),
             _ => Err(Error::Corrupt {
                 path: self.files.show(&self.path(name)),
-                problem: "not a keyvalue-virt format 2 key record".into(),
+                problem: "not a keyvalue-virt key record".into(),
             }),
         }
     }
 
-    /// The slot's generation as its file says (0 when there is no file), unsettled.
-    fn generation(&self) -> Result<u64, Error> {
-        Ok(self
-            .header(self.name)?
-            .map_or(0, |(generation, _)| generation))
+    /// The slot's generation and record nonce as its file says ((0, 0) when there is no
+    /// file), unsettled.
+    fn current(&self) -> Result<(u64, u64), Error> {
+        Ok(self.header(self.name)?.unwrap_or((0, 0)))
     }
 
     /// The slot's state as its file holds it: every change that has returned, and perhaps
@@ -198,6 +226,7 @@ impl<F: Files> Slot<'_, F> {
         let current = self.load(self.name)?;
         Ok(State {
             generation: current.as_ref().map_or(0, |record| record.generation),
+            nonce: current.as_ref().map_or(0, |record| record.nonce),
             entries: current.map(|record| record.entries).unwrap_or_default(),
         })
     }
@@ -215,51 +244,76 @@ impl<F: Files> Slot<'_, F> {
     }
 
     /// The slot's state for a writer: any legal claim of the next generation finished first,
-    /// since no other claim of it can be made until it is.
+    /// since no other claim of it can be made until it is. A missing slot has no claims: it
+    /// is made by a link that needs none.
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            let next = self.next(state.generation)?;
-            let claim_name = self.claim_name(next);
-            let nonce = match self.load(&claim_name) {
-                Ok(None) => return Ok(state),
-                Ok(Some(claim)) if claim.generation == next => claim.nonce,
-                Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
-                    // Not a whole record of this generation: no writer ever links one, so a
-                    // machine crash (or a hand) left it and it can never be finished.
-                    self.files
-                        .remove(&self.path(&claim_name))
-                        .map_err(self.io(&claim_name, "remove"))?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            // The claim existed while the slot was at this generation, so it is legal.
-            if self.generation()? == state.generation {
-                self.finish(state.generation, &claim_name, nonce)?;
+            if state.generation == 0 || !self.help(&state, self.next(state.generation)?)? {
+                return Ok(state);
             }
         }
         Err(self.busy())
     }
 
-    /// Finishes the legal claim `claim_name` of the generation after `generation`, whose
-    /// temporary file has `nonce`.
-    fn finish(&self, generation: u64, claim_name: &str, nonce: u64) -> Result<(), Error> {
-        let next = self.next(generation)?;
-        let temp = self.temp_name(next, nonce);
-        let (marked, renamed) = self.settle(&temp)?;
-        if !marked && !renamed && self.generation()? == generation {
-            // The claim names a temporary file that is gone, yet the slot never moved: only
-            // a hand-made change to the directory does that. The claim is dead.
-            return Err(Error::Corrupt {
-                path: self.files.show(&self.path(claim_name)),
-                problem: format!("it claims generation {next} with `{temp}`, which is missing"),
-            });
+    /// Finishes the claim of generation `at` that follows the record of `state`, if there is
+    /// one and the slot still holds that record; returns whether there was one.
+    fn help(&self, state: &State, at: u64) -> Result<bool, Error> {
+        let claim_name = self.claim_name(at, state.nonce);
+        let nonce = match self.load(&claim_name) {
+            Ok(None) => return Ok(false),
+            Ok(Some(claim)) if claim.generation == at => claim.nonce,
+            Ok(Some(_)) | Err(Error::Corrupt { .. }) => {
+                // Not a whole record of this generation: no writer ever links one, so a
+                // machine crash (or a hand) left it and it can never be finished.
+                self.files
+                    .remove(&self.path(&claim_name))
+                    .map_err(self.io(&claim_name, "remove"))?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
+        // The claim existed while the slot held this record, so it is legal.
+        if self.current()? != (state.generation, state.nonce) {
+            return Ok(true);
         }
+        let temp = self.temp_name(at, state.nonce, nonce);
+        let (marked, renamed) = self.settle(&temp)?;
+        if !marked && !renamed && self.current()? == (state.generation, state.nonce) {
+            // Its temporary file is gone, yet the slot still holds the record it follows:
+            // the file left by the rename that finished it once, so the slot was rolled back
+            // to that record by hand, and this claim can never be finished. Removing it by
+            // name could remove a claim made in its place meanwhile; instead the slot moves
+            // past it, by a change that keeps every entry, claimed at the next generation.
+            if at - state.generation >= MAX_JUMPS {
+                return Err(Error::Corrupt {
+                    path: self.files.show(&self.path(&claim_name)),
+                    problem: format!(
+                        "{MAX_JUMPS} claims that can never be finished follow the slot's \
+                         record: run `keyvalue-virt repair` with every instance stopped"
+                    ),
+                });
+            }
+            let over = self.next(at)?;
+            if !self.help(state, over)? {
+                let nonce = self.fresh_nonce();
+                self.publish(state, over, state.entries.clone(), nonce)?;
+            }
+            return Ok(true);
+        }
+        // The slot has moved past the claim, so its name is dead.
         self.files
-            .remove(&self.path(claim_name))
-            .map_err(self.io(claim_name, "remove"))?;
-        Ok(())
+            .remove(&self.path(&claim_name))
+            .map_err(self.io(&claim_name, "remove"))?;
+        Ok(true)
+    }
+
+    /// A nonce for a new record: random, never 0 (which stands for "no record").
+    fn fresh_nonce(&self) -> u64 {
+        match self.files.nonce() {
+            0 => 1,
+            nonce => nonce,
+        }
     }
 
     /// Marks the temporary file `temp` of a legal claim settled, then renames it over the
@@ -289,23 +343,36 @@ impl<F: Files> Slot<'_, F> {
     ) -> Result<T, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.settled()?;
-            let next = self.next(state.generation)?;
-            let (entries, result) = change(&state, next)?;
+            // The new record's nonce is the version of the entries it changes: random, so no
+            // version ever repeats, even after a slot is restored or deleted by hand.
+            let nonce = self.fresh_nonce();
+            let (entries, result) = change(&state, nonce)?;
             let Some(entries) = entries else {
                 return Ok(result);
             };
-            if self.publish(state.generation, entries)? {
+            let next = if state.generation == 0 {
+                1
+            } else {
+                self.next(state.generation)?
+            };
+            if self.publish(&state, next, entries, nonce)? {
                 return Ok(result);
             }
         }
         Err(self.busy())
     }
 
-    /// Steps 1 to 3 of the module docs: `true` once the record of generation
-    /// `generation + 1` with `entries` took effect, `false` when another change came first.
-    fn publish(&self, generation: u64, entries: Vec<Entry>) -> Result<bool, Error> {
-        let nonce = self.files.nonce();
-        let next = self.next(generation)?;
+    /// Steps 1 to 3 of the module docs: `true` once the record of generation `next` with
+    /// `entries` and `nonce` that follows `state` took effect, `false` when another change
+    /// came first.
+    fn publish(
+        &self,
+        state: &State,
+        next: u64,
+        entries: Vec<Entry>,
+        nonce: u64,
+    ) -> Result<bool, Error> {
+        let generation = state.generation;
         let record = Record {
             kind: KEYS,
             settled: false,
@@ -313,7 +380,7 @@ impl<F: Files> Slot<'_, F> {
             nonce,
             entries,
         };
-        let temp = self.temp_name(next, nonce);
+        let temp = self.temp_name(next, state.nonce, nonce);
         let bytes = record.encode();
         if bytes.len() as u64 > MAX_RECORD {
             return Err(Error::FsIo {
@@ -344,7 +411,10 @@ impl<F: Files> Slot<'_, F> {
             }
             Err(e) => return Err(self.io(&temp, "create")(e)),
         };
-        let claim_name = self.claim_name(next);
+        if generation == 0 {
+            return self.make(&temp);
+        }
+        let claim_name = self.claim_name(next, state.nonce);
         let linked = self.files.link(&self.path(&temp), &self.path(&claim_name));
         match linked.map_err(|e| {
             self.remove_quietly(&temp);
@@ -358,7 +428,7 @@ impl<F: Files> Slot<'_, F> {
                 return Ok(false);
             }
         }
-        if self.generation()? == generation {
+        if self.current()? == (generation, state.nonce) {
             // A missing file means a helper finished the claim first; it may not have synced
             // the directory yet, and the write is acknowledged only once it is durable.
             let (_, renamed) = self.settle(&temp)?;
@@ -382,6 +452,26 @@ impl<F: Files> Slot<'_, F> {
         self.remove_quietly(&temp);
         self.remove_quietly(&claim_name);
         Ok(false)
+    }
+
+    /// Makes the missing slot from the temporary file `temp` with one link, which fails if
+    /// the name exists: the first record of a slot needs no claim, so no claim of a slot's
+    /// earlier life can ever match a new one.
+    fn make(&self, temp: &str) -> Result<bool, Error> {
+        let linked = self.files.link(&self.path(temp), &self.path(self.name));
+        // Whatever happened, the temporary name is no longer needed: the slot, if it was
+        // made, is a second name of the same file.
+        self.remove_quietly(temp);
+        match linked.map_err(|e| super::create::link_error(self.files, &self.path(self.name), e))? {
+            Link::Made => {
+                if self.sync {
+                    self.sync_dir(self.shard)?;
+                }
+                Ok(true)
+            }
+            // Another writer made the slot first, or swept the file: start over.
+            Link::Taken | Link::SourceGone => Ok(false),
+        }
     }
 
     /// Syncs the directory `path`: a failure fails the operation, since `--sync always`
@@ -446,6 +536,8 @@ pub enum Name<'a> {
         hash: &'a str,
         /// The generation it claims.
         generation: u64,
+        /// The nonce of the record it follows.
+        parent: u64,
     },
     /// A temporary file.
     Temp {
@@ -453,6 +545,8 @@ pub enum Name<'a> {
         hash: &'a str,
         /// The generation of the record it holds.
         generation: u64,
+        /// The nonce of the record it follows.
+        parent: u64,
     },
 }
 
@@ -465,14 +559,47 @@ impl<'a> Name<'a> {
             None => return Some(Name::Slot(hash)),
             Some(digits) => parse_hex(digits)?,
         };
+        let parent = parts
+            .next()
+            .filter(|parent| is_hash(parent))
+            .and_then(|parent| u64::from_str_radix(parent, 16).ok())?;
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("c"), None, None) => Some(Name::Claim { hash, generation }),
-            (Some(nonce), Some("t"), None) if is_hash(nonce) => {
-                Some(Name::Temp { hash, generation })
-            }
+            (Some("c"), None, None) => Some(Name::Claim {
+                hash,
+                generation,
+                parent,
+            }),
+            (Some(nonce), Some("t"), None) if is_hash(nonce) => Some(Name::Temp {
+                hash,
+                generation,
+                parent,
+            }),
             _ => None,
         }
     }
+}
+
+/// The part of a claim's or temporary file's name that ties it to the record it follows.
+/// Dropping it (naming claims by generation alone, as format 2 did) lets leftovers of a
+/// slot's earlier life match again after a restore or a deletion: the shuttle model catches
+/// that mutation.
+fn epoch(parent: u64) -> u64 {
+    parent
+}
+
+/// The name of the claim of generation `generation` of the slot `slot`, following the record
+/// whose nonce is `parent`.
+pub fn claim_name(slot: &str, generation: u64, parent: u64) -> String {
+    format!("{slot}.{generation:x}.{:016x}.c", epoch(parent))
+}
+
+/// The name of the temporary file `nonce` of generation `generation` of the slot `slot`,
+/// following the record whose nonce is `parent`.
+pub fn temp_name(slot: &str, generation: u64, parent: u64, nonce: u64) -> String {
+    format!(
+        "{slot}.{generation:x}.{:016x}.{nonce:016x}.t",
+        epoch(parent)
+    )
 }
 
 /// Whether `name` is a key hash as file names spell it: 16 lowercase hex digits.
@@ -492,19 +619,27 @@ fn parse_hex(digits: &str) -> Option<u64> {
         .flatten()
 }
 
-/// Removes the dead claims and temporary files among `names` (the listing of `shard`): those
-/// of generations up to their slot's. Returns how many it removed.
+/// Removes the dead claims and temporary files among `names` (the listing of `shard`): every
+/// one but those of the generation after their slot's that follow the slot's record (the
+/// next change may be under way in them). Returns how many it removed.
 pub fn sweep<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
     let mut removed = 0;
-    let mut generations: Vec<(&str, u64)> = Vec::new();
+    let mut currents: Vec<(&str, Option<(u64, u64)>)> = Vec::new();
     for name in names {
-        let (hash, generation) = match Name::parse(name) {
-            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation }) => {
-                (hash, generation)
-            }
+        let (hash, generation, parent) = match Name::parse(name) {
+            Some(Name::Claim {
+                hash,
+                generation,
+                parent,
+            })
+            | Some(Name::Temp {
+                hash,
+                generation,
+                parent,
+            }) => (hash, generation, parent),
             _ => continue,
         };
-        let current = match generations.iter().find(|(h, _)| *h == hash) {
+        let current = match currents.iter().find(|(h, _)| *h == hash) {
             Some(&(_, current)) => current,
             None => {
                 let slot = Slot {
@@ -515,12 +650,18 @@ pub fn sweep<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize
                     sync: false,
                 };
                 // A slot that cannot be read keeps its leftovers; reading it reports why.
-                let current = slot.generation().unwrap_or(0);
-                generations.push((hash, current));
+                let current = slot.current().ok();
+                currents.push((hash, current));
                 current
             }
         };
-        if generation <= current
+        let Some((current, nonce)) = current else {
+            continue;
+        };
+        // The claim of the next generation, or (beside a slot rolled back by hand) of one a
+        // little further, that follows the slot's record.
+        let live = generation > current && epoch(nonce) == parent;
+        if !live
             && files
                 .remove(&format!("{shard}/{name}"))
                 .map_err(|e| Error::FsIo {

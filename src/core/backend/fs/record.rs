@@ -1,4 +1,5 @@
-//! The record format of format 2: what a key file, a claim and a temporary file hold.
+//! The record format of formats 2 and 3 (format 3 changed names and placement, not records):
+//! what a key file, a claim and a temporary file hold.
 //!
 //! ```text
 //! offset  size  field
@@ -16,7 +17,8 @@
 //! ```
 //!
 //! An entry is a key length (`u32`), a state (`u8`: `v` a value, `d` deleted), 3 zero bytes,
-//! its version (`u64`, the generation that last changed it), the value length (`u64`), then
+//! its version (`u64`: in format 3 the nonce of the record that last changed it, in format 2
+//! its generation), the value length (`u64`), then
 //! the key and the value. A bucket's name record has one entry whose key is the name. All
 //! integers are little-endian.
 //!
@@ -64,6 +66,50 @@ pub fn fnv1a64(bytes: &[u8], hash: u64) -> u64 {
 /// Where FNV-1a 64 starts.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// SipHash-1-3 of `bytes` under the key `(k0, k1)`: the keyed hash that places keys in slots
+/// (format 3), so that without the store's key nobody can choose keys that share a slot.
+pub fn siphash13(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let m = u64::from_le_bytes(word);
+        v[3] ^= m;
+        round(&mut v);
+        v[0] ^= m;
+    }
+    let mut last = [0; 8];
+    let tail = chunks.remainder();
+    last[..tail.len()].copy_from_slice(tail);
+    let m = u64::from_le_bytes(last) | ((bytes.len() as u64) << 56);
+    v[3] ^= m;
+    round(&mut v);
+    v[0] ^= m;
+    v[2] ^= 0xff;
+    round(&mut v);
+    round(&mut v);
+    round(&mut v);
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
 /// One key's entry: its value, or a tombstone that remembers that it was deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -71,7 +117,7 @@ pub struct Entry {
     pub key: String,
     /// The value; `None` for a deleted key.
     pub value: Option<Vec<u8>>,
-    /// The generation of the file that last changed this entry.
+    /// Its version: the nonce of the record that last changed it (format 2: its generation).
     pub version: u64,
 }
 
@@ -135,7 +181,7 @@ impl Record {
             ));
         }
         if &bytes[..4] != MAGIC {
-            return Err("not a keyvalue-virt format 2 record (unknown magic)".into());
+            return Err("not a keyvalue-virt record (unknown magic)".into());
         }
         let body_len = u64_at(bytes, BODY_LEN);
         if body_len != (bytes.len() - HEADER) as u64 {
@@ -262,6 +308,22 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn siphash13_matches_the_standard_library() {
+        use core::hash::Hasher;
+        // std's `DefaultHasher::new()` is SipHash-1-3 under the zero key; `write` adds no
+        // length prefix, so it hashes exactly the bytes.
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37)).collect();
+            let mut std = std::collections::hash_map::DefaultHasher::new();
+            std.write(&bytes);
+            assert_eq!(siphash13(0, 0, &bytes), std.finish(), "{len} bytes");
+        }
+        assert_ne!(siphash13(1, 0, b"k"), siphash13(0, 0, b"k"));
+        assert_ne!(siphash13(0, 1, b"k"), siphash13(0, 0, b"k"));
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Fs {
     /// and removes the dead leftovers of every shard (see the module docs).
     pub fn repair(&self) -> Result<Repair, Error> {
         let mut report = Repair::default();
-        if !self.check_root()? {
+        if self.check_root()?.is_none() {
             return Ok(report);
         }
         let io = |path: &str| {
@@ -138,11 +138,12 @@ pub fn repair_slot<F: Files>(
     let leftovers: Vec<(&String, u64)> = names
         .iter()
         .filter_map(|other| match Name::parse(other) {
-            Some(Name::Claim { hash, generation }) | Some(Name::Temp { hash, generation })
-                if hash == name =>
-            {
-                Some((other, generation))
-            }
+            Some(Name::Claim {
+                hash, generation, ..
+            })
+            | Some(Name::Temp {
+                hash, generation, ..
+            }) if hash == name => Some((other, generation)),
             _ => None,
         })
         .collect();
@@ -192,7 +193,7 @@ pub fn repair_slot<F: Files>(
         nonce,
         entries: Vec::new(),
     };
-    let temp = format!("{shard}/{name}.{generation:x}.{nonce:016x}.t");
+    let temp = format!("{shard}/{name}.{generation:x}.{:016x}.{nonce:016x}.t", 0);
     let fail = |action: &'static str| {
         let path = files.show(&path);
         move |e: super::io::Error| Error::FsIo {

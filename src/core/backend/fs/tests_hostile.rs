@@ -124,8 +124,13 @@ fn planted_symbolic_links_are_never_followed() {
         nonce,
         entries: Vec::new(),
     };
-    fs::write(shard.join(format!("{hash}.2.c")), claim.encode()).unwrap();
-    let temp = shard.join(format!("{hash}.2.{nonce:016x}.t"));
+    let parent = Record::decode(&fs::read(&slot).unwrap()).unwrap().nonce;
+    fs::write(
+        shard.join(publish::claim_name(&hash, 2, parent)),
+        claim.encode(),
+    )
+    .unwrap();
+    let temp = shard.join(publish::temp_name(&hash, 2, parent, nonce));
     std::os::unix::fs::symlink(&outside, &temp).unwrap();
     let _ = b.set("k".into(), b"2".to_vec());
     assert_eq!(
@@ -213,9 +218,14 @@ fn empty_files_left_by_a_machine_crash_wedge_nothing() {
     let shard = slot.parent().unwrap().to_owned();
     let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
     for (generation, claim) in [(2, Vec::new()), (3, vec![0; record::HEADER + 30])] {
-        fs::write(shard.join(format!("{hash}.{generation}.c")), &claim).unwrap();
+        let parent = Record::decode(&fs::read(&slot).unwrap()).unwrap().nonce;
         fs::write(
-            shard.join(format!("{hash}.{generation}.00000000000000cc.t")),
+            shard.join(publish::claim_name(&hash, generation, parent)),
+            &claim,
+        )
+        .unwrap();
+        fs::write(
+            shard.join(publish::temp_name(&hash, generation, parent, 0xcc)),
             &claim,
         )
         .unwrap();

@@ -19,10 +19,15 @@ fn slot_file(scratch: &Scratch, bucket: &Bucket, key: &str) -> PathBuf {
         .join(format!("{hash:016x}"))
 }
 
-/// Leftovers of writers killed long ago: a claim of generation 2 whose temporary file holds
-/// an old value, and a claim of generation 3 whose temporary file was swept. Both are dead
-/// while the slot is past them.
-fn plant_leftovers(slot: &Path) {
+/// The nonce of the record in the slot file `slot`.
+fn nonce_of(slot: &Path) -> u64 {
+    Record::decode(&fs::read(slot).unwrap()).unwrap().nonce
+}
+
+/// Leftovers of writers killed long ago: a late claim of generation 2 (following the record
+/// `first`) whose temporary file holds an old value, and a claim of generation 3 (following
+/// `second`) whose temporary file was swept. Both are dead while the slot is past them.
+fn plant_leftovers(slot: &Path, first: u64, second: u64) {
     let shard = slot.parent().unwrap();
     let hash = slot.file_name().unwrap().to_str().unwrap();
     let old = Record {
@@ -33,54 +38,83 @@ fn plant_leftovers(slot: &Path) {
         entries: vec![Entry {
             key: "n".into(),
             value: Some(b"old".to_vec()),
-            version: 2,
+            version: 0xaa,
         }],
     };
-    let temp = shard.join(format!("{hash}.2.{:016x}.t", 0xaa));
+    let temp = shard.join(publish::temp_name(hash, 2, first, 0xaa));
     fs::write(&temp, old.encode()).unwrap();
-    fs::hard_link(&temp, shard.join(format!("{hash}.2.c"))).unwrap();
+    fs::hard_link(&temp, shard.join(publish::claim_name(hash, 2, first))).unwrap();
     let gone = Record {
         generation: 3,
         nonce: 0xbb,
         ..old
     };
-    fs::write(shard.join(format!("{hash}.3.c")), gone.encode()).unwrap();
+    fs::write(
+        shard.join(publish::claim_name(hash, 3, second)),
+        gone.encode(),
+    )
+    .unwrap();
 }
 
-/// The key `n` written 5 times, leftovers planted, the slot damaged, then `fix` run: the app's
-/// next writes must all take effect, never the old value, and versions must not repeat.
-fn damaged_then(fix: impl Fn(&Fs, &Path)) {
+/// The key `n` written 5 times, leftovers planted, the slot damaged (or, with `damage` false,
+/// left as it is), then `fix` run on it and its first two records' nonces: each of the app's
+/// next writes must see the one before it (never a value from before the fix, nor a wedged
+/// key), and no version may repeat.
+fn leftovers_then(damage: bool, fix: impl Fn(&Fs, &Path)) {
     let s = Scratch::new();
     let b = s.open("b");
     b.set("other".into(), b"o".to_vec()).unwrap();
+    let slot = slot_file(&s, &b, "n");
+    let mut nonces = Vec::new();
+    let mut seen = Vec::new();
     for i in 1..=5 {
         b.set("n".into(), format!("{i}").into_bytes()).unwrap();
+        nonces.push(nonce_of(&slot));
+        seen.push(b.watch("n").unwrap());
     }
-    let seen = b.watch("n").unwrap();
-    let slot = slot_file(&s, &b, "n");
-    plant_leftovers(&slot);
-    let mut bytes = fs::read(&slot).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
-    fs::write(&slot, bytes).unwrap();
-    assert!(b.get("n").is_err());
+    plant_leftovers(&slot, nonces[0], nonces[1]);
+    if damage {
+        let mut bytes = fs::read(&slot).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&slot, bytes).unwrap();
+        assert!(b.get("n").is_err());
+    }
 
     fix(&s.fs(), &slot);
+    let mut previous = b.get("n").unwrap();
     for i in 1..=4 {
         let value = format!("new {i}").into_bytes();
-        b.set("n".into(), value.clone()).unwrap();
-        assert_eq!(b.get("n").unwrap(), Some(value), "write {i}");
+        let mut before = None;
+        b.update("n", &mut |old| {
+            before = Some(old.map(<[u8]>::to_vec));
+            Ok(value.clone())
+        })
+        .unwrap();
+        assert_eq!(
+            before.unwrap(),
+            previous,
+            "write {i} found a value from before the fix"
+        );
+        assert_eq!(b.get("n").unwrap(), Some(value.clone()), "write {i}");
+        previous = Some(value);
     }
     let now = b.watch("n").unwrap();
     assert!(
-        now > seen,
-        "version {now} repeats one from before the damage ({seen})"
+        !seen.contains(&now),
+        "version {now} repeats one from before the fix ({seen:?})"
     );
-    assert_eq!(b.swap("n", seen, b"stale".to_vec()).unwrap(), Err(now));
+    for &old in &seen {
+        assert_eq!(b.swap("n", old, b"stale".to_vec()).unwrap(), Err(now));
+    }
     assert_eq!(b.get("other").unwrap(), Some(b"o".to_vec()));
     let mut keys = walk(&b, 10);
     keys.sort();
     assert_eq!(keys, ["n", "other"]);
+}
+
+fn damaged_then(fix: impl Fn(&Fs, &Path)) {
+    leftovers_then(true, fix);
 }
 
 #[test]
@@ -99,16 +133,67 @@ fn repair_leaves_no_leftover_able_to_match_again() {
     });
 }
 
-/// The old advice, kept to show what it did: deleting the file revives the leftovers.
+/// The old advice, deleting the damaged file by hand, revived the leftovers in format 2 (a
+/// dead claim wedged the key, a late claim published an old value, versions repeated). In
+/// format 3 a missing slot is made by a link without a claim, and claims name the record they
+/// follow, so nothing of the slot's earlier life matches again.
 #[test]
-fn deleting_a_damaged_slot_by_hand_revives_its_leftovers() {
-    let result = std::panic::catch_unwind(|| {
-        damaged_then(|_, slot| fs::remove_file(slot).unwrap());
-    });
-    assert!(
-        result.is_err(),
-        "deleting the slot was expected to go wrong"
-    );
+fn deleting_a_damaged_slot_by_hand_revives_nothing() {
+    damaged_then(|_, slot| fs::remove_file(slot).unwrap());
+}
+
+/// A slot rolled back by hand to a copy of an earlier record (a backup of one file), with the
+/// leftovers of its later life still there (among them the finished claim that followed that
+/// very record, which format 2 took for a claim to finish and failed on for good): no dead
+/// claim wedges the key, no claim that follows another record takes effect, and no version
+/// repeats.
+#[test]
+fn a_slot_rolled_back_by_hand_revives_nothing() {
+    let s = Scratch::new();
+    let b = s.open("b");
+    let slot = slot_file(&s, &b, "n");
+    b.set("n".into(), b"0".to_vec()).unwrap();
+    let backup = fs::read(&slot).unwrap();
+    let watched = b.watch("n").unwrap();
+    b.set("n".into(), b"1".to_vec()).unwrap();
+    // The record that followed the backup, as its claim would hold it if the writer that
+    // finished it was killed before removing the claim: its temporary file is gone.
+    let finished = fs::read(&slot).unwrap();
+    for i in 2..=5 {
+        b.set("n".into(), format!("{i}").into_bytes()).unwrap();
+    }
+    let after = b.watch("n").unwrap();
+    let nonces = [nonce_of(&slot), 0x1234];
+    plant_leftovers(&slot, nonces[1], nonces[0]);
+    let hash = slot.file_name().unwrap().to_str().unwrap();
+    let parent = Record::decode(&backup).unwrap().nonce;
+    fs::write(
+        slot.parent()
+            .unwrap()
+            .join(publish::claim_name(hash, 2, parent)),
+        &finished,
+    )
+    .unwrap();
+    fs::write(&slot, &backup).unwrap();
+    // The restored record's own version is the one it had; a CAS from it still works once.
+    assert_eq!(b.watch("n").unwrap(), watched);
+    assert_eq!(b.swap("n", after, b"x".to_vec()).unwrap(), Err(watched));
+    for i in 1..=3 {
+        let mut before = None;
+        b.update("n", &mut |old| {
+            before = Some(old.map(<[u8]>::to_vec));
+            Ok(format!("new {i}").into_bytes())
+        })
+        .unwrap();
+        let expected = if i == 1 {
+            "0".to_owned()
+        } else {
+            format!("new {}", i - 1)
+        };
+        assert_eq!(before.unwrap(), Some(expected.into_bytes()), "write {i}");
+    }
+    let now = b.watch("n").unwrap();
+    assert!(now != watched && now != after, "version {now} repeats");
 }
 
 /// A slot that is empty, a link, or far too large is repaired the same way; a damaged
@@ -167,7 +252,7 @@ fn versions_do_not_repeat_when_the_damage_hides_the_generation() {
     }
     let now = b.watch("n").unwrap();
     assert!(
-        now > seen,
+        now != seen,
         "version {now} repeats one from before the damage ({seen})"
     );
     assert_eq!(b.swap("n", seen, b"stale".to_vec()).unwrap(), Err(now));
