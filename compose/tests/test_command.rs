@@ -2,7 +2,8 @@
 //! components of the greeter app (`tests/greeter`), in Rust (`tests/greeter-test`) and in
 //! Python (`tests/python/greeter_test.py`, built once per run with componentize-py), pass; the
 //! test that fails on purpose prints its `FAIL` line and makes the exit status 1; `-o` writes a
-//! command that `wasmtime run` runs the same way; the fs backend runs against a real directory.
+//! command that `wasmtime run` runs the same way; the fs and redis backends run against a real
+//! directory and a real server.
 
 mod common;
 
@@ -113,6 +114,22 @@ fn the_fs_backend_runs_against_the_granted_directory() {
     );
     assert_run(&output, 0, ALL_PASS);
     let export = kv().arg("export").arg(dir.path()).output().unwrap();
+    let dump: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(dump, serde_json::json!({"": {"alice": "42", "bob": "1"}}));
+}
+
+/// With the redis backend the network flags are passed by themselves, and the tests run against
+/// the server: what the last test left is there afterwards.
+#[test]
+fn the_redis_backend_runs_against_the_server() {
+    let server = keyvalue_virt_redis_server::RedisServer::start();
+    let url = server.url();
+    let output = test_command(
+        Path::new(GREETER_TEST),
+        &["--backend", "redis", "--url", &url],
+    );
+    assert_run(&output, 0, ALL_PASS);
+    let export = kv().arg("export").arg(&url).output().unwrap();
     let dump: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
     assert_eq!(dump, serde_json::json!({"": {"alice": "42", "bob": "1"}}));
 }
