@@ -118,6 +118,29 @@ fn the_fs_backend_runs_against_the_granted_directory() {
     assert_eq!(dump, serde_json::json!({"": {"alice": "42", "bob": "1"}}));
 }
 
+/// A granted directory that does not exist is refused before wasmtime starts (which would fail
+/// with status 1, like a failed test).
+#[test]
+fn a_missing_granted_directory_is_named() {
+    let dir = scratch();
+    let missing = dir.path().join("missing");
+    let grant = format!("--wasmtime-flag=--dir={}::/kv", missing.display());
+    let output = test_command(
+        Path::new(GREETER_TEST),
+        &["--backend", "fs", "--dir", "/kv", &grant],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "`{}`, granted by a --wasmtime-flag `--dir`, is not a directory",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "{output:?}");
+}
+
 /// With the redis backend the network flags are passed by themselves, and the tests run against
 /// the server: what the last test left is there afterwards.
 #[test]

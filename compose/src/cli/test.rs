@@ -130,6 +130,14 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    for host in granted_dirs(&args.wasmtime_flags) {
+        if !Path::new(host).is_dir() {
+            bail!(
+                "`{host}`, granted by a --wasmtime-flag `--dir`, is not a directory; wasmtime \
+                 would fail to start (make it first: `mkdir -p {host}`)"
+            );
+        }
+    }
     let mut flags = args.wasmtime_flags.clone();
     if config.backend == BackendKind::Redis && flags.is_empty() {
         flags.extend(["-S", "inherit-network", "-S", "allow-ip-name-lookup"].map(String::from));
@@ -143,6 +151,24 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
     }
     let file = ScratchFile::new(&composed)?;
     run_on_wasmtime(&flags, file.path(), &runner_args)
+}
+
+/// The host directories that `--dir HOST[::GUEST]` flags of wasmtime grant (`--dir=X` or
+/// `--dir X`).
+fn granted_dirs(flags: &[String]) -> Vec<&str> {
+    let mut dirs = Vec::new();
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let value = match flag.strip_prefix("--dir") {
+            Some("") => flags.next().map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(value) = value {
+            dirs.push(value.split_once("::").map_or(value, |(host, _)| host));
+        }
+    }
+    dirs
 }
 
 /// Runs `wasmtime run FLAGS COMPONENT ARGS` with inherited stdio.
@@ -197,5 +223,24 @@ impl ScratchFile {
 impl Drop for ScratchFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_directories_are_read_from_the_dir_flags() {
+        let flags = [
+            "--dir=./data::/kv",
+            "-S",
+            "cli",
+            "--dir",
+            "/tmp",
+            "--dirx=no",
+        ]
+        .map(String::from);
+        assert_eq!(granted_dirs(&flags), ["./data", "/tmp"]);
     }
 }
