@@ -53,6 +53,16 @@ const NULL_ARTIFACT: &str = "keyvalue_virt_null.wasm";
 /// The HTTP example app (`tests/http-counter`), for `wasmtime serve`.
 const HTTP_COUNTER_PACKAGE: &str = "keyvalue-virt-http-counter";
 const HTTP_COUNTER_ARTIFACT: &str = "keyvalue_virt_http_counter.wasm";
+/// The example app of `keyvalue-virt test` (`tests/greeter`) and its Rust test component
+/// (`tests/greeter-test`).
+const GREETER_PACKAGE: &str = "keyvalue-virt-greeter";
+const GREETER_ARTIFACT: &str = "keyvalue_virt_greeter.wasm";
+const GREETER_TEST_PACKAGE: &str = "keyvalue-virt-greeter-test";
+const GREETER_TEST_ARTIFACT: &str = "keyvalue_virt_greeter_test.wasm";
+
+/// The runner of `keyvalue-virt test` (`compose/test-runner`), which the CLI ships.
+const TEST_RUNNER_PACKAGE: &str = "keyvalue-virt-test-runner";
+const TEST_RUNNER_ARTIFACT: &str = "test-runner.wasm";
 
 /// The conformance suite's package, and its commands (one per shape of `wasi:keyvalue`), which
 /// the CLI ships.
@@ -69,8 +79,11 @@ fn main() {
         "src",
         "wit",
         "compose/conformance",
+        "compose/test-runner",
         "build.rs",
         "tests/guests",
+        "tests/greeter",
+        "tests/greeter-test",
         "tests/http-counter",
         "tests/null-virt",
         "Cargo.toml",
@@ -87,16 +100,25 @@ fn main() {
     let built = target_dir.join(TARGET).join("release");
     let test_guests = env::var_os("CARGO_FEATURE_TEST_GUESTS").is_some();
 
-    let mut packages = vec![VIRT_PACKAGE, CONFORMANCE_PACKAGE];
+    let mut packages = vec![VIRT_PACKAGE, CONFORMANCE_PACKAGE, TEST_RUNNER_PACKAGE];
     if test_guests {
-        packages.extend([GUESTS_PACKAGE, NULL_PACKAGE, HTTP_COUNTER_PACKAGE]);
+        packages.extend([
+            GUESTS_PACKAGE,
+            NULL_PACKAGE,
+            HTTP_COUNTER_PACKAGE,
+            GREETER_PACKAGE,
+            GREETER_TEST_PACKAGE,
+        ]);
     }
     cargo_build(&workspace, &target_dir, &packages, &[]);
     copy(
         &built.join(VIRT_ARTIFACT),
         &out_dir.join("keyvalue_virt.wasm"),
     );
-    for file in CONFORMANCE_ARTIFACTS {
+    for file in CONFORMANCE_ARTIFACTS
+        .into_iter()
+        .chain([TEST_RUNNER_ARTIFACT])
+    {
         copy(&built.join(file), &out_dir.join(file));
     }
 
@@ -122,6 +144,16 @@ fn main() {
                     HTTP_COUNTER_ARTIFACT.to_owned(),
                     "HTTP_COUNTER".to_owned(),
                     "`tests/http-counter`".to_owned(),
+                ),
+                (
+                    GREETER_ARTIFACT.to_owned(),
+                    "GREETER".to_owned(),
+                    "`tests/greeter`".to_owned(),
+                ),
+                (
+                    GREETER_TEST_ARTIFACT.to_owned(),
+                    "GREETER_TEST".to_owned(),
+                    "`tests/greeter-test`".to_owned(),
                 ),
             ]);
         for (file, name, source) in artifacts {

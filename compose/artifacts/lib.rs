@@ -67,9 +67,14 @@ pub mod conformance {
     pub const DRAFT2_SPIN_PATH: &str = concat!(env!("OUT_DIR"), "/conformance-draft2-spin.wasm");
 }
 
+/// The runner of `keyvalue-virt test` (`compose/test-runner`): a `wasi:cli` command that
+/// imports `keyvalue-virt:test/suite@0.1.0` and the control interface.
+pub static TEST_RUNNER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test-runner.wasm"));
+
 /// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
-/// `DRAFT_APP`), `tests/null-virt` (`NULL_VIRT`) and `tests/http-counter` (`HTTP_COUNTER`), as
-/// paths of built components.
+/// `DRAFT_APP`), `tests/null-virt` (`NULL_VIRT`), `tests/http-counter` (`HTTP_COUNTER`), the example
+/// app of `keyvalue-virt test` (`tests/greeter`, `GREETER`) and its Rust test component
+/// (`tests/greeter-test`, `GREETER_TEST`), as paths of built components.
 #[cfg(feature = "test-guests")]
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

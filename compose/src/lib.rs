@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod bake;
+pub mod suite;
 /// The configuration format, shared with the guest.
 pub use keyvalue_virt_core::config;
 

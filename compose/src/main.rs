@@ -28,7 +28,8 @@ with a configuration baked in, `plug` composes it into an app, `config` shows wh
 has baked in. `conformance` writes a suite that checks any wasi:keyvalue implementation. \
 `inspect`, `export` and `import` read and write a store from the host: the directory of the fs \
 backend (`--backend fs`) or the server of the redis backend (a redis:// URL), or the store a \
-plugged app uses (`--from APP.wasm`); `repair` mends the damaged files of an fs store.";
+plugged app uses (`--from APP.wasm`); `repair` mends the damaged files of an fs store. `test` \
+runs a test component against an app plugged with the control interface, a live test double.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,7 +52,13 @@ Examples:
   keyvalue-virt import ./copy < dump.json
 
   # List what an app plugged with `--backend redis` stored (URL and prefix read from the app)
-  keyvalue-virt inspect --from app-kv.wasm";
+  keyvalue-virt inspect --from app-kv.wasm
+
+  # Mend the damaged files of an fs store
+  keyvalue-virt repair ./data
+
+  # Run a test component's tests against an app, each on a store reset to the seeds
+  keyvalue-virt test app_test.wasm --app app.wasm";
 
 /// The command line.
 #[derive(Parser, Debug)]
@@ -136,22 +143,35 @@ enum Command {
     /// damaged files' keys are lost; every other key is kept.
     #[command(after_help = cli::repair::REPAIR_EXAMPLES)]
     Repair(cli::repair::RepairArgs),
+
+    /// Runs a test component against an app plugged with the control interface
+    ///
+    /// Plugs APP with keyvalue-virt's control build (as `plug --control`, configured by the
+    /// options below), composes it with TEST, a component that exports
+    /// keyvalue-virt:test/suite@0.1.0 and calls the app's exports and the control interface, and
+    /// runs each test on the wasmtime CLI with the store reset to the seeds; or writes the
+    /// composed tests, a wasi:cli command, with -o.
+    #[command(after_help = cli::test::TEST_EXAMPLES)]
+    Test(cli::test::TestArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let done = |()| ExitCode::SUCCESS;
     let result = match cli.command {
-        Command::Build(args) => cli::component::build(args),
-        Command::Plug(args) => cli::component::plug(args),
-        Command::Config(args) => cli::component::config(args),
-        Command::Conformance(args) => cli::conformance::conformance(args),
-        Command::Inspect(args) => cli::store::inspect(args),
-        Command::Export(args) => cli::store::export(args),
-        Command::Import(args) => cli::store::import(args),
-        Command::Repair(args) => cli::repair::repair(args),
+        Command::Build(args) => cli::component::build(args).map(done),
+        Command::Plug(args) => cli::component::plug(args).map(done),
+        Command::Config(args) => cli::component::config(args).map(done),
+        Command::Conformance(args) => cli::conformance::conformance(args).map(done),
+        Command::Inspect(args) => cli::store::inspect(args).map(done),
+        Command::Export(args) => cli::store::export(args).map(done),
+        Command::Import(args) => cli::store::import(args).map(done),
+        Command::Repair(args) => cli::repair::repair(args).map(done),
+        // The runner's exit status: 1 when a test failed.
+        Command::Test(args) => cli::test::test(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             // Like anyhow's own report, without the backtrace that RUST_BACKTRACE would add.
             eprintln!("error: {error}");
@@ -175,5 +195,24 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The top-level help names every subcommand in its description, and has an example of it.
+    #[test]
+    fn the_top_level_help_covers_every_subcommand() {
+        for command in Cli::command().get_subcommands() {
+            let name = command.get_name();
+            if name == "help" {
+                continue;
+            }
+            assert!(
+                LONG_ABOUT.contains(&format!("`{name}`")),
+                "the top-level description does not name `{name}`"
+            );
+            assert!(
+                EXAMPLES.contains(&format!("keyvalue-virt {name} ")),
+                "the top-level examples lack `keyvalue-virt {name}`"
+            );
+        }
     }
 }

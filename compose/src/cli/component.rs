@@ -340,7 +340,7 @@ fn configured_virt(config: &Config, shape: Shape) -> Result<(Vec<u8>, bool)> {
 }
 
 /// `shipped` with `config` baked in, and whether anything was baked.
-fn bake_into(shipped: &[u8], config: &Config) -> Result<(Vec<u8>, bool)> {
+pub fn bake_into(shipped: &[u8], config: &Config) -> Result<(Vec<u8>, bool)> {
     if *config == Config::default() {
         return Ok((shipped.to_vec(), false));
     }
@@ -375,7 +375,7 @@ fn describe_imports(imports: &[String]) -> Vec<String> {
 }
 
 /// Parses `--shape`.
-fn parse_shape(name: &str) -> Result<Shape, String> {
+pub fn parse_shape(name: &str) -> Result<Shape, String> {
     Shape::from_name(name).ok_or_else(|| {
         let names: Vec<String> = Shape::ALL
             .iter()

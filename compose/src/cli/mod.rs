@@ -1,5 +1,5 @@
 //! The binary's own modules: one per group of subcommands (`component`: `build`, `plug` and
-//! `config`; `conformance`; `store`: `inspect`, `export` and `import`; `repair`), and the parts
+//! `config`; `conformance`; `store`: `inspect`, `export` and `import`; `repair`; `test`), and the parts
 //! they share. `main.rs` parses the command line and calls them.
 
 pub mod component;
@@ -9,3 +9,4 @@ pub mod repair;
 pub mod seed_file;
 pub mod show;
 pub mod store;
+pub mod test;
