@@ -74,7 +74,7 @@ fn node_flags() -> &'static [&'static str] {
 }
 
 /// Runs the transpiled component `module` on Node.js, with `dir` granted as `/kv` when given.
-fn jco_run(module: &Path, args: &[&str], dir: Option<&Path>) -> Output {
+pub(crate) fn jco_run(module: &Path, args: &[&str], dir: Option<&Path>) -> Output {
     let mut command = Command::new("node");
     command
         .args(node_flags())

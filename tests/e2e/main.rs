@@ -18,5 +18,6 @@ mod redis;
 mod scenarios;
 mod seeds;
 mod serve;
+mod test_component;
 mod trace;
 mod wasmtime_cli;
