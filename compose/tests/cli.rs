@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use common::{kv, scratch};
 use keyvalue_virt_artifacts::conformance::{DRAFT2_PATH, DRAFT2_SPIN_PATH};
 use keyvalue_virt_artifacts::guests::{COUNTER, HTTP_COUNTER};
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode};
+use keyvalue_virt_compose::config::{
+    BackendKind, Config, ErrorCase, Fault, Op, Seed, SyncMode, Trace,
+};
 use keyvalue_virt_compose::{bake, keyvalue_imports};
 use predicates::prelude::*;
 use predicates::str::contains;
@@ -272,7 +274,14 @@ fn each_option_round_trips_through_build_and_config() {
         (
             vec!["--trace"],
             Config {
-                trace: true,
+                trace: Trace::Text,
+                ..Config::default()
+            },
+        ),
+        (
+            vec!["--trace=json"],
+            Config {
+                trace: Trace::Json,
                 ..Config::default()
             },
         ),
@@ -443,6 +452,7 @@ fn build_then_config_shows_every_option() {
             "max-value-size": 1024,
             "max-keys": 5,
             "trace": true,
+            "trace-format": "text",
             "fail": [
                 {"op": "get", "error": "other", "message": "disk full", "call": 3},
                 {"op": "open", "error": "no-such-store", "message": null, "call": null},
@@ -678,6 +688,13 @@ fn bad_scalar_options_are_refused() {
         &[
             "invalid value 'sometimes' for '--sync <WHEN>'",
             "WHEN must be `always` or `never`, not `sometimes`",
+        ],
+    );
+    refused(
+        &["--trace=xml"],
+        &[
+            "invalid value 'xml' for '--trace[=<FORMAT>]'",
+            "FORMAT must be `text` or `json`, not `xml`",
         ],
     );
     refused(

@@ -4,6 +4,7 @@
 use alloc::rc::Rc;
 use core::cell::Cell;
 use core::fmt;
+use core::fmt::Write as _;
 use core::str::FromStr;
 
 #[cfg(feature = "fs")]
@@ -418,6 +419,15 @@ impl Outcome for Page {
         write!(f, " ({} keys{more})", self.keys.len())
     }
 
+    fn json(&self, out: &mut String) {
+        let more = self.next.is_some();
+        let _ = write!(
+            out,
+            "\"page\",\"count\":{},\"more\":{more}",
+            self.keys.len()
+        );
+    }
+
     #[cfg(feature = "control")]
     fn returned(&self) -> crate::control::Returned {
         let len = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
@@ -429,6 +439,22 @@ impl Outcome for Vec<Pair> {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let found = self.iter().filter(|(_, value)| value.is_some()).count();
         write!(f, " ({found} of {} found)", self.len())
+    }
+
+    fn json(&self, out: &mut String) {
+        out.push_str("\"values\",\"found\":[");
+        for (i, (_, value)) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match value {
+                None => out.push_str("null"),
+                Some(value) => {
+                    let _ = write!(out, "{}", value.len());
+                }
+            }
+        }
+        out.push(']');
     }
 
     #[cfg(feature = "control")]

@@ -62,6 +62,40 @@ impl SyncMode {
     }
 }
 
+/// Whether and how the component writes a line per operation to stderr (`--trace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trace {
+    /// No trace.
+    #[default]
+    Off = 0,
+    /// Lines for people: `keyvalue-virt: OP bucket="B" key="K" -> RESULT` (`--trace`).
+    Text = 1,
+    /// One JSON object per line, every key and the values' sizes in it, for tools
+    /// (`--trace=json`).
+    Json = 2,
+}
+
+impl Trace {
+    /// The formats `--trace=FORMAT` names.
+    pub const FORMATS: [Trace; 2] = [Trace::Text, Trace::Json];
+
+    /// The name `--trace=FORMAT` takes (`off` for no trace).
+    pub fn name(self) -> &'static str {
+        match self {
+            Trace::Off => "off",
+            Trace::Text => "text",
+            Trace::Json => "json",
+        }
+    }
+
+    /// The format named `name`.
+    pub fn from_name(name: &str) -> Option<Trace> {
+        Trace::FORMATS
+            .into_iter()
+            .find(|trace| trace.name() == name)
+    }
+}
+
 /// An operation of `wasi:keyvalue`, as named in `--fail` and in trace lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -260,8 +294,8 @@ pub struct Config {
     pub max_value_size: Option<u64>,
     /// The most keys a bucket may hold.
     pub max_keys: Option<u64>,
-    /// Write one line per operation to stderr.
-    pub trace: bool,
+    /// Write one line per operation to stderr, and in which format.
+    pub trace: Trace,
     /// Injected failures.
     pub faults: Vec<Fault>,
     /// Data present from the start.
@@ -582,7 +616,12 @@ impl Config {
             },
             max_value_size: r.opt_u64()?,
             max_keys: r.opt_u64()?,
-            trace: r.bool()?,
+            trace: match r.u8()? {
+                0 => Trace::Off,
+                1 => Trace::Text,
+                2 => Trace::Json,
+                _ => return Err("unknown trace format"),
+            },
             faults: r.list(|r| {
                 let op = *Op::ALL
                     .get(r.u8()? as usize)
@@ -759,7 +798,7 @@ mod tests {
             sync: SyncMode::Never,
             max_value_size: Some(1024),
             max_keys: Some(0),
-            trace: true,
+            trace: Trace::Json,
             faults: vec![
                 Fault {
                     bucket: Some("b".into()),

@@ -294,20 +294,43 @@ pub fn get(bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
     bucket::backend_open(ready()?, bucket)?.get(key)
 }
 
+/// Whether the store's data never changes: an fs store baked `--read-only`, whose directory
+/// keyvalue-virt never writes, for the app or for the control interface. (Read-only mode
+/// refuses only the app's writes with the other backends.)
+fn fixed(config: &Config) -> bool {
+    config.read_only && config.backend == BackendKind::Fs
+}
+
+/// The configuration, with the seeds stored, for a control call that writes.
+fn ready_to_write() -> Result<&'static Config, Error> {
+    let config = ready()?;
+    if fixed(config) {
+        return Err(Error::ControlReadOnly);
+    }
+    Ok(config)
+}
+
 /// Stores `value` under `key` in `bucket`.
 pub fn set(bucket: &str, key: String, value: Vec<u8>) -> Result<(), Error> {
-    bucket::backend_open(ready()?, bucket)?.set(key, value)
+    bucket::backend_open(ready_to_write()?, bucket)?.set(key, value)
 }
 
 /// Removes `key` from `bucket`.
 pub fn delete(bucket: &str, key: &str) -> Result<(), Error> {
-    bucket::backend_open(ready()?, bucket)?.delete(key)
+    bucket::backend_open(ready_to_write()?, bucket)?.delete(key)
 }
 
 /// Back to the baked seeds: every key of every bucket removed, the seeds stored again, the
-/// log and the added faults cleared, the baked faults' counts restarted.
+/// log and the added faults cleared, the baked faults' counts restarted. A read-only fs store
+/// is left as it is: nothing could change it.
 pub fn reset() -> Result<(), Error> {
     let config = ready()?;
+    if fixed(config) {
+        clear_log();
+        clear_faults();
+        policy::restart_faults();
+        return Ok(());
+    }
     for name in buckets()? {
         let ops = bucket::backend_open(config, &name)?;
         for key in keys(&name)? {

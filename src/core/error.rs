@@ -50,6 +50,9 @@ pub enum Error {
     },
     /// The store is read-only (`access-denied`).
     ReadOnly,
+    /// A control-interface write to an fs store baked `--read-only`, whose directory is
+    /// never written.
+    ControlReadOnly,
     /// A value larger than `--max-value-size`.
     ValueTooLarge {
         /// The key written.
@@ -187,6 +190,12 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::ReadOnly => f.write_str("the store is read-only (--read-only)"),
+            Error::ControlReadOnly => f.write_str(
+                "the fs store is read-only (--read-only): keyvalue-virt never writes to its \
+                 directory, not even for the control interface; plug without --read-only to \
+                 write to the store from a test, or fill the directory before the run with \
+                 `keyvalue-virt import DIR`",
+            ),
             Error::ValueTooLarge { key, len, max } => write!(
                 f,
                 "the value for key {} is {len} bytes, over the limit of {max} bytes \

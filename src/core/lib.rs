@@ -34,6 +34,7 @@ pub mod config;
 pub mod control;
 pub mod cursor;
 pub mod error;
+mod json;
 mod local;
 mod policy;
 mod prelude;

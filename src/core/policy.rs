@@ -3,8 +3,9 @@
 
 use core::cell::RefCell;
 use core::fmt;
+use core::fmt::Write as _;
 
-use crate::config::{Config, Fault, Op};
+use crate::config::{Config, Fault, Op, Trace};
 use crate::error::{Error, ShortKey};
 use crate::local::local;
 use crate::prelude::*;
@@ -119,11 +120,9 @@ pub enum Target<'a> {
     Bucket,
     /// One key.
     Key(&'a str),
-    /// One key, written with a value of this many bytes (the size is for the call log).
-    Write(
-        &'a str,
-        #[cfg_attr(not(feature = "control"), allow(dead_code))] usize,
-    ),
+    /// One key, written with a value of this many bytes (the size is for the call log and
+    /// the JSON trace).
+    Write(&'a str, usize),
     /// Several keys.
     Keys(&'a [String]),
     /// Several keys, written with their values.
@@ -142,19 +141,23 @@ impl Target<'_> {
     }
 }
 
-/// Writes one trace line per operation, `keyvalue-virt: OP bucket="B" key="K" -> RESULT`, when
-/// `--trace` is on. The line's start is formatted before the operation runs, since the
-/// operation may consume its key.
-pub struct Tracer(Option<String>);
+/// Writes one trace line per operation when `--trace` is on: `keyvalue-virt: OP bucket="B"
+/// key="K" -> RESULT`, or with `--trace=json` a JSON object (see [`json`](crate::json)). The
+/// line's start is formatted before the operation runs, since the operation may consume its
+/// keys.
+pub struct Tracer(Option<(String, Trace)>);
 
 impl Tracer {
     /// Starts the line for `op` on `bucket` (nothing when tracing is off).
     #[inline(always)]
     pub fn start(config: &Config, op: Op, bucket: &str, target: Target<'_>) -> Tracer {
-        if !config.trace {
+        if config.trace == Trace::Off {
             return Tracer(None);
         }
-        Tracer(Some(start_line(op, bucket, target)))
+        Tracer(Some((
+            start_line(config.trace, op, bucket, target),
+            config.trace,
+        )))
     }
 
     /// Ends the line with the operation's result, writes it, and passes the result on.
@@ -162,8 +165,12 @@ impl Tracer {
     // of line.
     #[inline(always)]
     pub fn finish<T: Outcome>(self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Some(line) = self.0 {
-            write_line(line, result.as_ref().map(|value| value as &dyn Outcome));
+        if let Some((line, trace)) = self.0 {
+            write_line(
+                line,
+                trace,
+                result.as_ref().map(|value| value as &dyn Outcome),
+            );
         }
         result
     }
@@ -171,7 +178,10 @@ impl Tracer {
 
 #[cold]
 #[inline(never)]
-fn start_line(op: Op, bucket: &str, target: Target<'_>) -> String {
+fn start_line(trace: Trace, op: Op, bucket: &str, target: Target<'_>) -> String {
+    if trace == Trace::Json {
+        return crate::json::start(op.name(), bucket, target);
+    }
     let mut line = format!("keyvalue-virt: {} bucket={}", op.name(), ShortKey(bucket));
     match target {
         Target::Bucket => {}
@@ -186,12 +196,16 @@ fn start_line(op: Op, bucket: &str, target: Target<'_>) -> String {
 
 #[cold]
 #[inline(never)]
-fn write_line(mut line: String, result: Result<&dyn Outcome, &Error>) {
-    match result {
-        Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
-        Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
+fn write_line(mut line: String, trace: Trace, result: Result<&dyn Outcome, &Error>) {
+    if trace == Trace::Json {
+        line = crate::json::finish(line, result);
+    } else {
+        match result {
+            Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
+            Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
+        }
+        line.push('\n');
     }
-    line.push('\n');
     crate::wasi::write_stderr(line.as_bytes());
 }
 
@@ -199,6 +213,12 @@ fn write_line(mut line: String, result: Result<&dyn Outcome, &Error>) {
 pub trait Outcome {
     /// Writes what follows `ok` (nothing, or a space and a summary).
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// Writes the value of the JSON trace's `result` member and the members of its payload
+    /// (see [`json`](crate::json)); without a value to show, `"ok"`.
+    fn json(&self, out: &mut String) {
+        out.push_str("\"ok\"");
+    }
 
     /// What the call log records of the result.
     #[cfg(feature = "control")]
@@ -226,6 +246,14 @@ impl Outcome for bool {
         write!(f, " {self}")
     }
 
+    fn json(&self, out: &mut String) {
+        out.push_str(if *self {
+            "\"flag\",\"flag\":true"
+        } else {
+            "\"flag\",\"flag\":false"
+        });
+    }
+
     #[cfg(feature = "control")]
     fn returned(&self) -> crate::control::Returned {
         crate::control::Returned::Flag(*self)
@@ -237,6 +265,15 @@ impl Outcome for Option<Vec<u8>> {
         match self {
             None => f.write_str(" none"),
             Some(value) => write!(f, " ({} bytes)", value.len()),
+        }
+    }
+
+    fn json(&self, out: &mut String) {
+        match self {
+            None => out.push_str("\"none\""),
+            Some(value) => {
+                let _ = write!(out, "\"value\",\"size\":{}", value.len());
+            }
         }
     }
 
@@ -254,6 +291,10 @@ impl Outcome for u64 {
         write!(f, " {self}")
     }
 
+    fn json(&self, out: &mut String) {
+        let _ = write!(out, "\"number\",\"number\":{self}");
+    }
+
     #[cfg(feature = "control")]
     fn returned(&self) -> crate::control::Returned {
         match i64::try_from(*self) {
@@ -266,6 +307,10 @@ impl Outcome for u64 {
 impl Outcome for i64 {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {self}")
+    }
+
+    fn json(&self, out: &mut String) {
+        let _ = write!(out, "\"number\",\"number\":{self}");
     }
 
     #[cfg(feature = "control")]

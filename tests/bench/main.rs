@@ -22,8 +22,10 @@
 //!
 //! Writes `target/bench/results.json`, `target/bench/ops.svg` and
 //! `target/bench/get-latency.svg`. Options (after `--`): `--quick` (small counts, for a smoke
-//! test), `--no-cli`, `--no-jco`, `--no-fs`, `--no-redis`.
+//! test), `--no-cli`, `--no-jco`, `--no-fs`, `--no-redis`, `--only-control` (only the control build's
+//! row, `control.rs`, which the full run prints last).
 
+mod control;
 mod fs;
 mod plot;
 mod redis;
@@ -197,6 +199,7 @@ struct Options {
     jco: bool,
     fs: bool,
     redis: bool,
+    only_control: bool,
 }
 
 impl Options {
@@ -207,6 +210,7 @@ impl Options {
             jco: true,
             fs: true,
             redis: true,
+            only_control: false,
         };
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
@@ -215,12 +219,13 @@ impl Options {
                 "--no-jco" => options.jco = false,
                 "--no-fs" => options.fs = false,
                 "--no-redis" => options.redis = false,
+                "--only-control" => options.only_control = true,
                 // `cargo bench` passes `--bench`.
                 "--bench" => {}
                 other => {
                     eprintln!(
                         "unknown option `{other}`; options: --quick, --no-cli, --no-jco, \
-                         --no-fs, --no-redis"
+                         --no-fs, --no-redis, --only-control"
                     );
                     std::process::exit(2);
                 }
@@ -250,6 +255,9 @@ fn main() {
         keyvalue_virt_compose::plug(&app, virt)
             .unwrap_or_else(|e| panic!("failed to plug the bench app: {e}"))
     };
+    if options.only_control {
+        return control::control_table(&app, &plugged, options.quick);
+    }
     let floor = plugged(&read(Path::new(guests::NULL_VIRT)));
     let virt = plugged(keyvalue_virt_artifacts::VIRT);
     // In `Config::ALL` order.
@@ -328,6 +336,7 @@ fn main() {
     if options.fs {
         fs::fs_tables(&plugged, cli.as_deref());
     }
+    control::control_table(&app, &plugged, options.quick);
 }
 
 /// Says `line` above the progress bar, or on stderr when there is no bar (stderr is not a

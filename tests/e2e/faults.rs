@@ -1,6 +1,6 @@
 //! Injected faults (`--fail OP=ERROR[@N]`).
 
-use keyvalue_virt_core::config::{Config, ErrorCase, Op};
+use keyvalue_virt_core::config::{Config, ErrorCase, Op, Trace};
 
 use crate::probe::*;
 
@@ -146,7 +146,7 @@ const MALFORMED: &str = "error other: malformed cursor: pass `none` to start lis
 #[track_caller]
 fn check_malformed_cursor(list: &str, opens: &[&str]) {
     let config = Config {
-        trace: true,
+        trace: Trace::Text,
         faults: vec![fault(Op::ListKeys, Some(2), other("second"))],
         ..Config::default()
     };

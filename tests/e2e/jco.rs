@@ -1,7 +1,8 @@
 //! The same components on jco (Node.js), the other WASI Preview 2 runtime users reach for:
 //! the conformance suite of every shape with the memory backend, and the fs backend on a
 //! directory granted through `tests/jco/preopen.mjs` (data kept across runs, concurrent
-//! processes). The Python app runs on jco in `python.rs`.
+//! processes), and the control interface driven from JavaScript (`tests/jco/control.test.mjs`,
+//! `node --test`) around the HTTP counter's handler. The Python app runs on jco in `python.rs`.
 //!
 //! jco is installed locally in `tests/jco` by `.ci/setup`; these tests fail, saying so, when it
 //! is missing. Each component is transpiled once (`jco transpile`) into `tests/jco/transpiled`
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+use keyvalue_virt_artifacts::guests::HTTP_COUNTER;
+use keyvalue_virt_compose::{control_virt_in, plug_control, shape_for};
 use keyvalue_virt_harness::{
     App, composed, fs_config, plug_as_cli, read, scratch_dir, store_dir, workspace_root,
 };
@@ -190,5 +193,33 @@ fn concurrent_jco_processes_lose_no_update() {
     assert_eq!(
         jco_ok(&probe, &["get:b:n", "get:b:c"], Some(&dir)),
         "get:b:n -> ok \"150\"\nget:b:c -> ok \"90\"\n"
+    );
+}
+
+/// The `node:test` example (`tests/jco/control.test.mjs`): the HTTP counter plugged with
+/// `--control` (as `keyvalue-virt plug --control` does), transpiled, its handler served by
+/// jco's HTTP server; the tests seed through the control interface, send requests, assert on
+/// the data and the calls, inject an `increment` fault and clear it.
+#[test]
+fn node_test_drives_the_control_interface_around_the_http_counter() {
+    let module = transpiled("http-counter-control", || {
+        let app = read(Path::new(HTTP_COUNTER));
+        let shape = shape_for(&app).expect("the HTTP counter plugs");
+        plug_control(&app, control_virt_in(shape)).expect("the HTTP counter plugs with --control")
+    });
+    let out = Command::new("node")
+        .args(node_flags())
+        .arg("--test")
+        .arg(workspace_root().join("tests/jco/control.test.mjs"))
+        .env("KEYVALUE_VIRT_JCO_APP", &module)
+        .output()
+        .expect("failed to run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("# pass 3") && stdout.contains("# fail 0"),
+        "`node --test tests/jco/control.test.mjs` failed ({}):\n--- stdout ---\n{stdout}\n\
+         --- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -1,11 +1,11 @@
 //! The trace (`--trace`): one line per operation on stderr.
 
-use keyvalue_virt_core::config::{Config, Op};
+use keyvalue_virt_core::config::{Config, Op, Trace};
 
 use crate::probe::*;
 
 /// The operations of the trace tests, under a configuration that makes some of them fail.
-fn trace_config(trace: bool) -> Config {
+fn trace_config(trace: Trace) -> Config {
     Config {
         trace,
         deny: vec!["secret".into()],
@@ -40,7 +40,7 @@ const TRACE_OPS: &[(&str, &str)] = &[
 /// With `--trace`, the virt writes one line per operation to stderr, with its result.
 #[test]
 fn trace_writes_one_line_per_operation() {
-    let probed = check(Some(&trace_config(true)), TRACE_OPS);
+    let probed = check(Some(&trace_config(Trace::Text)), TRACE_OPS);
     let expected = [
         r#"open bucket="b" -> ok"#,
         r#"set bucket="b" key="k" -> ok"#,
@@ -75,6 +75,65 @@ fn trace_writes_one_line_per_operation() {
 /// Without `--trace` the same operations write nothing to stderr.
 #[test]
 fn trace_off_writes_nothing() {
-    let probed = check(Some(&trace_config(false)), TRACE_OPS);
+    let probed = check(Some(&trace_config(Trace::Off)), TRACE_OPS);
     assert_eq!(probed.stderr, "", "stderr without --trace");
+}
+
+/// With `--trace=json`, one JSON object per operation, each line starting
+/// `{"keyvalue-virt":1,`: every key of a batch and the size of every value written, the
+/// result as the control interface's `outcome` names it, and keys and messages escaped (a
+/// quote, a backslash, control characters; other characters as they are).
+#[test]
+fn json_trace_writes_every_key_and_size() {
+    let config = Config {
+        trace: Trace::Json,
+        deny: vec!["secret".into()],
+        faults: vec![fault(Op::Get, Some(2), other("no \"x\" here"))],
+        ..Config::default()
+    };
+    let probed = check(
+        Some(&config),
+        &[
+            ("set-many:b:x=1,y=22", "ok"),
+            ("get-many:b:x,nope", "ok [(\"x\", \"1\"), none]"),
+            ("set:b:q\"b\\s=v", "ok"),
+            ("set:b:t\tc\u{1}\u{1f}=v", "ok"),
+            ("set:b:clé日本😀=vvv", "ok"),
+            ("exists:b:x", "ok true"),
+            ("inc:b:n:5", "ok 5"),
+            ("get:b:x", "ok \"1\""),
+            ("get:b:x", "error other: no \"x\" here"),
+            ("delete-many:b:x,y", "ok"),
+            ("open:secret", "error access-denied"),
+        ],
+    );
+    let expected = [
+        r#"{"keyvalue-virt":1,"op":"open","bucket":"b","keys":[],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"set-many","bucket":"b","keys":["x","y"],"sizes":[1,2],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"get-many","bucket":"b","keys":["x","nope"],"result":"values","found":[1,null]}"#,
+        r#"{"keyvalue-virt":1,"op":"set","bucket":"b","keys":["q\"b\\s"],"sizes":[1],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"set","bucket":"b","keys":["t\tc\u0001\u001f"],"sizes":[1],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"set","bucket":"b","keys":["clé日本😀"],"sizes":[3],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"exists","bucket":"b","keys":["x"],"result":"flag","flag":true}"#,
+        r#"{"keyvalue-virt":1,"op":"increment","bucket":"b","keys":["n"],"result":"number","number":5}"#,
+        r#"{"keyvalue-virt":1,"op":"get","bucket":"b","keys":["x"],"result":"value","size":1}"#,
+        r#"{"keyvalue-virt":1,"op":"get","bucket":"b","keys":["x"],"result":"failed","error":"other","message":"no \"x\" here"}"#,
+        r#"{"keyvalue-virt":1,"op":"delete-many","bucket":"b","keys":["x","y"],"result":"ok"}"#,
+        r#"{"keyvalue-virt":1,"op":"open","bucket":"secret","keys":[],"result":"failed","error":"access-denied","message":"bucket \"secret\" is denied (--deny-bucket)"}"#,
+    ];
+    let got: Vec<&str> = probed.stderr.lines().collect();
+    assert!(
+        got == expected,
+        "unexpected trace\n--- expected ---\n{}\n--- got ---\n{}",
+        expected.join("\n"),
+        probed.stderr
+    );
+    // Every line is JSON that gives back the keys as the app wrote them.
+    let keys: Vec<serde_json::Value> = got
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["keys"].clone())
+        .collect();
+    assert_eq!(keys[3], serde_json::json!(["q\"b\\s"]));
+    assert_eq!(keys[4], serde_json::json!(["t\tc\u{1}\u{1f}"]));
+    assert_eq!(keys[5], serde_json::json!(["clé日本😀"]));
 }

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use keyvalue_virt_compose::config::{
-    BackendKind, Config, ErrorCase, Fault, Op, RedisConfig, RedisTopology, RedisUrl, Seed, SyncMode,
+    BackendKind, Config, ErrorCase, Fault, Op, RedisConfig, RedisTopology, RedisUrl, Seed,
+    SyncMode, Trace,
 };
 
 use super::seed_file;
@@ -159,9 +160,20 @@ pub struct ConfigArgs {
     )]
     pub faults: Vec<Fault>,
 
-    /// Write one line per operation to the app's stderr
-    #[arg(long)]
-    pub trace: bool,
+    /// Write one line per operation to the app's stderr: `--trace` for people, `--trace=json`
+    /// for tools
+    ///
+    /// `--trace=json` writes one JSON object per line, starting `{"keyvalue-virt":1,`, with
+    /// every key the call named and the sizes of the values it wrote.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text",
+        value_parser = parse_trace
+    )]
+    pub trace: Option<Trace>,
 }
 
 /// The values of `--backend`.
@@ -396,7 +408,7 @@ impl ConfigArgs {
             read_only: self.read_only,
             max_value_size: self.max_value_size,
             max_keys: self.max_keys,
-            trace: self.trace,
+            trace: self.trace.unwrap_or_default(),
             faults,
             seeds: Vec::new(),
             redis: RedisConfig {
@@ -736,6 +748,12 @@ pub fn parse_topology(value: &str) -> Result<RedisTopology, String> {
         .ok_or_else(|| format!("TOPOLOGY must be standalone or cluster, not `{value}`"))
 }
 
+/// Parses the FORMAT of `--trace=FORMAT`: `text` or `json`.
+pub fn parse_trace(value: &str) -> Result<Trace, String> {
+    Trace::from_name(value).ok_or_else(|| format!("FORMAT must be `text` or `json`, not `{value}`"))
+}
+
+/// Parses `--sync`'s WHEN.
 pub fn parse_sync(value: &str) -> Result<SyncMode, String> {
     SyncMode::from_name(value).ok_or_else(|| format!("WHEN must be {}, not `{value}`", sync_list()))
 }
@@ -1117,7 +1135,7 @@ mod tests {
                 parse_fault("get=access-denied").unwrap(),
                 parse_fault("get=other:boom@2").unwrap(),
             ],
-            trace: true,
+            trace: Some(Trace::Text),
         }
         .to_config()
         .unwrap();
@@ -1132,7 +1150,7 @@ mod tests {
                 read_only: true,
                 max_value_size: Some(10),
                 max_keys: Some(2),
-                trace: true,
+                trace: Trace::Text,
                 // The fault for one call comes first, so that it is not shadowed.
                 faults: vec![
                     fault(Op::Get, Some(2), ErrorCase::Other("boom".into())),

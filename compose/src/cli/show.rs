@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyvalue_virt_compose::config::{BackendKind, Config, ErrorCase, RedisConfig, SyncMode, mask};
+use keyvalue_virt_compose::config::{
+    BackendKind, Config, ErrorCase, RedisConfig, SyncMode, Trace, mask,
+};
 use serde_json::{Value, json};
 
 use super::options::{fault_spelling, quoted_list, shell_word};
@@ -101,7 +103,17 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
                 .map_or("no limit".to_owned(), |n| format!("{n} per bucket")),
         ],
     );
-    row("trace", vec![yes_no(config.trace, "on", "off")]);
+    row(
+        "trace",
+        vec![
+            match config.trace {
+                Trace::Off => "off",
+                Trace::Text => "on",
+                Trace::Json => "on, JSON lines",
+            }
+            .to_owned(),
+        ],
+    );
     row(
         "faults",
         if config.faults.is_empty() {
@@ -180,7 +192,8 @@ pub fn json(baked: Option<&Config>) -> Value {
         "read-only": config.read_only,
         "max-value-size": config.max_value_size,
         "max-keys": config.max_keys,
-        "trace": config.trace,
+        "trace": config.trace != Trace::Off,
+        "trace-format": (config.trace != Trace::Off).then(|| config.trace.name()),
         "fail": faults,
         "seeds": seed_file::render(&config.seeds),
     });
@@ -267,7 +280,7 @@ mod tests {
             read_only: true,
             max_value_size: Some(4 << 20),
             max_keys: Some(10),
-            trace: true,
+            trace: Trace::Text,
             faults: vec![
                 Fault::new(Op::Get, Some(3), ErrorCase::Other("disk full".into())),
                 Fault::new(Op::Open, None, ErrorCase::NoSuchStore),
@@ -424,6 +437,7 @@ mod tests {
                 "max-value-size": 4194304,
                 "max-keys": 10,
                 "trace": true,
+                "trace-format": "text",
                 "fail": [
                     {"op": "get", "error": "other", "message": "disk full", "call": 3},
                     {"op": "open", "error": "no-such-store", "message": null, "call": null},

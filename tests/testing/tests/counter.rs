@@ -69,9 +69,19 @@ fn a_failed_expectation_lists_the_calls() {
         .to_string();
     assert_eq!(
         error,
-        "expected 1 `set` of `alice` in bucket \"\", saw 0; calls: open \"\", increment `alice` \
-         -> 1, list-keys \"\" -> 1 keys, get-many `alice` -> [1 bytes]"
+        "expected 1 `set` of `alice` in bucket `\"\"`, saw 0; calls: open `\"\"`, increment \
+         `alice` -> 1, list-keys `\"\"` -> 1 keys, get-many `alice` -> [1 bytes]"
     );
+    let error = app
+        .assert_value("", "alice", Some(b"2"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "expected `alice` in bucket `\"\"` to hold \"2\", it holds \"1\"; calls: open `\"\"`, \
+         increment `alice` -> 1, list-keys `\"\"` -> 1 keys, get-many `alice` -> [1 bytes]"
+    );
+    app.assert_value("", "alice", Some(b"1")).unwrap();
 }
 
 /// Faults limited to a key and to the nth call, the log's bound, and direct access that
@@ -256,4 +266,57 @@ fn control_reads_and_writes_the_redis_store() {
     app.reset().unwrap();
     assert_eq!(app.buckets().unwrap(), [""]);
     assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
+}
+
+/// An fs store plugged `--read-only` is never written, not even by the control interface:
+/// `set` and `delete` fail saying so, `reset` keeps the data, and the directory stays as it
+/// was, even though the runtime grants it for writing.
+#[test]
+fn control_never_writes_a_read_only_fs_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        backend: BackendKind::Fs,
+        dir: Some("/kv".into()),
+        read_only: true,
+        seeds: vec![Seed {
+            bucket: String::new(),
+            key: "alice".into(),
+            value: b"41".to_vec(),
+        }],
+        ..Config::default()
+    };
+    let app = std::fs::read(COUNTER).unwrap();
+    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
+    let host = dir.path().to_path_buf();
+    let mut app = TestApp::load_with(&plugged, move |wasi| {
+        wasi.allow_blocking_current_thread(true)
+            .preopened_dir(&host, "/kv", FsPerms::ReadWrite)
+            .expect("the store directory can be granted");
+    })
+    .unwrap();
+    assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
+    for refused in [app.set("", "bob", b"1"), app.delete("", "alice")] {
+        let message = format!("{:#}", refused.unwrap_err());
+        assert!(
+            message.contains(
+                "the fs store is read-only (--read-only): keyvalue-virt never writes to its \
+                 directory, not even for the control interface"
+            ),
+            "{message}"
+        );
+    }
+    let run = app.run(&["alice"]).unwrap();
+    assert_eq!(
+        run.status, 1,
+        "read-only refuses the app's increment: {run}"
+    );
+    app.reset().unwrap();
+    assert_eq!(app.calls().unwrap(), []);
+    let run = app.run(&[]).unwrap();
+    assert_eq!(run.stdout, "alice: 41\n", "{run}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "the directory stays empty"
+    );
 }
