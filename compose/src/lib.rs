@@ -141,8 +141,14 @@ impl Draft {
 }
 
 /// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
-/// for `--backend fs`, the redis backend for `--backend redis`, memory only otherwise.
+/// for `--backend fs`, the redis backend for `--backend redis`, memory only otherwise; a
+/// control build (every backend) for `--trace=json`.
 pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
+    // The JSON trace is written only by the control builds (it would cost every shipped build
+    // about 7 KB); an app traced for machines is under test, where size matters less.
+    if config.trace == config::Trace::Json {
+        return control_virt_in(shape);
+    }
     match (config.backend, shape) {
         (config::BackendKind::Fs, Shape::Draft2) => VIRT_FS,
         (config::BackendKind::Fs, Shape::Draft2Spin) => VIRT_FS_DRAFT2_SPIN,

@@ -4,6 +4,7 @@
 use alloc::rc::Rc;
 use core::cell::Cell;
 use core::fmt;
+#[cfg(feature = "control")]
 use core::fmt::Write as _;
 use core::str::FromStr;
 
@@ -419,6 +420,7 @@ impl Outcome for Page {
         write!(f, " ({} keys{more})", self.keys.len())
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         let more = self.next.is_some();
         let _ = write!(
@@ -441,6 +443,7 @@ impl Outcome for Vec<Pair> {
         write!(f, " ({found} of {} found)", self.len())
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         out.push_str("\"values\",\"found\":[");
         for (i, (_, value)) in self.iter().enumerate() {

@@ -34,6 +34,9 @@ pub mod config;
 pub mod control;
 pub mod cursor;
 pub mod error;
+// The JSON trace is a test double's tool: only the control builds carry it (plug picks one for
+// `--trace=json`), so the shipped builds keep their size. Elsewhere `json` traces as text.
+#[cfg(feature = "control")]
 mod json;
 mod local;
 mod policy;

@@ -3,6 +3,7 @@
 
 use core::cell::RefCell;
 use core::fmt;
+#[cfg(feature = "control")]
 use core::fmt::Write as _;
 
 use crate::config::{Config, Fault, Op, Trace};
@@ -122,7 +123,10 @@ pub enum Target<'a> {
     Key(&'a str),
     /// One key, written with a value of this many bytes (the size is for the call log and
     /// the JSON trace).
-    Write(&'a str, usize),
+    Write(
+        &'a str,
+        #[cfg_attr(not(feature = "control"), allow(dead_code))] usize,
+    ),
     /// Several keys.
     Keys(&'a [String]),
     /// Several keys, written with their values.
@@ -142,9 +146,9 @@ impl Target<'_> {
 }
 
 /// Writes one trace line per operation when `--trace` is on: `keyvalue-virt: OP bucket="B"
-/// key="K" -> RESULT`, or with `--trace=json` a JSON object (see [`json`](crate::json)). The
-/// line's start is formatted before the operation runs, since the operation may consume its
-/// keys.
+/// key="K" -> RESULT`, or with `--trace=json` a JSON object (the `json` module, which only the
+/// control builds carry). The line's start is formatted before the operation runs, since the
+/// operation may consume its keys.
 pub struct Tracer(Option<(String, Trace)>);
 
 impl Tracer {
@@ -179,9 +183,12 @@ impl Tracer {
 #[cold]
 #[inline(never)]
 fn start_line(trace: Trace, op: Op, bucket: &str, target: Target<'_>) -> String {
+    #[cfg(feature = "control")]
     if trace == Trace::Json {
         return crate::json::start(op.name(), bucket, target);
     }
+    #[cfg(not(feature = "control"))]
+    let _ = trace;
     let mut line = format!("keyvalue-virt: {} bucket={}", op.name(), ShortKey(bucket));
     match target {
         Target::Bucket => {}
@@ -197,15 +204,19 @@ fn start_line(trace: Trace, op: Op, bucket: &str, target: Target<'_>) -> String 
 #[cold]
 #[inline(never)]
 fn write_line(mut line: String, trace: Trace, result: Result<&dyn Outcome, &Error>) {
+    #[cfg(feature = "control")]
     if trace == Trace::Json {
         line = crate::json::finish(line, result);
-    } else {
-        match result {
-            Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
-            Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
-        }
-        line.push('\n');
+        crate::wasi::write_stderr(line.as_bytes());
+        return;
     }
+    #[cfg(not(feature = "control"))]
+    let _ = trace;
+    match result {
+        Ok(value) => line.push_str(&format!(" -> ok{}", Shown(value))),
+        Err(error) => line.push_str(&format!(" -> error {}: {error}", error.case_name())),
+    }
+    line.push('\n');
     crate::wasi::write_stderr(line.as_bytes());
 }
 
@@ -216,6 +227,8 @@ pub trait Outcome {
 
     /// Writes the value of the JSON trace's `result` member and the members of its payload
     /// (see [`json`](crate::json)); without a value to show, `"ok"`.
+    #[cfg(feature = "control")]
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         out.push_str("\"ok\"");
     }
@@ -246,6 +259,7 @@ impl Outcome for bool {
         write!(f, " {self}")
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         out.push_str(if *self {
             "\"flag\",\"flag\":true"
@@ -268,6 +282,7 @@ impl Outcome for Option<Vec<u8>> {
         }
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         match self {
             None => out.push_str("\"none\""),
@@ -291,6 +306,7 @@ impl Outcome for u64 {
         write!(f, " {self}")
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         let _ = write!(out, "\"number\",\"number\":{self}");
     }
@@ -309,6 +325,7 @@ impl Outcome for i64 {
         write!(f, " {self}")
     }
 
+    #[cfg(feature = "control")]
     fn json(&self, out: &mut String) {
         let _ = write!(out, "\"number\",\"number\":{self}");
     }
