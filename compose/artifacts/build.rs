@@ -50,6 +50,9 @@ const IO_BACKENDS: [&str; 2] = ["fs", "redis"];
 const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";
 const NULL_PACKAGE: &str = "keyvalue-virt-null";
 const NULL_ARTIFACT: &str = "keyvalue_virt_null.wasm";
+/// The fs backend's floor for the bench (`tests/fs-floor`): `get` makes the backend's WASI calls.
+const FS_FLOOR_PACKAGE: &str = "keyvalue-virt-fs-floor";
+const FS_FLOOR_ARTIFACT: &str = "keyvalue_virt_fs_floor.wasm";
 /// The HTTP example app (`tests/http-counter`), for `wasmtime serve`.
 const HTTP_COUNTER_PACKAGE: &str = "keyvalue-virt-http-counter";
 const HTTP_COUNTER_ARTIFACT: &str = "keyvalue_virt_http_counter.wasm";
@@ -86,6 +89,7 @@ fn main() {
         "tests/greeter-test",
         "tests/http-counter",
         "tests/null-virt",
+        "tests/fs-floor",
         "Cargo.toml",
         "Cargo.lock",
     ] {
@@ -105,6 +109,7 @@ fn main() {
         packages.extend([
             GUESTS_PACKAGE,
             NULL_PACKAGE,
+            FS_FLOOR_PACKAGE,
             HTTP_COUNTER_PACKAGE,
             GREETER_PACKAGE,
             GREETER_TEST_PACKAGE,
@@ -139,6 +144,11 @@ fn main() {
                     NULL_ARTIFACT.to_owned(),
                     "NULL_VIRT".to_owned(),
                     "`tests/null-virt`".to_owned(),
+                ),
+                (
+                    FS_FLOOR_ARTIFACT.to_owned(),
+                    "FS_FLOOR".to_owned(),
+                    "`tests/fs-floor`".to_owned(),
                 ),
                 (
                     HTTP_COUNTER_ARTIFACT.to_owned(),

@@ -16,6 +16,9 @@ use keyvalue_virt_harness::{
     self as harness, baked_virt, compile, fs_config, grant, run_component_with, store_dir,
 };
 
+use serde_json::{Value, json};
+
+use crate::report::median;
 use crate::run::write_scratch;
 
 /// The operations timed on the fs backend.
@@ -30,6 +33,118 @@ const FS_KEYS: usize = 300;
 const FS_RUNS: usize = 3;
 /// The size of the values the bench app writes.
 const VALUE_SIZE: usize = 100;
+
+/// `get` calls per run in [`get_table`], and with `--quick`.
+const GET_CALLS: usize = 5000;
+const GET_CALLS_QUICK: usize = 1000;
+/// Interleaved runs of each configuration in [`get_table`].
+const GET_RUNS: usize = 7;
+/// The ratios the issue asks of `get`: to native, or else to the WASI floor.
+const GET_TARGET_NATIVE: f64 = 2.0;
+const GET_TARGET_FLOOR: f64 = 1.2;
+
+/// `get` three ways: the backend's code native in this process, keyvalue-virt (`--sync never`)
+/// plugged into the bench app, and the WASI floor (`tests/fs-floor`: the same WASI calls and
+/// nothing else) plugged the same way; embedded and, if `cli` is its version, on `wasmtime
+/// run`. Each run stores [`FS_KEYS`] keys of 100 bytes and times `get`s of them; the runs of
+/// the three take turns. Prints best and median per call and both ratios; returns them.
+pub fn get_table(
+    plugged: &dyn Fn(&[u8]) -> Vec<u8>,
+    floor: &[u8],
+    cli: Option<&str>,
+    quick: bool,
+) -> Value {
+    let config = VirtConfig {
+        sync: SyncMode::Never,
+        ..fs_config()
+    };
+    let apps = [plugged(&baked_virt(&config)), plugged(floor)];
+    let calls = if quick { GET_CALLS_QUICK } else { GET_CALLS };
+    let (n, keys) = (calls.to_string(), FS_KEYS.to_string());
+    let args = ["get", n.as_str(), keys.as_str()];
+
+    println!();
+    println!(
+        "fs get: {VALUE_SIZE}-byte values, {FS_KEYS} keys, {calls} calls per run, {GET_RUNS} \
+         interleaved runs, ns per call as best (median); native: the backend's code in this \
+         process; floor: tests/fs-floor, the WASI calls of a get (open-at, read, drop) and \
+         nothing else"
+    );
+    println!(
+        "{:<14} {:>15} {:>15} {:>15} {:>16} {:>16}",
+        "runtime",
+        "native",
+        "keyvalue-virt",
+        "WASI floor",
+        format!("virt/native({GET_TARGET_NATIVE:.1}x)"),
+        format!("virt/floor({GET_TARGET_FLOOR:.1}x)")
+    );
+    let mut rows = Vec::new();
+    let mut row = |runtime: &str, run: &mut dyn FnMut(usize) -> f64| {
+        let mut samples: [Vec<f64>; 3] = Default::default();
+        for round in 0..GET_RUNS {
+            for i in 0..3 {
+                let which = (i + round) % 3;
+                let ns = match which {
+                    0 => native_fs_calls("get", SyncMode::Never, calls),
+                    app => run(app - 1),
+                };
+                samples[which].push(ns / calls as f64);
+            }
+        }
+        let best = samples
+            .each_ref()
+            .map(|s| s.iter().copied().fold(f64::INFINITY, f64::min));
+        let mid = samples.each_mut().map(|s| median(s));
+        let cell = |i: usize| format!("{:.0} ({:.0})", best[i], mid[i]);
+        let ratio =
+            |a: usize, b: usize| format!("{:.2}x ({:.2}x)", best[a] / best[b], mid[a] / mid[b]);
+        println!(
+            "{runtime:<14} {:>15} {:>15} {:>15} {:>16} {:>16}",
+            cell(0),
+            cell(1),
+            cell(2),
+            ratio(1, 0),
+            ratio(1, 2)
+        );
+        rows.push(json!({
+            "runtime": runtime,
+            "calls": calls,
+            "native_ns": samples[0],
+            "virt_ns": samples[1],
+            "floor_ns": samples[2],
+            "virt_to_native_median": mid[1] / mid[0],
+            "virt_to_floor_median": mid[1] / mid[2],
+        }));
+    };
+
+    let components = apps.each_ref().map(|app| compile(app));
+    row("embedded", &mut |app| {
+        let dir = store_dir("bench-fs-get");
+        parse(
+            &run_component_with(&components[app], "bench-app", &args, grant(&dir))
+                .assert_ok()
+                .stdout,
+        )
+    });
+    if cli.is_some() {
+        let paths = [
+            write_scratch("bench-fs-get-virt.wasm", &apps[0]),
+            write_scratch("bench-fs-get-floor.wasm", &apps[1]),
+        ];
+        row("wasmtime run", &mut |app| {
+            let dir = store_dir("bench-fs-get");
+            run_cli(&paths[app], &dir, &args)
+        });
+    }
+    json!({
+        "value_size": VALUE_SIZE,
+        "keys": FS_KEYS,
+        "target_to_native": GET_TARGET_NATIVE,
+        "target_to_floor": GET_TARGET_FLOOR,
+        "rows": rows,
+    })
+}
 
 /// The fs backend's tables: the bench app plugged with keyvalue-virt baked for the fs backend,
 /// embedded (and on `wasmtime run` if `cli` is its version), against the same backend code
@@ -150,6 +265,11 @@ fn fs_row(op: &str, sync: SyncMode, floor: f64, virt: f64) {
 /// The floor of one fs run: what the bench app does, with the same backend code called
 /// directly in this process on a fresh store directory. Returns the nanoseconds of the calls.
 fn native_fs(op: &str, sync: SyncMode) -> f64 {
+    native_fs_calls(op, sync, fs_calls(sync))
+}
+
+/// [`native_fs`] with `calls` calls.
+fn native_fs_calls(op: &str, sync: SyncMode, calls: usize) -> f64 {
     let dir = store_dir("bench-fs-floor");
     let bucket = Fs::new(&dir, true, sync == SyncMode::Always)
         .open("bench")
@@ -161,7 +281,7 @@ fn native_fs(op: &str, sync: SyncMode) -> f64 {
     }
 
     let start = Instant::now();
-    for i in 0..fs_calls(sync) {
+    for i in 0..calls {
         let key = &keys[i % FS_KEYS];
         match op {
             "get" => {

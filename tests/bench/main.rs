@@ -20,10 +20,16 @@
 //! the same code native (`fs.rs`), and the redis backend on a `redis-server` started for the
 //! run against the same code native over the same server (`redis.rs`).
 //!
+//! With `wrk` on PATH, requests per second of the HTTP example on `wasmtime serve` with the
+//! redis backend against the fs backend (`serve.rs`). The fs backend's `get` is also timed
+//! against a WASI floor (`tests/fs-floor`, the same WASI calls and nothing else).
+//!
 //! Writes `target/bench/results.json`, `target/bench/ops.svg` and
 //! `target/bench/get-latency.svg`. Options (after `--`): `--quick` (small counts, for a smoke
-//! test), `--no-cli`, `--no-jco`, `--no-fs`, `--no-redis`, `--only-control` (only the control build's
-//! row, `control.rs`, which the full run prints last).
+//! test), `--no-cli`, `--no-jco`, `--no-fs`, `--no-redis`, `--no-serve`, `--no-control`, `--only
+//! PART[,PART...]` (parts: `memory`, which includes jco, `fs`, `redis`, `serve`, `control`; for
+//! example `--only redis,serve,fs` for the I/O backends' figures alone, `--only control` for the
+//! control build's row, `control.rs`).
 
 mod control;
 mod fs;
@@ -31,6 +37,7 @@ mod plot;
 mod redis;
 mod report;
 mod run;
+mod serve;
 
 use std::path::Path;
 
@@ -195,40 +202,76 @@ pub const KEY_SIZE: usize = 11;
 /// The command-line options (after `cargo bench --bench calls --`).
 struct Options {
     quick: bool,
+    /// The memory backend's tables, plots, memory and instantiation figures.
+    memory: bool,
     cli: bool,
     jco: bool,
     fs: bool,
     redis: bool,
-    only_control: bool,
+    serve: bool,
+    /// The control build against the plain one (`control.rs`).
+    control: bool,
 }
+
+/// The parts `--only` takes.
+const PARTS: &str = "memory (with jco), fs, redis, serve, control";
 
 impl Options {
     fn parse() -> Self {
         let mut options = Options {
             quick: false,
+            memory: true,
             cli: true,
             jco: true,
             fs: true,
             redis: true,
-            only_control: false,
+            serve: true,
+            control: true,
         };
-        for arg in std::env::args().skip(1) {
+        let usage = |other: &str| -> ! {
+            eprintln!(
+                "unknown option `{other}`; options: --quick, --no-cli, --no-jco, --no-fs, \
+                 --no-redis, --no-serve, --no-control, --only-control, --only PART[,PART...] (parts: {PARTS})"
+            );
+            std::process::exit(2);
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--no-cli" => options.cli = false,
                 "--no-jco" => options.jco = false,
                 "--no-fs" => options.fs = false,
                 "--no-redis" => options.redis = false,
-                "--only-control" => options.only_control = true,
+                "--no-serve" => options.serve = false,
+                "--no-control" => options.control = false,
+                "--only-control" => {
+                    (options.memory, options.fs, options.redis, options.serve) =
+                        (false, false, false, false);
+                }
+                "--only" => {
+                    let list = args.next().unwrap_or_else(|| usage("--only without parts"));
+                    (
+                        options.memory,
+                        options.fs,
+                        options.redis,
+                        options.serve,
+                        options.control,
+                    ) = (false, false, false, false, false);
+                    for part in list.split(',') {
+                        match part.trim() {
+                            "memory" => options.memory = true,
+                            "fs" => options.fs = true,
+                            "redis" => options.redis = true,
+                            "serve" => options.serve = true,
+                            "control" => options.control = true,
+                            other => usage(&format!("--only {other}")),
+                        }
+                    }
+                }
                 // `cargo bench` passes `--bench`.
                 "--bench" => {}
-                other => {
-                    eprintln!(
-                        "unknown option `{other}`; options: --quick, --no-cli, --no-jco, \
-                         --no-fs, --no-redis, --only-control"
-                    );
-                    std::process::exit(2);
-                }
+                other => usage(other),
             }
         }
         options
@@ -237,7 +280,7 @@ impl Options {
 
 fn main() {
     // Unless asked for, no backtraces in library errors: with `RUST_BACKTRACE=1` in the
-    // environment, wasmtime captures one for every failed WASI call (the fs backend's `get`
+    // environment, wasmtime captures one for every failed WASI call (the fs backend's `set`
     // makes one, the lookup of a claim that is not there), which costs more than the call.
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         // SAFETY: no other thread has started yet.
@@ -249,19 +292,16 @@ fn main() {
     } else {
         Sizes::full()
     };
+    println!(
+        "(on a machine busy with other work, every figure below measures the machine as much as \
+         the code: compare them only with figures of the same run)"
+    );
 
     let app = read(Path::new(guests::BENCH_APP));
     let plugged = |virt: &[u8]| {
         keyvalue_virt_compose::plug(&app, virt)
             .unwrap_or_else(|e| panic!("failed to plug the bench app: {e}"))
     };
-    if options.only_control {
-        return control::control_table(&app, &plugged, options.quick);
-    }
-    let floor = plugged(&read(Path::new(guests::NULL_VIRT)));
-    let virt = plugged(keyvalue_virt_artifacts::VIRT);
-    // In `Config::ALL` order.
-    let components = [floor, virt, app.clone()];
 
     let cli = options.cli.then(run::wasmtime_cli).flatten();
     let mut runtimes = vec![Runtime::Embedded];
@@ -276,67 +316,101 @@ fn main() {
         None => {}
     }
 
-    let mut workloads = vec![
-        Workload::load(sizes.keys, VALUE_SIZE, sizes.keys),
-        Workload::load_many(sizes.keys, VALUE_SIZE),
-        Workload::load(sizes.mib_keys, MIB, sizes.mib_keys),
-    ];
-    let latency: Vec<Workload> = sizes
-        .latency_keys
-        .iter()
-        .map(|&keys| Workload::load(keys, VALUE_SIZE, sizes.latency_gets))
-        .collect();
-    workloads.extend(latency.iter().cloned());
-
-    println!(
-        "{} rounds of {} workloads in {} configurations on {} runtimes; medians",
-        sizes.rounds,
-        workloads.len(),
-        Config::ALL.len(),
-        runtimes.len()
-    );
     let mut results = Results::new(options.quick);
-    measure(&workloads, &runtimes, &sizes, &components, &mut results);
-
-    results.instantiation = Some(instantiation(&sizes, &components));
-    if options.jco {
-        match run::jco() {
-            Some(jco) => jco_runs(&jco, &sizes, &components, &mut results),
-            None => println!(
-                "(jco is not installed in `tests/jco`: skipping jco; run `bash .ci/setup`)"
-            ),
-        }
-    }
-
-    println!();
-    report::print(&results, &latency);
-    if options.redis {
-        if redis::available() {
-            results.redis = Some(redis::redis_table(&plugged, options.quick));
-        } else {
-            println!(
-                "\n(`redis-server` is not installed: skipping the redis backend; `bash .ci/setup` \
-                 installs it)"
-            );
-        }
-    }
     let dir = keyvalue_virt_harness::workspace_root()
         .join("target")
         .join("bench");
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("failed to create `{}`: {e}", dir.display()));
-    report::write_json(&results, latency.last(), &dir.join("results.json"));
-    plot::ops(&results, &workloads, &dir.join("ops.svg"));
-    plot::latency(&results, &latency, &dir.join("get-latency.svg"));
-    println!(
-        "\nwrote {}/results.json, ops.svg and get-latency.svg",
-        dir.display()
-    );
+    let mut plots = None;
+    if options.memory {
+        let floor = plugged(&read(Path::new(guests::NULL_VIRT)));
+        let virt = plugged(keyvalue_virt_artifacts::VIRT);
+        // In `Config::ALL` order.
+        let components = [floor, virt, app.clone()];
+        let mut workloads = vec![
+            Workload::load(sizes.keys, VALUE_SIZE, sizes.keys),
+            Workload::load_many(sizes.keys, VALUE_SIZE),
+            Workload::load(sizes.mib_keys, MIB, sizes.mib_keys),
+        ];
+        let latency: Vec<Workload> = sizes
+            .latency_keys
+            .iter()
+            .map(|&keys| Workload::load(keys, VALUE_SIZE, sizes.latency_gets))
+            .collect();
+        workloads.extend(latency.iter().cloned());
 
+        println!(
+            "{} rounds of {} workloads in {} configurations on {} runtimes; medians",
+            sizes.rounds,
+            workloads.len(),
+            Config::ALL.len(),
+            runtimes.len()
+        );
+        measure(&workloads, &runtimes, &sizes, &components, &mut results);
+
+        results.instantiation = Some(instantiation(&sizes, &components));
+        if options.jco {
+            match run::jco() {
+                Some(jco) => jco_runs(&jco, &sizes, &components, &mut results),
+                None => println!(
+                    "(jco is not installed in `tests/jco`: skipping jco; run `bash .ci/setup`)"
+                ),
+            }
+        }
+
+        println!();
+        report::print(&results, &latency);
+        plots = Some((workloads, latency));
+    }
+    let redis_server = redis::available();
+    if !redis_server && (options.redis || options.serve) {
+        println!(
+            "\n(`redis-server` is not installed: skipping the redis backend; `bash .ci/setup` \
+             installs it)"
+        );
+    }
+    if options.redis && redis_server {
+        results.redis = Some(redis::redis_table(&plugged, options.quick));
+    }
+    if options.serve && redis_server {
+        match (serve::available(), &cli) {
+            (true, Some(_)) => results.serve = Some(serve::serve_table(options.quick)),
+            _ => println!(
+                "\n(`wrk` or `wasmtime` is not on PATH: skipping the `wasmtime serve` figures; \
+                 `apt-get install wrk`)"
+            ),
+        }
+    }
     if options.fs {
+        let floor = read(Path::new(guests::FS_FLOOR));
+        results.fs_get = Some(fs::get_table(
+            &plugged,
+            &floor,
+            cli.as_deref(),
+            options.quick,
+        ));
         fs::fs_tables(&plugged, cli.as_deref());
     }
-    control::control_table(&app, &plugged, options.quick);
+    if options.control {
+        control::control_table(&app, &plugged, options.quick);
+    }
+
+    report::write_json(
+        &results,
+        plots.as_ref().and_then(|(_, latency)| latency.last()),
+        &dir.join("results.json"),
+    );
+    if let Some((workloads, latency)) = &plots {
+        plot::ops(&results, workloads, &dir.join("ops.svg"));
+        plot::latency(&results, latency, &dir.join("get-latency.svg"));
+        println!(
+            "\nwrote {}/results.json, ops.svg and get-latency.svg",
+            dir.display()
+        );
+    } else {
+        println!("\nwrote {}/results.json", dir.display());
+    }
 }
 
 /// Says `line` above the progress bar, or on stderr when there is no bar (stderr is not a

@@ -88,6 +88,10 @@ pub struct Results {
     pub instantiation: Option<Instantiation>,
     /// The redis backend's rows (`redis.rs`), once measured.
     pub redis: Option<Value>,
+    /// Requests per second on `wasmtime serve` (`serve.rs`), once measured.
+    pub serve: Option<Value>,
+    /// fs `get` against native and the WASI floor (`fs.rs`), once measured.
+    pub fs_get: Option<Value>,
 }
 
 impl Results {
@@ -98,6 +102,8 @@ impl Results {
             entries: Vec::new(),
             instantiation: None,
             redis: None,
+            serve: None,
+            fs_get: None,
         }
     }
 
@@ -411,6 +417,8 @@ pub fn write_json(results: &Results, memory: Option<&Workload>, path: &Path) {
         "memory": memory,
         "instantiation": instantiation,
         "redis": results.redis,
+        "serve": results.serve,
+        "fs_get": results.fs_get,
     });
     let text = serde_json::to_string_pretty(&document).expect("JSON of plain values");
     std::fs::write(path, text)

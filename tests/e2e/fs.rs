@@ -125,6 +125,39 @@ fn a_64_mib_value_round_trips() {
     );
 }
 
+/// The component reads a slot file with one read of 4 KiB when the file is smaller, and reads
+/// on when it fills that read: files just under, at and just over 4 KiB (and 8 KiB, and more
+/// than one chunk of a later read) are read back whole and unchanged.
+#[test]
+fn slot_files_around_the_first_read_size_are_read_whole() {
+    let dir = store_dir("first-read");
+    let slot_len = |dir: &Path| {
+        files(dir)
+            .into_iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .max()
+            .expect("a slot file")
+    };
+    // What a slot of the one key `k0` holds beyond its value.
+    probe_dir(&dir, &["fill:b:k:1:1000"]).assert_ok();
+    let overhead = slot_len(&dir) - 1000;
+    for file_len in [4095, 4096, 4097, 8192, 8193, (1 << 20) + 4097] {
+        let size = (file_len - overhead) as usize;
+        let fill = format!("fill:b:k:1:{size}");
+        let out = probe_dir(&dir, &[&fill, "get:b:k0"]).assert_ok().stdout;
+        assert_eq!(slot_len(&dir), file_len, "the slot file's length");
+        let value: Vec<u8> = (0..size).map(|j| (j % 251) as u8).collect();
+        let hash = value.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        assert_eq!(
+            out,
+            format!("{fill} -> ok\nget:b:k0 -> ok ({size} bytes, fnv1a64 {hash:016x})\n"),
+            "a slot file of {file_len} bytes"
+        );
+    }
+}
+
 #[test]
 fn hostile_names_write_nothing_outside_the_directory() {
     let root = store_dir("hostile");

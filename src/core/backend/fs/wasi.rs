@@ -144,18 +144,35 @@ fn write_all(file: &Descriptor, mut bytes: &[u8], mut offset: u64) -> io::Result
     Ok(())
 }
 
+/// What the first read of a file asks for. wasmtime-wasi zeroes a buffer of the size asked for
+/// (up to 64 KiB) on every read, whatever the file holds, so a small ask costs less; a record
+/// of a few small keys fits.
+const FIRST_READ: u64 = 4 << 10;
+/// What each later read asks for.
+const CHUNK: u64 = 1 << 20;
+
 /// Reads the whole file, refusing it once it proves larger than `max` bytes (each read asks
 /// for at most a chunk, so no more than `max` plus a chunk is ever held).
+///
+/// A file that fills less than the first read is whole after it: a read of a regular file
+/// returns fewer bytes than asked only at its end (POSIX), and every file of a store is
+/// regular. So a small record costs one `read`, where asking until a read comes back empty
+/// (the only way wasmtime-wasi reports the end) cost two. Beyond the first read, it reads until
+/// an empty one, since a runtime may cap a read below what was asked. Were a short first read
+/// ever not the end, the record's own length check would make it `Corrupt`, never a wrong value.
 fn read_all(file: &Descriptor, max: u64) -> io::Result<Vec<u8>> {
-    const CHUNK: u64 = 1 << 20;
-    let mut out = Vec::new();
+    let (mut out, _) = file.read(FIRST_READ, 0).map_err(error)?;
+    if (out.len() as u64) < FIRST_READ {
+        return if out.len() as u64 > max {
+            Err(super::sys::too_large(max))
+        } else {
+            Ok(out)
+        };
+    }
     loop {
         let (bytes, end) = file.read(CHUNK, out.len() as u64).map_err(error)?;
         if (out.len() + bytes.len()) as u64 > max {
             return Err(super::sys::too_large(max));
-        }
-        if out.is_empty() && end {
-            return Ok(bytes);
         }
         if out.try_reserve(bytes.len()).is_err() {
             return Err(io::Error::new(

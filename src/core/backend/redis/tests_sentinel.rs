@@ -1,7 +1,9 @@
 //! The redis backend behind a Sentinel (real `redis-server` processes): the primary is found
 //! through the Sentinel, and one instance follows a failover without restarting.
 
-use keyvalue_virt_redis_server::RedisSentinel;
+use std::time::{Duration, Instant};
+
+use keyvalue_virt_redis_server::{RedisSentinel, RedisServer, wait_until};
 
 use super::*;
 
@@ -75,6 +77,80 @@ fn an_instance_follows_a_failover_to_the_former_replica() {
     assert_eq!(setup.replicas[0].cli(&["get", "test:b:k250"]), "value 250");
     assert_eq!(setup.replicas[0].cli(&["get", "test:b:many"]), "1");
     assert_eq!(crate::backend::contract::walk(&b, 50).len(), 301);
+}
+
+/// A number field of `node`'s `INFO replication`.
+fn replication(node: &RedisServer, field: &str) -> u64 {
+    let info = node.cli(&["info", "replication"]);
+    info.lines()
+        .find_map(|line| {
+            line.strip_prefix(field)?
+                .strip_prefix(':')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `{field}` in INFO replication of {}: {info}", node.port))
+}
+
+/// The primary dies for real (SIGKILL; no `SENTINEL FAILOVER`, no goodbye to its clients):
+/// the Sentinel notices and promotes the replica on its own, and the same instance, calling
+/// through the failover, reaches the new primary without a restart. Redis replicates
+/// asynchronously, so a write acknowledged just before a kill may be lost with the primary;
+/// what is asserted is that none is lost that the replica had confirmed: the writes are
+/// acknowledged, then the replica's processed offset (`slave_repl_offset`) reaches the
+/// primary's (`master_repl_offset`, read after the last acknowledgement), and nothing is
+/// written between that and the kill.
+#[test]
+fn an_instance_follows_the_sentinel_after_the_primary_is_killed() {
+    let Behind(setup, redis) = Behind::with(1);
+    let b = redis.open("b").unwrap();
+    let value = |i: usize| format!("value {i}").into_bytes();
+    for i in 0..200 {
+        b.set(format!("k{i}"), value(i)).unwrap();
+    }
+    assert_eq!(b.add("n", 5, true).unwrap(), Some(5));
+    let acknowledged = replication(&setup.primary, "master_repl_offset");
+    wait_until(
+        30,
+        "the replica did not confirm the primary's writes within 30 s",
+        || replication(&setup.replicas[0], "slave_repl_offset") >= acknowledged,
+    );
+
+    setup.primary.signal("-KILL");
+    // The failover window: calls may fail until the Sentinel has promoted the replica (its
+    // `down-after-milliseconds` is 1 s); the instance keeps asking, as an app would.
+    let start = Instant::now();
+    let mut errors = Vec::new();
+    while let Err(e) = b.set("after".into(), b"2".to_vec()) {
+        errors.push(e.to_string());
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the instance reached no primary within 90 s of the primary's SIGKILL (the \
+             Sentinel names {}); {} failed calls, the last: {:?}",
+            setup.primary_port(),
+            errors.len(),
+            errors.last()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let new = &setup.replicas[0];
+    assert_eq!(
+        setup.primary_port(),
+        new.port,
+        "the Sentinel names the former replica"
+    );
+    assert_eq!(
+        new.cli(&["get", "test:b:after"]),
+        "2",
+        "the write went to the new primary"
+    );
+
+    for i in 0..200 {
+        assert_eq!(b.get(&format!("k{i}")).unwrap(), Some(value(i)), "k{i}");
+    }
+    assert_eq!(b.add("n", 1, true).unwrap(), Some(6));
+    assert_eq!(crate::backend::contract::walk(&b, 50).len(), 202);
 }
 
 #[test]
