@@ -34,7 +34,7 @@ use wasmparser::{Encoding, Parser, Payload};
 
 pub use keyvalue_virt_artifacts::{
     VIRT, VIRT_CONTROL, VIRT_CONTROL_DRAFT2_SPIN, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN,
-    VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+    VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN, VIRT_REDIS_TLS, VIRT_REDIS_TLS_DRAFT2_SPIN,
 };
 
 /// The name of the control interface that the control builds export ([`VIRT_CONTROL`]) and
@@ -140,9 +140,13 @@ impl Draft {
 }
 
 /// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
-/// for `--backend fs`, the redis backend for `--backend redis`, memory only otherwise.
+/// for `--backend fs`, the redis backend for `--backend redis` (with TLS when the configuration
+/// asks for it: `rediss://`, `--tls`, `--tls-ca`), memory only otherwise.
 pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
+    let tls = config.redis.tls;
     match (config.backend, shape) {
+        (config::BackendKind::Redis, Shape::Draft2) if tls => VIRT_REDIS_TLS,
+        (config::BackendKind::Redis, Shape::Draft2Spin) if tls => VIRT_REDIS_TLS_DRAFT2_SPIN,
         (config::BackendKind::Fs, Shape::Draft2) => VIRT_FS,
         (config::BackendKind::Fs, Shape::Draft2Spin) => VIRT_FS_DRAFT2_SPIN,
         (config::BackendKind::Memory, Shape::Draft2) => VIRT,
