@@ -20,7 +20,7 @@ const VIRT_PACKAGE: &str = "keyvalue-virt";
 const VIRT_ARTIFACT: &str = "keyvalue_virt.wasm";
 
 /// The component's builds after the first, as (features, file name in `OUT_DIR`).
-const BUILDS: [(&[&str], &str); 7] = [
+const BUILDS: [(&[&str], &str); 9] = [
     (&["fs"], "keyvalue_virt_fs.wasm"),
     (&["draft2-spin"], "keyvalue_virt_draft2_spin.wasm"),
     (&["fs", "draft2-spin"], "keyvalue_virt_fs_draft2_spin.wasm"),
@@ -28,6 +28,12 @@ const BUILDS: [(&[&str], &str); 7] = [
     (
         &["redis", "draft2-spin"],
         "keyvalue_virt_redis_draft2_spin.wasm",
+    ),
+    // TLS (`rediss://`) only in builds of its own: the plain redis build stays as it was.
+    (&["redis-tls"], "keyvalue_virt_redis_tls.wasm"),
+    (
+        &["redis-tls", "draft2-spin"],
+        "keyvalue_virt_redis_tls_draft2_spin.wasm",
     ),
     // The live test double (`plug --control`): every backend in one build per shape.
     (&["control", "fs", "redis"], "keyvalue_virt_control.wasm"),
@@ -44,7 +50,7 @@ const BUILDS: [(&[&str], &str); 7] = [
 const MEMORY_ONLY: &str = "KEYVALUE_VIRT_ARTIFACTS_MEMORY_ONLY";
 
 /// The features that select a backend whose calls wait on I/O (see [`cargo_build`]).
-const IO_BACKENDS: [&str; 2] = ["fs", "redis"];
+const IO_BACKENDS: [&str; 3] = ["fs", "redis", "redis-tls"];
 
 /// The test apps' package (one artifact per binary) and the do-nothing component's.
 const GUESTS_PACKAGE: &str = "keyvalue-virt-test-guests";

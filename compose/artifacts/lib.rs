@@ -36,6 +36,17 @@ pub static VIRT_REDIS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
     "/keyvalue_virt_redis_draft2_spin.wasm"
 ));
 
+/// The keyvalue-virt component with the redis backend and TLS for `rediss://` URLs
+/// (`--features redis-tls`), which imports `wasi:random` and `wasi:clocks/wall-clock` too.
+pub static VIRT_REDIS_TLS: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/keyvalue_virt_redis_tls.wasm"));
+
+/// [`VIRT_REDIS_TLS`] exporting draft2 in the shape Spin ships (upstream's open PR #55).
+pub static VIRT_REDIS_TLS_DRAFT2_SPIN: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/keyvalue_virt_redis_tls_draft2_spin.wasm"
+));
+
 /// The keyvalue-virt component that also exports the control interface
 /// (`keyvalue-virt:control/control@0.1.0`, `--features control`), with every backend (`fs` and
 /// `redis` too), for `keyvalue-virt plug --control`.

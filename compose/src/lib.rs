@@ -35,7 +35,7 @@ use wasmparser::{Encoding, Parser, Payload};
 
 pub use keyvalue_virt_artifacts::{
     VIRT, VIRT_CONTROL, VIRT_CONTROL_DRAFT2_SPIN, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN,
-    VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+    VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN, VIRT_REDIS_TLS, VIRT_REDIS_TLS_DRAFT2_SPIN,
 };
 
 /// The name of the control interface that the control builds export ([`VIRT_CONTROL`]) and
@@ -141,15 +141,20 @@ impl Draft {
 }
 
 /// The shipped component that can serve `config` in `shape`: with the fs backend (larger)
-/// for `--backend fs`, the redis backend for `--backend redis`, memory only otherwise; a
-/// control build (every backend) for `--trace=json`.
+/// for `--backend fs`, the redis backend for `--backend redis` (with TLS when the configuration
+/// asks for it: `rediss://`, `--tls`, `--tls-ca`), memory only otherwise; a control build
+/// (every backend, no TLS) for `--trace=json`.
 pub fn virt_in(config: &config::Config, shape: Shape) -> &'static [u8] {
+    let tls = config.redis.tls;
     // The JSON trace is written only by the control builds (it would cost every shipped build
-    // about 7 KB); an app traced for machines is under test, where size matters less.
-    if config.trace == config::Trace::Json {
+    // about 7 KB); an app traced for machines is under test, where size matters less. The CLI
+    // refuses `--trace=json` with TLS.
+    if config.trace == config::Trace::Json && !tls {
         return control_virt_in(shape);
     }
     match (config.backend, shape) {
+        (config::BackendKind::Redis, Shape::Draft2) if tls => VIRT_REDIS_TLS,
+        (config::BackendKind::Redis, Shape::Draft2Spin) if tls => VIRT_REDIS_TLS_DRAFT2_SPIN,
         (config::BackendKind::Fs, Shape::Draft2) => VIRT_FS,
         (config::BackendKind::Fs, Shape::Draft2Spin) => VIRT_FS_DRAFT2_SPIN,
         (config::BackendKind::Memory, Shape::Draft2) => VIRT,

@@ -1612,3 +1612,72 @@ fn config_shows_the_sentinels_and_their_service() {
     );
     assert_eq!(json["sentinel-service"], "mymaster");
 }
+
+/// `plug` with `rediss://`: `--tls-insecure-skip-verify` is warned about (even with `--quiet`)
+/// and shown by `config`; `--tls-ca` is baked and shown; TLS options with `redis://` URLs, a CA
+/// file that holds no certificate, and `--control` with TLS are refused.
+#[test]
+fn plug_warns_about_skipped_verification_and_refuses_tls_options_that_do_not_fit() {
+    let dir = scratch();
+    let out = dir.path().join("app.wasm");
+    let ca = write(
+        &dir,
+        "ca.crt",
+        "-----BEGIN CERTIFICATE-----\nMIIBfTCCASOgAwIBAgIUB\n-----END CERTIFICATE-----\n",
+    );
+    let redis = [
+        "--backend",
+        "redis",
+        "--url",
+        "rediss://:SECRET-hunter2@127.0.0.1:6380",
+    ];
+    let plug = || {
+        let mut command = kv();
+        command
+            .arg("plug")
+            .arg(COUNTER)
+            .args(redis)
+            .arg("-o")
+            .arg(&out);
+        command
+    };
+    plug()
+        .args(["--tls-insecure-skip-verify", "--quiet"])
+        .assert()
+        .success()
+        .stderr(contains("warning: --tls-insecure-skip-verify").and(contains("ANY certificate")));
+    let shown = kv().arg("config").arg(&out).assert().success();
+    let stdout = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("tls             INSECURE") && !stdout.contains("SECRET"),
+        "{stdout}"
+    );
+    assert_eq!(config_json(&out)["tls-insecure-skip-verify"], true);
+
+    plug()
+        .arg("--tls-ca")
+        .arg(&ca)
+        .assert()
+        .failure()
+        .stderr(contains("invalid --tls-ca").and(contains("not a valid CA").or(contains("PEM"))));
+    kv().arg("plug")
+        .arg(COUNTER)
+        .args([
+            "--backend",
+            "redis",
+            "--url",
+            "redis://127.0.0.1:6379",
+            "--tls-ca",
+        ])
+        .arg(&ca)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("--tls-ca is for rediss:// (TLS) URLs"));
+    plug()
+        .arg("--control")
+        .assert()
+        .failure()
+        .stderr(contains("--control builds have no TLS"));
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{kv, scratch};
-use keyvalue_virt_redis_server::RedisServer;
+use keyvalue_virt_redis_server::{RedisServer, TestCa};
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Map, Value, json};
@@ -524,17 +524,42 @@ fn top_level_help_matches_the_store_commands() {
     }
 }
 
+/// `rediss://`: the store tools speak TLS with the core's own code, check the certificate
+/// against `--tls-ca`, and refuse a wrong CA naming the URL, never its password, and never
+/// taking the URL for a directory.
 #[test]
-fn a_tls_url_is_refused_without_a_directory_or_the_password() {
+fn a_tls_store_round_trips_and_a_wrong_ca_is_refused_without_the_password() {
+    let ca = TestCa::new();
+    let server = RedisServer::tls(&ca);
+    let url = server.tls_url();
+    let ca_path = ca.ca_path();
+    let ca_file = ca_path.to_str().unwrap();
+    let dump = varied_dump();
+    kv().args(["import", &url, "--tls-ca", ca_file])
+        .write_stdin(serde_json::to_vec(&dump).unwrap())
+        .assert()
+        .success();
+    let mut expected = dump.clone();
+    expected.as_object_mut().unwrap().remove("empty bucket");
+    let exported = kv()
+        .args(["export", &url, "--tls-ca", ca_file])
+        .assert()
+        .success();
+    let exported: Value = serde_json::from_slice(&exported.get_output().stdout).unwrap();
+    assert_eq!(exported, expected);
+
     let dir = scratch();
+    let other = TestCa::new();
+    let wrong = format!("rediss://user:hunter2@127.0.0.1:{}", server.port);
     for command in [&["import"][..], &["export"], &["inspect"]] {
         kv().current_dir(dir.path())
             .args(command)
-            .arg("rediss://user:hunter2@127.0.0.1:6380")
-            .write_stdin("{}")
+            .args([&wrong, "--tls-ca", other.ca_path().to_str().unwrap()])
+            .write_stdin(r#"{"b": {"k": "v"}}"#)
             .assert()
             .failure()
-            .stderr(contains("TLS (rediss://) is not supported yet"))
+            .stderr(contains(format!("rediss://127.0.0.1:{}", server.port)))
+            .stderr(contains("not signed by the CA given with --tls-ca"))
             .stderr(contains("hunter2").not());
     }
     kv().current_dir(dir.path())

@@ -18,7 +18,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 5;
+pub const VERSION: u8 = 6;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -325,6 +325,16 @@ pub struct RedisConfig {
     /// How long one network operation may take, in milliseconds ([`RedisConfig::DEFAULT_TIMEOUT_MS`]
     /// when `None`).
     pub timeout_ms: Option<u64>,
+    /// The component is the TLS build (`--tls`, or implied by a `rediss://` URL, `--tls-ca` or
+    /// `--tls-insecure-skip-verify`): it can connect to `rediss://` URLs, such as one read from
+    /// the environment.
+    pub tls: bool,
+    /// The CA certificates a `rediss://` server's certificate is checked against (`--tls-ca`,
+    /// PEM; public, so baked); `None`: the roots built into the TLS build (Mozilla's).
+    pub tls_ca: Option<String>,
+    /// Accept any server certificate (`--tls-insecure-skip-verify`): encrypted, but to whoever
+    /// answers. For test servers only.
+    pub tls_insecure_skip_verify: bool,
 }
 
 /// A topology declared with `--topology`.
@@ -358,7 +368,7 @@ impl RedisConfig {
     pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 }
 
-/// A parsed `redis://[user:password@]HOST:PORT[/DB]` URL.
+/// A parsed `redis[s]://[user:password@]HOST:PORT[/DB]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisUrl {
     /// A host name or an IP address (IPv6 without its brackets).
@@ -371,22 +381,23 @@ pub struct RedisUrl {
     pub password: Option<String>,
     /// The database number (`SELECT`; standalone servers only).
     pub db: u32,
+    /// `rediss://`: over TLS.
+    pub tls: bool,
 }
 
 impl RedisUrl {
     /// Parses a URL; the error says what is wrong and shows the expected form.
     pub fn parse(url: &str) -> Result<RedisUrl, String> {
         const FORM: &str = "redis://[user:password@]HOST:PORT[/DB]";
-        if url.starts_with("rediss://") {
-            return Err(format!(
-                "`{}`: TLS (rediss://) is not supported yet by the redis backend; use a \
-                 redis:// URL, through a TLS tunnel (such as stunnel) if the server needs TLS",
-                mask(url)
-            ));
-        }
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| format!("`{}` is not a redis URL: expected {FORM}", mask(url)))?;
+        let (tls, rest) = match url.strip_prefix("rediss://") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix("redis://").ok_or_else(|| {
+                    format!("`{}` is not a redis URL: expected {FORM}", mask(url))
+                })?,
+            ),
+        };
         if rest
             .rsplit_once('@')
             .map_or(rest, |(_, host)| host)
@@ -478,6 +489,7 @@ impl RedisUrl {
             user,
             password,
             db,
+            tls,
         })
     }
 
@@ -582,6 +594,9 @@ impl Config {
             Some(RedisTopology::Cluster) => 2,
         });
         put_opt_str(&mut out, self.redis.sentinel.as_deref());
+        out.push(self.redis.tls as u8);
+        put_opt_str(&mut out, self.redis.tls_ca.as_deref());
+        out.push(self.redis.tls_insecure_skip_verify as u8);
         out
     }
 
@@ -660,6 +675,9 @@ impl Config {
                     _ => return Err("unknown redis topology"),
                 },
                 sentinel: r.opt_string()?,
+                tls: r.bool()?,
+                tls_ca: r.opt_string()?,
+                tls_insecure_skip_verify: r.bool()?,
             },
         };
         if !r.0.is_empty() {
@@ -823,6 +841,9 @@ mod tests {
                 url_env: Some("REDIS_URL".into()),
                 topology: Some(RedisTopology::Cluster),
                 sentinel: Some("mymaster".into()),
+                tls: true,
+                tls_ca: Some("-----BEGIN CERTIFICATE-----\n".into()),
+                tls_insecure_skip_verify: true,
             },
         }
     }
@@ -838,8 +859,11 @@ mod tests {
                 user: Some("me".into()),
                 password: Some("p@ss".into()),
                 db: 3,
+                tls: false,
             }
         );
+        let tls = RedisUrl::parse("rediss://:pw@127.0.0.1:6380").unwrap();
+        assert!(tls.tls && tls.host == "127.0.0.1" && tls.port == 6380);
         let plain = RedisUrl::parse("redis://127.0.0.1:6379").unwrap();
         assert_eq!((plain.user, plain.password, plain.db), (None, None, 0));
         let v6 = RedisUrl::parse("redis://:secret@[::1]:7000/").unwrap();
@@ -874,19 +898,17 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_queries_are_refused_without_showing_the_password() {
-        let error = RedisUrl::parse("redis://h:6379/0?password=hunter2").unwrap_err();
-        assert!(
-            error.contains("query") && !error.contains("hunter2"),
-            "{error}"
-        );
-        let error = RedisUrl::parse("rediss://u:hunter2@h:6380").unwrap_err();
-        assert!(
-            error.contains("TLS")
-                && error.contains("not supported yet")
-                && !error.contains("hunter2"),
-            "{error}"
-        );
+    fn queries_are_refused_without_showing_the_password() {
+        for url in [
+            "redis://h:6379/0?password=hunter2",
+            "rediss://u:hunter2@h:6380/0?password=hunter2",
+        ] {
+            let error = RedisUrl::parse(url).unwrap_err();
+            assert!(
+                error.contains("query") && !error.contains("hunter2"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

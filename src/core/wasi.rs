@@ -1,5 +1,6 @@
 //! The WASI calls the component makes, and nothing else: in the component, bindings of the
-//! `trace-imports` world (with the fs backend, `fs-imports`; with redis, `redis-imports`) of
+//! `trace-imports` world (with the fs backend, `fs-imports`; with redis, `redis-imports`, and
+//! with TLS `redis-tls-imports`) of
 //! `wit/world.wit`, every interface at 0.2.0; natively, std's equivalents.
 
 #[cfg(target_arch = "wasm32")]
@@ -16,16 +17,28 @@ mod bindings {
         world: "keyvalue-virt:component/fs-imports",
         generate_all,
     });
-    #[cfg(all(feature = "redis", not(feature = "fs")))]
+    #[cfg(all(feature = "redis", not(feature = "redis-tls"), not(feature = "fs")))]
     wit_bindgen::generate!({
         path: "../../wit",
         world: "keyvalue-virt:component/redis-imports",
         generate_all,
     });
-    #[cfg(all(feature = "fs", feature = "redis"))]
+    #[cfg(all(feature = "redis-tls", not(feature = "fs")))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "keyvalue-virt:component/redis-tls-imports",
+        generate_all,
+    });
+    #[cfg(all(feature = "fs", feature = "redis", not(feature = "redis-tls")))]
     wit_bindgen::generate!({
         path: "../../wit",
         world: "keyvalue-virt:component/fs-redis-imports",
+        generate_all,
+    });
+    #[cfg(all(feature = "fs", feature = "redis-tls"))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "keyvalue-virt:component/fs-redis-tls-imports",
         generate_all,
     });
 }

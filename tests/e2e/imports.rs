@@ -4,6 +4,7 @@
 
 use keyvalue_virt_artifacts::{
     VIRT, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN, VIRT_REDIS, VIRT_REDIS_DRAFT2_SPIN,
+    VIRT_REDIS_TLS, VIRT_REDIS_TLS_DRAFT2_SPIN,
 };
 use keyvalue_virt_compose::imports;
 
@@ -61,4 +62,22 @@ fn redis_builds_add_only_sockets_the_clock_polling_and_the_environment() {
     let expected: Vec<&str> = TRACE.iter().chain(&REDIS).copied().collect();
     assert_imports("redis", VIRT_REDIS, &expected);
     assert_imports("redis draft2-spin", VIRT_REDIS_DRAFT2_SPIN, &expected);
+}
+
+/// TLS (`rediss://`) adds randomness for the handshake's keys and the wall clock for the
+/// certificates' validity; nothing of WASI preview 1 (the crypto crates' `getrandom`).
+#[test]
+fn redis_tls_builds_add_only_randomness_and_the_wall_clock() {
+    let expected: Vec<&str> = TRACE
+        .iter()
+        .chain(&REDIS)
+        .chain(&["wasi:random/random@0.2.0", "wasi:clocks/wall-clock@0.2.0"])
+        .copied()
+        .collect();
+    assert_imports("redis tls", VIRT_REDIS_TLS, &expected);
+    assert_imports(
+        "redis tls draft2-spin",
+        VIRT_REDIS_TLS_DRAFT2_SPIN,
+        &expected,
+    );
 }

@@ -15,6 +15,7 @@ mod plug;
 mod probe;
 mod python;
 mod redis;
+mod redis_tls;
 mod scenarios;
 mod seeds;
 mod serve;

@@ -2,7 +2,7 @@
 //! and the configurations that point the component at them.
 
 pub use keyvalue_virt_redis_server::{
-    RedisCluster, RedisSentinel, RedisServer, free_port, wait_until,
+    RedisCluster, RedisSentinel, RedisServer, TestCa, free_port, wait_until,
 };
 
 use keyvalue_virt_core::config::{BackendKind, Config, RedisConfig};

@@ -80,6 +80,37 @@ impl RedisServer {
         server
     }
 
+    /// Starts a server that speaks only TLS on a free port, with the certificate `ca` issued
+    /// for 127.0.0.1 (clients are not asked for certificates).
+    pub fn tls(ca: &TestCa) -> RedisServer {
+        let port = free_port();
+        let path = |file: &str| ca.dir.join(file).display().to_string();
+        let (cert, key, ca_cert) = (path("server.crt"), path("server.key"), path("ca.crt"));
+        RedisServer::spawn(
+            port,
+            None,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca_cert,
+                "--tls-auth-clients",
+                "no",
+            ],
+        )
+    }
+
+    /// `rediss://127.0.0.1:PORT`, for a server started with [`RedisServer::tls`].
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
@@ -114,6 +145,79 @@ impl Drop for RedisServer {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A test certificate authority and a server certificate it issued for the IP address
+/// `127.0.0.1` only (so `localhost` does not match), made with the `openssl` CLI in a scratch
+/// directory: `ca.crt`, `server.crt`, `server.key`. Keys are P-256, valid for two days.
+pub struct TestCa {
+    /// The directory that holds the files.
+    pub dir: PathBuf,
+}
+
+impl TestCa {
+    /// Makes a new CA and server certificate.
+    pub fn new() -> TestCa {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kv-ca-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a scratch directory for the test CA");
+        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n")
+            .expect("write server.ext");
+        const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let steps = [
+            // A name of its own, so that two test CAs are told apart by name, as real ones are.
+            format!(
+                "req -x509 {EC} -keyout ca.key -out ca.crt -days 2 -subj /CN=kv-test-ca-{}",
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            format!("req {EC} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+            "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+             -days 2 -extfile server.ext"
+                .to_owned(),
+        ];
+        for step in steps {
+            let args: Vec<&str> = step.split_whitespace().collect();
+            let output = Command::new("openssl")
+                .current_dir(&dir)
+                .args(&args)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("failed to run `openssl` ({e}): install it (`apt-get install openssl`)")
+                });
+            assert!(
+                output.status.success(),
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        TestCa { dir }
+    }
+
+    /// The path of the CA certificate (PEM).
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.ca_path()).expect("read ca.crt")
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> TestCa {
+        TestCa::new()
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

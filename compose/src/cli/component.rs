@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use keyvalue_virt_compose::bake::BakeError;
-use keyvalue_virt_compose::config::{BackendKind, Config};
+use keyvalue_virt_compose::config::{BackendKind, Config, Trace};
 use keyvalue_virt_compose::{
     KEYVALUE_PREFIX, PlugError, Shape, bake, control_virt_in, exports, keyvalue_imports, shape_for,
     virt_in,
@@ -119,6 +119,7 @@ pub struct ShowArgs {
 /// Runs `build`.
 pub fn build(args: BuildArgs) -> Result<()> {
     let config = args.config.to_config()?;
+    warn_insecure(&config);
     let (component, baked) = configured_virt(&config, args.shape)?;
     write(&args.output, &component)?;
     if args.quiet {
@@ -143,6 +144,13 @@ pub fn build(args: BuildArgs) -> Result<()> {
 pub fn plug(args: PlugArgs) -> Result<()> {
     // Every option is checked, and the seed files read, before the app is touched.
     let config = args.config.to_config()?;
+    if args.control && config.redis.tls {
+        bail!(
+            "--control builds have no TLS: plug the test double with a redis:// URL, or drop \
+             --control to use rediss://"
+        );
+    }
+    warn_insecure(&config);
     let app_path = args.app.display();
     let app = read_component(&args.app)?;
     let imports = keyvalue_imports(&app)
@@ -260,6 +268,17 @@ const HTTP_HANDLER: &str = "wasi:http/incoming-handler";
 /// Seeds over this many bytes in all get a note: they are baked into the component.
 const LARGE_SEEDS: usize = 1 << 20;
 
+/// Warns (even with `--quiet`) that `--tls-insecure-skip-verify` accepts any certificate.
+fn warn_insecure(config: &keyvalue_virt_compose::config::Config) {
+    if config.redis.tls_insecure_skip_verify {
+        eprintln!(
+            "warning: --tls-insecure-skip-verify: the component accepts ANY certificate from the \
+             rediss:// server, so whoever answers at its address gets the traffic, password \
+             included; use it with a test server only, and --tls-ca FILE for a self-signed one"
+        );
+    }
+}
+
 /// The warning for an HTTP handler plugged with the memory backend.
 fn http_memory_warning(app: &Path) -> String {
     format!(
@@ -336,6 +355,12 @@ pub fn no_virt_inside(path: &Path, component: &[u8]) -> anyhow::Error {
 /// The shipped component of `shape` with `config` baked in, and whether anything was baked: a
 /// configuration equal to the defaults leaves the component as shipped.
 fn configured_virt(config: &Config, shape: Shape) -> Result<(Vec<u8>, bool)> {
+    if config.trace == Trace::Json && config.redis.tls {
+        bail!(
+            "--trace=json is written by the control builds, which have no TLS: trace a \
+             rediss:// store with --trace, or test with a redis:// URL"
+        );
+    }
     bake_into(virt_in(config, shape), config)
 }
 

@@ -85,6 +85,27 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "TOPOLOGY", value_parser = parse_topology)]
     pub topology: Option<RedisTopology>,
 
+    /// Use the TLS build of `--backend redis`, so that a rediss:// URL read at run time
+    /// (--url-env) works
+    ///
+    /// Implied by a rediss:// --url or --sentinel, --tls-ca and --tls-insecure-skip-verify.
+    /// The TLS build is larger (rustls with pure-Rust algorithms) and imports wasi:random and
+    /// wasi:clocks/wall-clock too; it still serves redis:// URLs.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Check a rediss:// server's certificate against the CA certificates in FILE (PEM),
+    /// instead of the built-in roots (Mozilla's), e.g. for a self-signed server
+    ///
+    /// Read now and baked into the component (a CA certificate is public).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// INSECURE: accept any certificate from a rediss:// server, so that whoever answers at
+    /// its address gets the traffic (password included); for test servers only
+    #[arg(long, conflicts_with = "tls_ca")]
+    pub tls_insecure_skip_verify: bool,
+
     /// Put PREFIX before every Redis key `--backend redis` writes [default: none]
     #[arg(long, value_name = "PREFIX")]
     pub key_prefix: Option<String>,
@@ -266,6 +287,54 @@ impl ConfigArgs {
         Ok(())
     }
 
+    /// Whether the TLS build is wanted, and the CA file's text (checked); the URLs' schemes
+    /// must agree with the TLS options.
+    fn tls_settings(&self) -> Result<(bool, Option<String>)> {
+        let urls = match self.sentinels.is_empty() {
+            true => &self.urls,
+            false => &self.sentinels,
+        };
+        let secure = urls
+            .iter()
+            .filter(|url| url.starts_with("rediss://"))
+            .count();
+        if secure > 0 && secure < urls.len() {
+            bail!(
+                "some URLs are rediss:// (TLS) and some redis://; every node of a deployment \
+                 speaks one or the other: give them all the same scheme"
+            );
+        }
+        let options = [
+            ("--tls", self.tls),
+            ("--tls-ca", self.tls_ca.is_some()),
+            ("--tls-insecure-skip-verify", self.tls_insecure_skip_verify),
+        ];
+        if secure == 0
+            && !urls.is_empty()
+            && let Some((option, _)) = options.iter().find(|(_, given)| *given)
+        {
+            bail!(
+                "{option} is for rediss:// (TLS) URLs, and the URLs given are redis://; write \
+                 rediss://HOST:PORT for a server's TLS port, or drop {option}"
+            );
+        }
+        let tls_ca = match &self.tls_ca {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read --tls-ca `{}`", path.display()))?;
+                keyvalue_virt_core::backend::redis::check_tls_ca(&pem).map_err(|problem| {
+                    anyhow::anyhow!("invalid --tls-ca `{}`: {problem}", path.display())
+                })?;
+                Some(pem)
+            }
+        };
+        Ok((
+            secure > 0 || options.iter().any(|(_, given)| *given),
+            tls_ca,
+        ))
+    }
+
     /// Reads the seed files and `--seed` value files, checks the options against each other,
     /// and returns the configuration to bake.
     pub fn to_config(&self) -> Result<Config> {
@@ -328,6 +397,9 @@ impl ConfigArgs {
                 ("--key-prefix", self.key_prefix.is_some()),
                 ("--timeout-ms", self.timeout_ms.is_some()),
                 ("--topology", self.topology.is_some()),
+                ("--tls", self.tls),
+                ("--tls-ca", self.tls_ca.is_some()),
+                ("--tls-insecure-skip-verify", self.tls_insecure_skip_verify),
             ]
             .into_iter()
             .filter_map(|(option, given)| given.then_some(option))
@@ -355,6 +427,8 @@ impl ConfigArgs {
                 self.urls.len()
             );
         }
+
+        let (tls, tls_ca) = self.tls_settings()?;
 
         let allow = dedup(&self.buckets);
         let deny = dedup(&self.deny_buckets);
@@ -421,6 +495,9 @@ impl ConfigArgs {
                 url_env: self.url_env.clone(),
                 topology: self.topology,
                 sentinel: self.sentinel_service.clone(),
+                tls,
+                tls_ca,
+                tls_insecure_skip_verify: self.tls_insecure_skip_verify,
             },
         };
         check_seeds(&config, &seeds)?;
@@ -1122,6 +1199,9 @@ mod tests {
             sentinels: Vec::new(),
             sentinel_service: None,
             topology: None,
+            tls: false,
+            tls_ca: None,
+            tls_insecure_skip_verify: false,
             key_prefix: None,
             timeout_ms: None,
             buckets: vec!["a".into(), "".into(), "a".into()],
@@ -1204,7 +1284,7 @@ mod tests {
             "redis://u:hunter2@h",
             "redis://:hunter2@h:0",
             "redis://u:hunter2@h:1/x",
-            "rediss://u:hunter2@h:1",
+            "rediss://u:hunter2@h:1/x",
             "u:hunter2@h:1",
         ] {
             let error = url_error(bad);
@@ -1315,11 +1395,53 @@ mod tests {
             error.contains("--max-keys is not supported by the redis backend"),
             "{error}"
         );
-        let tls = format!("{:#}", check_url("rediss://u:hunter2@h:6380").unwrap_err());
+    }
+
+    #[test]
+    fn tls_options_pick_the_tls_build_and_must_agree_with_the_urls() {
+        let redis = |urls: &[&str]| ConfigArgs {
+            backend: Some(Backend::Redis),
+            urls: urls.iter().map(|url| url.to_string()).collect(),
+            ..args()
+        };
+        let plain = redis(&["redis://h:1"]).to_config().unwrap();
+        assert!(!plain.redis.tls);
+        let secure = redis(&["rediss://u:pw@h:1"]).to_config().unwrap();
+        assert!(secure.redis.tls && secure.redis.tls_ca.is_none());
+        let from_env = ConfigArgs {
+            url_env: Some("REDIS_URL".into()),
+            tls: true,
+            ..redis(&[])
+        };
+        assert!(from_env.to_config().unwrap().redis.tls);
+        let mixed = error_of(redis(&["rediss://h:1", "redis://h:2"]));
+        assert!(mixed.contains("same scheme"), "{mixed}");
+        let insecure_on_plain = ConfigArgs {
+            tls_insecure_skip_verify: true,
+            ..redis(&["redis://h:1"])
+        };
+        let error = error_of(insecure_on_plain);
         assert!(
-            tls.contains("TLS (rediss://) is not supported yet") && !tls.contains("hunter2"),
-            "{tls}"
+            error.contains("--tls-insecure-skip-verify is for rediss:// (TLS) URLs"),
+            "{error}"
         );
+        let dir = std::env::temp_dir().join(format!("kv-tls-ca-{}", std::process::id()));
+        std::fs::write(&dir, "not PEM").unwrap();
+        let bad_ca = ConfigArgs {
+            tls_ca: Some(dir.clone()),
+            ..redis(&["rediss://h:1"])
+        };
+        let error = error_of(bad_ca);
+        let _ = std::fs::remove_file(&dir);
+        assert!(
+            error.contains("invalid --tls-ca") && error.contains("no certificate"),
+            "{error}"
+        );
+        let tls_without_redis = ConfigArgs {
+            tls: true,
+            ..args()
+        };
+        assert!(error_of(tls_without_redis).contains("--tls is only used by the redis backend"));
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
             .timeout_ms
             .unwrap_or(RedisConfig::DEFAULT_TIMEOUT_MS);
         row("timeout", vec![format!("{timeout} ms")]);
+        row("tls", vec![tls_text(&config.redis)]);
     }
     // Like the directory, the sync mode means something only to the fs backend.
     if config.backend == BackendKind::Fs {
@@ -214,8 +215,31 @@ pub fn json(baked: Option<&Config>) -> Value {
         object.insert("topology".into(), json!(topology));
         object.insert("key-prefix".into(), json!(config.redis.key_prefix));
         object.insert("timeout-ms".into(), json!(config.redis.timeout_ms));
+        object.insert("tls".into(), json!(config.redis.tls));
+        object.insert("tls-ca".into(), json!(config.redis.tls_ca));
+        object.insert(
+            "tls-insecure-skip-verify".into(),
+            json!(config.redis.tls_insecure_skip_verify),
+        );
     }
     value
+}
+
+/// Whether the build has TLS, and how it checks a server's certificate.
+fn tls_text(redis: &RedisConfig) -> String {
+    match (redis.tls, &redis.tls_ca, redis.tls_insecure_skip_verify) {
+        (false, _, _) => "no (redis:// only)".to_owned(),
+        (true, _, true) => "INSECURE: any server certificate is accepted \
+                            (--tls-insecure-skip-verify)"
+            .to_owned(),
+        (true, Some(pem), false) => {
+            let count = keyvalue_virt_core::backend::redis::check_tls_ca(pem).unwrap_or(0);
+            format!("certificates checked against the {count} CA certificate(s) of --tls-ca")
+        }
+        (true, None, false) => {
+            "certificates checked against the built-in roots (Mozilla's)".to_owned()
+        }
+    }
 }
 
 /// The sync mode of the fs backend and what it means.

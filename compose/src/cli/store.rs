@@ -108,6 +108,15 @@ pub struct StoreArgs {
     /// component does; keys outside it are neither listed nor touched.
     #[arg(long, value_name = "PREFIX", conflicts_with = "from")]
     pub key_prefix: Option<String>,
+
+    /// With a rediss:// URL: check the server's certificate against the CA certificates in
+    /// FILE (PEM) instead of the built-in roots (Mozilla's)
+    #[arg(long, value_name = "FILE", conflicts_with = "from")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// INSECURE: with a rediss:// URL, accept any certificate (for test servers only)
+    #[arg(long, conflicts_with_all = ["from", "tls_ca"])]
+    pub tls_insecure_skip_verify: bool,
 }
 
 /// Where a store command reads or writes.
@@ -139,7 +148,7 @@ impl Place {
             let Some(dir) = dir else {
                 bail!("give the store's directory or redis:// URL, or --from APP.wasm");
             };
-            return Place::given(dir, args.key_prefix.as_deref());
+            return Place::given(dir, args);
         };
         let shown = app.display();
         let component = super::component::read_component(app)?;
@@ -188,11 +197,14 @@ impl Place {
         }
     }
 
-    /// DIR as given: a redis:// URL (under `key_prefix`) or a directory.
-    fn given(dir: &Path, key_prefix: Option<&str>) -> Result<Place> {
+    /// DIR as given: a redis:// or rediss:// URL (under `--key-prefix`, with the TLS
+    /// options) or a directory.
+    fn given(dir: &Path, args: &StoreArgs) -> Result<Place> {
+        let key_prefix = args.key_prefix.as_deref();
         if let Some(text) = dir.to_str()
             && let Some((scheme, _)) = text.split_once("://")
             && scheme != "redis"
+            && scheme != "rediss"
         {
             // A URL of another scheme is never taken for a directory (`rediss:` would be one).
             let problem = match RedisUrl::parse(text) {
@@ -202,14 +214,39 @@ impl Place {
             bail!("{problem}");
         }
         if let Some(url) = dir.to_str().filter(|_| is_redis_url(dir)) {
+            let tls = url.starts_with("rediss://");
+            if !tls && (args.tls_ca.is_some() || args.tls_insecure_skip_verify) {
+                bail!(
+                    "--tls-ca and --tls-insecure-skip-verify are for rediss:// (TLS) URLs, and \
+                     `{}` is redis://; write rediss://HOST:PORT for the server's TLS port",
+                    mask(url)
+                );
+            }
+            let tls_ca = match &args.tls_ca {
+                None => None,
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("failed to read --tls-ca `{}`", path.display()))?,
+                ),
+            };
             return Ok(Place::Redis {
                 config: RedisConfig {
                     urls: vec![url.to_owned()],
                     key_prefix: key_prefix.unwrap_or_default().to_owned(),
+                    tls,
+                    tls_ca,
+                    tls_insecure_skip_verify: args.tls_insecure_skip_verify,
                     ..RedisConfig::default()
                 },
                 shown: mask(url),
             });
+        }
+        if args.tls_ca.is_some() || args.tls_insecure_skip_verify {
+            bail!(
+                "--tls-ca and --tls-insecure-skip-verify are only used with a rediss:// URL, \
+                 not with the directory `{}`; drop them",
+                dir.display()
+            );
         }
         if key_prefix.is_some() {
             bail!(
@@ -222,10 +259,10 @@ impl Place {
     }
 }
 
-/// Whether DIR is a `redis://` URL rather than a directory.
+/// Whether DIR is a `redis://` or `rediss://` URL rather than a directory.
 fn is_redis_url(dir: &Path) -> bool {
     dir.to_str()
-        .is_some_and(|text| text.starts_with("redis://"))
+        .is_some_and(|text| text.starts_with("redis://") || text.starts_with("rediss://"))
 }
 
 /// Runs `inspect`.

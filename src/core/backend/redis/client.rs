@@ -18,8 +18,9 @@
 
 use core::cell::RefCell;
 
-use super::net::{Deadline, Tcp};
+use super::net::Deadline;
 use super::resp::{self, Reader, Reply};
+use super::stream::{Stream, Tls};
 use super::topology::Topology;
 use crate::config::{RedisConfig, RedisTopology, RedisUrl};
 use crate::error::Error;
@@ -39,6 +40,8 @@ pub struct Client {
     /// The service whose primary the Sentinels name (`--sentinel-service`).
     pub(super) sentinel: Option<String>,
     timeout_ms: u64,
+    /// TLS settings, for `rediss://` URLs (every connection then uses TLS).
+    tls: Option<Tls>,
     pub(super) state: RefCell<State>,
 }
 
@@ -51,7 +54,7 @@ pub(super) struct Node {
 
 /// An open connection.
 pub(super) struct Conn {
-    pub(super) tcp: Tcp,
+    pub(super) tcp: Stream,
     pub(super) reader: Reader,
 }
 
@@ -160,8 +163,10 @@ impl Client {
                 state.node_index(&seed.host, seed.port);
             }
         }
+        let tls = tls_settings(config, &seeds)?;
         Ok(Client {
             seeds,
+            tls,
             sentinel: config.sentinel.clone(),
             timeout_ms: config.timeout_ms.unwrap_or(RedisConfig::DEFAULT_TIMEOUT_MS),
             state: RefCell::new(state),
@@ -374,6 +379,7 @@ impl Node {
             user: None,
             password: None,
             db: 0,
+            tls: false,
         }
         .server()
     }
@@ -543,7 +549,13 @@ pub(super) fn connect(
     deadline: &Deadline,
 ) -> Result<Conn, (String, FailKind)> {
     let mut conn = Conn {
-        tcp: Tcp::connect(host, port, deadline).map_err(|cause| (cause, FailKind::Connect))?,
+        tcp: Stream::connect(host, port, client.tls.as_ref(), deadline).map_err(|failure| {
+            let kind = match failure.refused {
+                true => FailKind::Setup,
+                false => FailKind::Connect,
+            };
+            (failure.cause, kind)
+        })?,
         reader: Reader::default(),
     };
     let seed = &client.seeds[0];
@@ -616,6 +628,40 @@ pub(super) fn connect(
         }
     }
     Ok(conn)
+}
+
+/// The TLS settings for `seeds`: `None` for `redis://` URLs; for `rediss://` ones, from
+/// `--tls-ca` and `--tls-insecure-skip-verify`, or an error in a build without TLS.
+fn tls_settings(config: &RedisConfig, seeds: &[RedisUrl]) -> Result<Option<Tls>, Error> {
+    let Some(secure) = seeds.iter().find(|seed| seed.tls) else {
+        return Ok(None);
+    };
+    // Without TLS compiled in, any rediss:// URL is refused, and that is all this build says.
+    #[cfg(not(feature = "redis-tls"))]
+    {
+        let _ = config;
+        Err(Error::Redis {
+            server: secure.server(),
+            problem: "a rediss:// URL, and this component has no TLS: plug it with --tls".into(),
+        })
+    }
+    #[cfg(feature = "redis-tls")]
+    {
+        if let Some(plain) = seeds.iter().find(|seed| !seed.tls) {
+            return Err(Error::Redis {
+                server: plain.server(),
+                problem: "some URLs are rediss:// (TLS) and some redis://; a deployment uses \
+                          one or the other for every node: give them all the same scheme"
+                    .into(),
+            });
+        }
+        Tls::new(config.tls_ca.as_deref(), config.tls_insecure_skip_verify)
+            .map(Some)
+            .map_err(|problem| Error::Redis {
+                server: secure.server(),
+                problem: format!("{problem}; plug again with a valid --tls-ca"),
+            })
+    }
 }
 
 /// The value of the environment variable `name` (`--url-env`), read when the instance starts.

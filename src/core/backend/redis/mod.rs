@@ -1,5 +1,6 @@
 //! The redis backend: buckets on a Redis server or Redis Cluster, spoken to in RESP over TCP
-//! (`wasi:sockets` in the component, `std::net` natively; see [`net`]). Nothing is kept in the
+//! (`wasi:sockets` in the component, `std::net` natively; see [`net`]), or over TLS for
+//! `rediss://` URLs in the build with the `redis-tls` feature (see `tls`). Nothing is kept in the
 //! instance but connections, so every instance and every other client sees the same data.
 //!
 //! # Keys
@@ -53,6 +54,11 @@ mod list;
 mod net;
 mod resp;
 mod sentinel;
+mod stream;
+#[cfg(feature = "redis-tls")]
+mod tls;
+#[cfg(feature = "redis-tls")]
+mod tls_verify;
 mod topology;
 
 use alloc::rc::Rc;
@@ -532,9 +538,18 @@ impl BucketOps for Bucket {
     }
 }
 
+/// Checks the PEM text of `--tls-ca` as the TLS build will read it: the number of CA
+/// certificates, or what is wrong.
+#[cfg(feature = "redis-tls")]
+pub fn check_tls_ca(pem: &str) -> Result<usize, String> {
+    tls::roots_from_pem(pem).map(|roots| roots.len())
+}
+
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_ops;
 #[cfg(test)]
 pub(crate) mod tests_sentinel;
+#[cfg(all(test, feature = "redis-tls"))]
+pub(crate) mod tests_tls;

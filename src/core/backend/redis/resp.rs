@@ -2,7 +2,8 @@
 //! bulk strings, replies in. Sizes from the server are bounded before anything is allocated
 //! for them, so a broken or hostile server cannot make the component trap.
 
-use super::net::{Deadline, Tcp};
+use super::net::Deadline;
+use super::stream::Stream;
 use crate::prelude::*;
 
 /// The largest bulk string read (Redis's own `proto-max-bulk-len` default).
@@ -56,7 +57,7 @@ pub struct Reader {
 impl Reader {
     /// Reads one whole reply before `deadline`; the error says what went wrong on the
     /// connection.
-    pub fn reply(&mut self, tcp: &mut Tcp, deadline: &Deadline) -> Result<Reply, String> {
+    pub fn reply(&mut self, tcp: &mut Stream, deadline: &Deadline) -> Result<Reply, String> {
         let mut io = Io { tcp, deadline };
         let reply = self.parse(&mut io, 0);
         if self.pos == self.buf.len() {
@@ -146,7 +147,7 @@ impl Reader {
 
 /// The connection a reply is read from, and when the call must be over.
 struct Io<'a> {
-    tcp: &'a mut Tcp,
+    tcp: &'a mut Stream,
     deadline: &'a Deadline,
 }
 
