@@ -21,6 +21,7 @@
 // `macro_use` puts `vec!` in scope in every module, as std's prelude would; cargo-mutants'
 // replacements (`Ok(Some(vec![]))`) then build, and `.ci/mutants` measures the suite on them.
 #[cfg(target_arch = "wasm32")]
+#[allow(unused_imports)]
 #[macro_use]
 extern crate alloc;
 
