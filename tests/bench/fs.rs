@@ -161,7 +161,7 @@ pub fn fs_tables(plugged: &dyn Fn(&[u8]) -> Vec<u8>, cli: Option<&str>) {
     println!();
     println!(
         "fs backend, {VALUE_SIZE}-byte values, {FS_KEYS} keys, best of {FS_RUNS}: keyvalue-virt \
-         in wasmtime 48 embedded (concurrency support off) against the floor, the same backend \
+         in wasmtime 48 embedded (concurrency support off) against native, the same backend \
          code native in this process (target: the issue's ratio, for `wasmtime run`)"
     );
     fs_header();
@@ -188,7 +188,7 @@ pub fn fs_tables(plugged: &dyn Fn(&[u8]) -> Vec<u8>, cli: Option<&str>) {
     };
     println!();
     println!(
-        "{version} (`wasmtime run --dir HOST::{}`) against the same native floor",
+        "{version} (`wasmtime run --dir HOST::{}`) against the same native code",
         harness::GUEST_DIR
     );
     fs_header();
@@ -241,7 +241,7 @@ fn fs_target(op: &str) -> f64 {
 fn fs_header() {
     println!(
         "{:<10} {:<6} {:>6} {:>10} {:>16} {:>7} {:>7}",
-        "op", "sync", "calls", "floor ns", "keyvalue-virt ns", "ratio", "target"
+        "op", "sync", "calls", "native ns", "keyvalue-virt ns", "ratio", "target"
     );
 }
 

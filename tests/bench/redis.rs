@@ -1,6 +1,6 @@
 //! The redis backend's rows: the bench app plugged with keyvalue-virt baked for `--backend
-//! redis --url redis://127.0.0.1:PORT`, embedded with the network granted, against the floor
-//! of the same backend code called natively in this process over the same loopback server, so
+//! redis --url redis://127.0.0.1:PORT`, embedded with the network granted, against
+//! the same backend code called natively in this process over the same loopback server, so
 //! the ratio is what the component and `wasi:sockets` add to the same Redis commands. Both read
 //! replies the same way (`backend/redis/net.rs`: a bounded spin of non-blocking reads, then a
 //! wait), so the ratio compares like with like. These overwrite and read [`REDIS_KEYS`] keys
