@@ -114,6 +114,7 @@ fn each_command_has_help_with_an_example() {
             "--read-only",
             "--max-value-size <BYTES>",
             "--max-keys <N>",
+            "--page-keys <N>",
             "--seed <BUCKET:KEY=VALUE>",
             "--seed-file <FILE.json>",
             "--fail <OP[:BUCKET[/KEY]]=ERROR[@N]>",
@@ -272,6 +273,13 @@ fn each_option_round_trips_through_build_and_config() {
             },
         ),
         (
+            vec!["--page-keys", "7"],
+            Config {
+                page_keys: Some(7),
+                ..Config::default()
+            },
+        ),
+        (
             vec!["--trace"],
             Config {
                 trace: Trace::Text,
@@ -405,6 +413,7 @@ fn build_then_config_shows_every_option() {
             "--read-only",
         ])
         .args(["--max-value-size", "1KiB", "--max-keys", "5", "--trace"])
+        .args(["--page-keys", "20"])
         .args(["--seed", r#"users:alice={"age": 30}"#, "--seed-file"])
         .arg(&seeds)
         .args([
@@ -425,6 +434,7 @@ fn build_then_config_shows_every_option() {
   read-only       yes
   max value size  1024 bytes (1 KiB)
   max keys        5 per bucket
+  page keys       20 per list-keys page
   trace           on
   faults          --fail 'get=other:disk full@3'
                   --fail open=no-such-store
@@ -451,6 +461,7 @@ fn build_then_config_shows_every_option() {
             "read-only": true,
             "max-value-size": 1024,
             "max-keys": 5,
+            "page-keys": 20,
             "trace": true,
             "trace-format": "text",
             "fail": [
@@ -663,6 +674,14 @@ fn bad_scalar_options_are_refused() {
     refused(
         &["--max-keys", "ten"],
         &["invalid value 'ten' for '--max-keys <N>'"],
+    );
+    refused(
+        &["--page-keys", "0"],
+        &["invalid value '0' for '--page-keys <N>': 0 is not in 1..=1000"],
+    );
+    refused(
+        &["--page-keys", "1001"],
+        &["invalid value '1001' for '--page-keys <N>': 1001 is not in 1..=1000"],
     );
     refused(
         &["--backend", "sqlite"],

@@ -214,12 +214,15 @@ impl Bucket {
         cursor: Option<C>,
         read: impl FnOnce(C) -> Result<Cursor, Error>,
     ) -> Result<Page, Error> {
-        self.begin(Op::ListKeys, Target::Bucket)?.run(|_| {
+        self.begin(Op::ListKeys, Target::Bucket)?.run(|config| {
             let tag = self.ops.tag();
             let cursor = cursor.map(read).transpose()?;
             let from = cursor.map_or(Ok(0), |cursor| cursor.position_in(tag))?;
             let mut keys = Vec::new();
-            let next = self.ops.keys(from, &mut keys, PAGE_KEYS, PAGE_BYTES)?;
+            let page = config
+                .page_keys
+                .map_or(PAGE_KEYS, |n| n.clamp(1, PAGE_KEYS as u64) as usize);
+            let next = self.ops.keys(from, &mut keys, page, PAGE_BYTES)?;
             Ok(Page {
                 keys,
                 next: next

@@ -18,7 +18,7 @@ pub const SLOT_MAGIC: &[u8; 16] = b"keyvalue-virt:cf";
 /// The first bytes of an encoded configuration.
 pub const MAGIC: &[u8; 4] = b"KVCF";
 /// The format version this code reads and writes.
-pub const VERSION: u8 = 6;
+pub const VERSION: u8 = 7;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -294,6 +294,8 @@ pub struct Config {
     pub max_value_size: Option<u64>,
     /// The most keys a bucket may hold.
     pub max_keys: Option<u64>,
+    /// The most keys one `list-keys` page holds (`--page-keys`, 1 to 1000; `None`: 1000).
+    pub page_keys: Option<u64>,
     /// Write one line per operation to stderr, and in which format.
     pub trace: Trace,
     /// Injected failures.
@@ -597,6 +599,7 @@ impl Config {
         out.push(self.redis.tls as u8);
         put_opt_str(&mut out, self.redis.tls_ca.as_deref());
         out.push(self.redis.tls_insecure_skip_verify as u8);
+        put_opt_u64(&mut out, self.page_keys);
         out
     }
 
@@ -678,6 +681,10 @@ impl Config {
                 tls: r.bool()?,
                 tls_ca: r.opt_string()?,
                 tls_insecure_skip_verify: r.bool()?,
+            },
+            page_keys: match r.opt_u64()? {
+                Some(0) => return Err("a page of 0 keys (--page-keys takes 1 to 1000)"),
+                keys => keys,
             },
         };
         if !r.0.is_empty() {
@@ -816,6 +823,7 @@ mod tests {
             sync: SyncMode::Never,
             max_value_size: Some(1024),
             max_keys: Some(0),
+            page_keys: Some(7),
             trace: Trace::Json,
             faults: vec![
                 Fault {
@@ -921,6 +929,19 @@ mod tests {
     }
 
     #[test]
+    fn a_page_of_no_keys_is_refused() {
+        let bytes = Config {
+            page_keys: Some(0),
+            ..Config::default()
+        }
+        .encode();
+        assert_eq!(
+            Config::decode(&bytes),
+            Err("a page of 0 keys (--page-keys takes 1 to 1000)")
+        );
+    }
+
+    #[test]
     fn every_truncation_is_an_error() {
         let bytes = sample().encode();
         for len in 0..bytes.len() {
@@ -960,9 +981,6 @@ mod tests {
             redis: RedisConfig::default(),
             ..sample()
         };
-        // The seed count, before the redis settings (an empty list, an empty string, three
-        // `None`s and no topology).
-        let count_at = no_seeds.encode().len() - 4 - (4 + 4 + 1 + 1 + 1 + 1);
         let mut bytes = Config {
             seeds: vec![Seed {
                 bucket: "b".into(),
@@ -973,6 +991,14 @@ mod tests {
             ..sample()
         }
         .encode();
+        // The seed count: the first byte where the two encodings differ (0 against 1).
+        let count_at = no_seeds
+            .encode()
+            .iter()
+            .zip(&bytes)
+            .position(|(a, b)| a != b)
+            .unwrap();
+        assert_eq!(bytes[count_at..count_at + 4], 1u32.to_le_bytes());
         let left = (bytes.len() - count_at - 4) as u32;
         bytes[count_at..count_at + 4].copy_from_slice(&left.to_le_bytes());
         assert!(Config::decode(&bytes).is_err());

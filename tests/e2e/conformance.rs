@@ -153,6 +153,28 @@ fn area_passes(app: App, backend: Backend, area: &str) {
     );
 }
 
+/// The drafts fix no page size: with `--page-keys 7` (a store that pages in sevens) and
+/// `--page-keys 1`, every `list` check still passes. Each walk then takes hundreds of pages, so
+/// this also checks that the suite's walks end whatever a store's page size.
+#[test]
+fn list_checks_pass_with_small_pages() {
+    for page_keys in [7, 1] {
+        let config = Config {
+            page_keys: Some(page_keys),
+            ..Config::default()
+        };
+        let args = ["--only", "list"];
+        let outcome = run_configured_with(App::Draft2, &config, &args, |_| {}).assert_ok();
+        let expected = listed(App::Draft2, &args).len();
+        assert_eq!(
+            outcome.stdout.lines().last(),
+            Some(format!("{expected} passed, 0 failed, 0 skipped").as_str()),
+            "--page-keys {page_keys}:\n{}",
+            outcome.stdout
+        );
+    }
+}
+
 /// Every check each command lists belongs to an area the tests above run, and draft has no
 /// `cas` checks (it has no compare-and-swap): `--only cas` is refused there, not an empty pass.
 #[test]

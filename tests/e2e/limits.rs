@@ -1,4 +1,5 @@
-//! Read-only mode and the size and key limits (`--read-only`, `--max-value-size`, `--max-keys`).
+//! Read-only mode, the size and key limits (`--read-only`, `--max-value-size`, `--max-keys`) and
+//! the page size (`--page-keys`).
 
 use keyvalue_virt_core::config::Config;
 
@@ -143,4 +144,36 @@ fn max_keys_refuses_new_keys_in_a_full_bucket() {
     assert_eq!(r[14], "ok [\"a\", \"c\", \"x\"]");
     assert_eq!(r[15], "ok [(\"a\", \"x\"), (\"c\", \"y\"), (\"x\", \"1\")]");
     assert_eq!(r[16..], ["ok", "ok", "ok", "ok [\"a\", \"b\", \"c\"]"]);
+}
+
+/// `--page-keys 2`: every `list-keys` page holds at most two keys (the trace shows each page),
+/// and a walk that follows the cursor still lists every key once.
+#[test]
+fn page_keys_caps_every_page() {
+    let config = Config {
+        page_keys: Some(2),
+        trace: keyvalue_virt_core::config::Trace::Text,
+        seeds: (1..=5).map(|i| seed("p", &format!("k{i}"), "v")).collect(),
+        ..Config::default()
+    };
+    let probed = probe(Some(&config), &["list:p"]);
+    assert_eq!(
+        probed.results,
+        ["ok [\"k1\", \"k2\", \"k3\", \"k4\", \"k5\"]"]
+    );
+    let pages: Vec<&str> = probed
+        .stderr
+        .lines()
+        .filter(|line| line.contains("list-keys"))
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "keyvalue-virt: list-keys bucket=\"p\" -> ok (2 keys, more)",
+            "keyvalue-virt: list-keys bucket=\"p\" -> ok (2 keys, more)",
+            "keyvalue-virt: list-keys bucket=\"p\" -> ok (1 keys)",
+        ],
+        "{}",
+        probed.stderr
+    );
 }

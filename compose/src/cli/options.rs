@@ -144,6 +144,13 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "N")]
     pub max_keys: Option<u64>,
 
+    /// Return at most N keys per `list-keys` page (1 to 1000; default 1000)
+    ///
+    /// Small pages make an app's paging code run in its tests: an app that drops the cursor
+    /// sees only the first N keys. Any store may page so; the drafts fix no page size.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub page_keys: Option<u64>,
+
     /// Store VALUE under KEY in BUCKET before the app runs (repeat for more)
     ///
     /// Split at the first `:` and then the first `=`: the bucket cannot contain `:`, the key
@@ -482,6 +489,7 @@ impl ConfigArgs {
             read_only: self.read_only,
             max_value_size: self.max_value_size,
             max_keys: self.max_keys,
+            page_keys: self.page_keys,
             trace: self.trace.unwrap_or_default(),
             faults,
             seeds: Vec::new(),
@@ -1209,6 +1217,7 @@ mod tests {
             read_only: true,
             max_value_size: Some(10),
             max_keys: Some(2),
+            page_keys: Some(3),
             seeds: vec![seed("a:k=v"), seed(":k=@@v")],
             seed_files: vec![],
             faults: vec![
@@ -1230,6 +1239,7 @@ mod tests {
                 read_only: true,
                 max_value_size: Some(10),
                 max_keys: Some(2),
+                page_keys: Some(3),
                 trace: Trace::Text,
                 // The fault for one call comes first, so that it is not shadowed.
                 faults: vec![

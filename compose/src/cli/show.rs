@@ -105,6 +105,16 @@ pub fn text(file: &str, baked: Option<&Config>) -> String {
         ],
     );
     row(
+        "page keys",
+        vec![
+            config
+                .page_keys
+                .map_or("1000 per list-keys page".to_owned(), |n| {
+                    format!("{n} per list-keys page")
+                }),
+        ],
+    );
+    row(
         "trace",
         vec![
             match config.trace {
@@ -193,6 +203,7 @@ pub fn json(baked: Option<&Config>) -> Value {
         "read-only": config.read_only,
         "max-value-size": config.max_value_size,
         "max-keys": config.max_keys,
+        "page-keys": config.page_keys,
         "trace": config.trace != Trace::Off,
         "trace-format": (config.trace != Trace::Off).then(|| config.trace.name()),
         "fail": faults,
@@ -304,6 +315,7 @@ mod tests {
             read_only: true,
             max_value_size: Some(4 << 20),
             max_keys: Some(10),
+            page_keys: None,
             trace: Trace::Text,
             faults: vec![
                 Fault::new(Op::Get, Some(3), ErrorCase::Other("disk full".into())),
@@ -419,6 +431,7 @@ mod tests {
   read-only       yes
   max value size  4194304 bytes (4 MiB)
   max keys        10 per bucket
+  page keys       1000 per list-keys page
   trace           on
   faults          --fail 'get=other:disk full@3'
                   --fail open=no-such-store
@@ -439,6 +452,7 @@ mod tests {
   read-only       no
   max value size  no limit
   max keys        no limit
+  page keys       1000 per list-keys page
   trace           off
   faults          none
   seeds           none
@@ -460,6 +474,7 @@ mod tests {
                 "read-only": true,
                 "max-value-size": 4194304,
                 "max-keys": 10,
+                "page-keys": null,
                 "trace": true,
                 "trace-format": "text",
                 "fail": [
