@@ -1,8 +1,10 @@
 //! The same components on jco (Node.js), the other WASI Preview 2 runtime users reach for:
 //! the conformance suite of every shape with the memory backend, and the fs backend on a
 //! directory granted through `tests/jco/preopen.mjs` (data kept across runs, concurrent
-//! processes), and the control interface driven from JavaScript (`tests/jco/control.test.mjs`,
-//! `node --test`) around the HTTP counter's handler. The Python app runs on jco in `python.rs`.
+//! processes), the redis backend over Node's sockets (plain and TLS, against a real
+//! `redis-server`), and the control interface driven from JavaScript
+//! (`tests/jco/control.test.mjs`, `node --test`) around the HTTP counter's handler. The Python
+//! app runs on jco in `python.rs`.
 //!
 //! jco is installed locally in `tests/jco` by `.ci/setup`; these tests fail, saying so, when it
 //! is missing. Each component is transpiled once (`jco transpile`) into `tests/jco/transpiled`
@@ -15,6 +17,8 @@ use std::sync::{Mutex, OnceLock};
 
 use keyvalue_virt_artifacts::guests::HTTP_COUNTER;
 use keyvalue_virt_compose::{control_virt_in, plug_control, shape_for};
+use keyvalue_virt_core::config::{BackendKind, Config, RedisConfig};
+use keyvalue_virt_harness::redis::{RedisServer, TestCa};
 use keyvalue_virt_harness::{
     App, composed, fs_config, plug_as_cli, read, scratch_dir, store_dir, workspace_root,
 };
@@ -125,6 +129,34 @@ fn areas_pass_on_jco(module: &Path, areas: &[&str], dir: Option<&Path>) {
         out.ends_with(" passed, 0 failed, 0 skipped\n") && !out.contains("\nFAIL "),
         "{out}"
     );
+}
+
+/// The redis backend on jco, whose shim runs `wasi:sockets` on Node's: the conformance suite's
+/// store, increment and batch checks against a real `redis-server`, over `redis://` (the plain
+/// redis build) and over `rediss://` with a test CA (the TLS build, its handshake in the guest).
+#[test]
+fn redis_passes_on_jco_plain_and_over_tls() {
+    let ca = TestCa::new();
+    let plain = RedisServer::start();
+    let tls = RedisServer::tls(&ca);
+    for (name, url, tls_ca) in [
+        ("redis", plain.url(), None),
+        ("redis-tls", tls.tls_url(), Some(ca.ca_pem())),
+    ] {
+        let config = Config {
+            backend: BackendKind::Redis,
+            redis: RedisConfig {
+                urls: vec![url],
+                timeout_ms: Some(10_000),
+                tls: tls_ca.is_some(),
+                tls_ca,
+                ..RedisConfig::default()
+            },
+            ..Config::default()
+        };
+        let component = transpiled(name, || plug_as_cli(&read(App::Draft2.path()), &config));
+        areas_pass_on_jco(&component, &["store", "increment", "batch"], None);
+    }
 }
 
 /// The conformance suite of every shape on the memory backend, on jco.
