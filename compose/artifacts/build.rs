@@ -68,6 +68,9 @@ const GREETER_PACKAGE: &str = "keyvalue-virt-greeter";
 const GREETER_ARTIFACT: &str = "keyvalue_virt_greeter.wasm";
 const GREETER_TEST_PACKAGE: &str = "keyvalue-virt-greeter-test";
 const GREETER_TEST_ARTIFACT: &str = "keyvalue_virt_greeter_test.wasm";
+/// A test component whose middle test traps (`tests/trap-test`).
+const TRAP_TEST_PACKAGE: &str = "keyvalue-virt-trap-test";
+const TRAP_TEST_ARTIFACT: &str = "keyvalue_virt_trap_test.wasm";
 
 /// The runner of `keyvalue-virt test` (`compose/test-runner`), which the CLI ships.
 const TEST_RUNNER_PACKAGE: &str = "keyvalue-virt-test-runner";
@@ -93,6 +96,7 @@ fn main() {
         "tests/guests",
         "tests/greeter",
         "tests/greeter-test",
+        "tests/trap-test",
         "tests/http-counter",
         "tests/null-virt",
         "tests/fs-floor",
@@ -119,6 +123,7 @@ fn main() {
             HTTP_COUNTER_PACKAGE,
             GREETER_PACKAGE,
             GREETER_TEST_PACKAGE,
+            TRAP_TEST_PACKAGE,
         ]);
     }
     cargo_build(&workspace, &target_dir, &packages, &[]);
@@ -170,6 +175,11 @@ fn main() {
                     GREETER_TEST_ARTIFACT.to_owned(),
                     "GREETER_TEST".to_owned(),
                     "`tests/greeter-test`".to_owned(),
+                ),
+                (
+                    TRAP_TEST_ARTIFACT.to_owned(),
+                    "TRAP_TEST".to_owned(),
+                    "`tests/trap-test`".to_owned(),
                 ),
             ]);
         for (file, name, source) in artifacts {

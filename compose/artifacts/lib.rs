@@ -85,7 +85,8 @@ pub static TEST_RUNNER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test-r
 /// The test apps of `tests/guests` (one constant per binary, named after it: `draft-app` is
 /// `DRAFT_APP`), `tests/null-virt` (`NULL_VIRT`), `tests/http-counter` (`HTTP_COUNTER`), the example
 /// app of `keyvalue-virt test` (`tests/greeter`, `GREETER`) and its Rust test component
-/// (`tests/greeter-test`, `GREETER_TEST`), as paths of built components.
+/// (`tests/greeter-test`, `GREETER_TEST`), and a test component whose middle test traps
+/// (`tests/trap-test`, `TRAP_TEST`), as paths of built components.
 #[cfg(feature = "test-guests")]
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -20,18 +20,15 @@
 
 pub mod bake;
 pub mod suite;
+mod wiring;
 /// The configuration format, shared with the guest.
 pub use keyvalue_virt_core::config;
 
-use std::error::Error as StdError;
-
 use thiserror::Error;
-use wac_graph::types::Package;
-use wac_graph::{
-    AliasError, CompositionGraph, EncodeError, EncodeOptions, ExportError,
-    InstantiationArgumentError, NodeId, RegisterPackageError,
-};
+use wac_graph::CompositionGraph;
 use wasmparser::{Encoding, Parser, Payload};
+
+pub use wiring::WiringError;
 
 pub use keyvalue_virt_artifacts::{
     VIRT, VIRT_CONTROL, VIRT_CONTROL_DRAFT2_SPIN, VIRT_DRAFT2_SPIN, VIRT_FS, VIRT_FS_DRAFT2_SPIN,
@@ -222,24 +219,10 @@ impl std::fmt::Display for Role {
 /// An error from [`plug`].
 #[derive(Debug, Error)]
 pub enum PlugError {
-    /// An input is not a valid binary component.
-    #[error("failed to parse the {role} as a WebAssembly component")]
-    Parse {
-        /// The input that failed to parse.
-        role: Role,
-        /// Why it failed.
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
-    },
-    /// An input could not be added to the composition graph.
-    #[error("failed to register the {role} with the composition graph")]
-    Register {
-        /// The input that could not be registered.
-        role: Role,
-        /// Why it could not be registered.
-        #[source]
-        source: RegisterPackageError,
-    },
+    /// A step of the composition failed: parsing or registering an input, wiring the virt's
+    /// exports to the app's imports, exporting, encoding.
+    #[error(transparent)]
+    Wiring(#[from] WiringError<Role>),
     /// The application imports no `wasi:keyvalue` interface, so plugging it would change nothing.
     #[error(
         "the app imports no `wasi:keyvalue` interface, so there is nothing to plug; \
@@ -258,44 +241,12 @@ pub enum PlugError {
         /// The `wasi:keyvalue` interfaces the virt exports.
         available: Vec<String>,
     },
-    /// An export of the virt could not be referred to in the composition.
-    #[error("failed to use export `{name}` of the {role}")]
-    Alias {
-        /// The instance whose export could not be aliased.
-        role: Role,
-        /// The export's name.
-        name: String,
-        /// Why it could not be aliased.
-        #[source]
-        source: AliasError,
-    },
-    /// An export of the virt does not fit the app's import of the same name.
-    #[error("failed to plug the virt's export `{name}` into the app's import of the same name")]
-    Wire {
-        /// The interface name.
-        name: String,
-        /// Why the two do not fit (typically a type mismatch).
-        #[source]
-        source: InstantiationArgumentError,
-    },
-    /// An export of the app could not be exported from the composition.
-    #[error("failed to export `{name}` from the composed component")]
-    Export {
-        /// The export's name.
-        name: String,
-        /// Why it could not be exported.
-        #[source]
-        source: ExportError,
-    },
     /// [`plug_control`] was given a virt that does not export the control interface.
     #[error(
         "the virt does not export `{CONTROL_INTERFACE}`; plug with a control build of \
          keyvalue-virt (`VIRT_CONTROL`, or `keyvalue-virt plug --control`)"
     )]
     NoControlExport,
-    /// The composition could not be encoded, or the encoded component is invalid.
-    #[error("failed to encode the composed component")]
-    Encode(#[source] EncodeError),
 }
 
 /// An error from [`keyvalue_imports`].
@@ -337,8 +288,8 @@ pub fn plug_control(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
 
 fn compose(app: &[u8], virt: &[u8], control: bool) -> Result<Vec<u8>, PlugError> {
     let mut graph = CompositionGraph::new();
-    let app = register(&mut graph, Role::App, APP_PACKAGE, app)?;
-    let virt = register(&mut graph, Role::Virt, VIRT_PACKAGE, virt)?;
+    let app = wiring::register(&mut graph, Role::App, APP_PACKAGE, app)?;
+    let virt = wiring::register(&mut graph, Role::Virt, VIRT_PACKAGE, virt)?;
 
     let app_world = &graph.types()[graph[app].ty()];
     let virt_world = &graph.types()[graph[virt].ty()];
@@ -363,53 +314,21 @@ fn compose(app: &[u8], virt: &[u8], control: bool) -> Result<Vec<u8>, PlugError>
 
     let app_instance = graph.instantiate(app);
     let virt_instance = graph.instantiate(virt);
-    for name in wanted {
-        let export = graph
-            .alias_instance_export(virt_instance, &name)
-            .map_err(|source| PlugError::Alias {
-                role: Role::Virt,
-                name: name.clone(),
-                source,
-            })?;
-        if let Err(source) = graph.set_instantiation_argument(app_instance, &name, export) {
-            return Err(PlugError::Wire { name, source });
-        }
-    }
-
-    for name in app_exports {
-        re_export(&mut graph, app_instance, Role::App, name)?;
-    }
-    if control {
-        re_export(
+    for name in &wanted {
+        wiring::wire(
             &mut graph,
-            virt_instance,
-            Role::Virt,
-            CONTROL_INTERFACE.to_owned(),
+            (virt_instance, Role::Virt),
+            (app_instance, Role::App),
+            name,
         )?;
     }
-
-    graph
-        .encode(EncodeOptions::default())
-        .map_err(PlugError::Encode)
-}
-
-/// Exports `name` of `instance` (the app or the virt) from the composition under the same name.
-fn re_export(
-    graph: &mut CompositionGraph,
-    instance: NodeId,
-    role: Role,
-    name: String,
-) -> Result<(), PlugError> {
-    let export = graph
-        .alias_instance_export(instance, &name)
-        .map_err(|source| PlugError::Alias {
-            role,
-            name: name.clone(),
-            source,
-        })?;
-    graph
-        .export(export, &name)
-        .map_err(|source| PlugError::Export { name, source })
+    for name in &app_exports {
+        wiring::re_export(&mut graph, app_instance, Role::App, name)?;
+    }
+    if control {
+        wiring::re_export(&mut graph, virt_instance, Role::Virt, CONTROL_INTERFACE)?;
+    }
+    Ok(wiring::encode(&graph)?)
 }
 
 /// Returns the names of the top-level imports of `component` that are `wasi:keyvalue`
@@ -492,23 +411,6 @@ fn top_level_names(component: &[u8], side: Side) -> Result<Vec<String>, InspectE
         }
     }
     Ok(names)
-}
-
-fn register(
-    graph: &mut CompositionGraph,
-    role: Role,
-    name: &str,
-    bytes: &[u8],
-) -> Result<wac_graph::PackageId, PlugError> {
-    let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|source| {
-        PlugError::Parse {
-            role,
-            source: source.into(),
-        }
-    })?;
-    graph
-        .register_package(package)
-        .map_err(|source| PlugError::Register { role, source })
 }
 
 fn keyvalue_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -622,7 +524,7 @@ mod tests {
         let app = wat::parse_str(APP).unwrap();
         let err = plug(&app, &virt("(result i32)")).unwrap_err();
         assert!(
-            matches!(&err, PlugError::Wire { name, .. }
+            matches!(&err, PlugError::Wiring(WiringError::Wire { name, .. })
             if name == "wasi:keyvalue/store@0.2.0-draft"),
             "{err}"
         );
@@ -634,10 +536,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                PlugError::Parse {
-                    role: Role::App,
+                PlugError::Wiring(WiringError::Parse {
+                    part: Role::App,
                     ..
-                }
+                })
             ),
             "{err}"
         );

@@ -22,16 +22,11 @@
 //! # }
 //! ```
 
-use std::error::Error as StdError;
-
 use thiserror::Error;
-use wac_graph::types::Package;
-use wac_graph::{
-    AliasError, CompositionGraph, EncodeError, EncodeOptions, ExportError,
-    InstantiationArgumentError, RegisterPackageError,
-};
+use wac_graph::CompositionGraph;
 
 use crate::CONTROL_INTERFACE;
+use crate::wiring::{self, WiringError};
 
 /// The interface a test component exports: its tests and a way to run one
 /// (`wit/test/test.wit`).
@@ -64,24 +59,11 @@ impl std::fmt::Display for Part {
 /// An error from [`compose`].
 #[derive(Debug, Error)]
 pub enum SuiteError {
-    /// A part is not a valid binary component.
-    #[error("failed to parse the {part} as a WebAssembly component")]
-    Parse {
-        /// The part that failed to parse.
-        part: Part,
-        /// Why it failed.
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
-    },
-    /// A part could not be added to the composition graph.
-    #[error("failed to register the {part} with the composition graph")]
-    Register {
-        /// The part.
-        part: Part,
-        /// Why it could not be registered.
-        #[source]
-        source: RegisterPackageError,
-    },
+    /// A step of the composition failed: parsing or registering a part, wiring an export to
+    /// an import (typically the test was built against another version of an interface),
+    /// exporting, encoding.
+    #[error(transparent)]
+    Wiring(#[from] WiringError<Part>),
     /// The test component does not export the suite interface.
     #[error(
         "the test component does not export `{SUITE_INTERFACE}`; a test component exports its \
@@ -114,41 +96,6 @@ pub enum SuiteError {
     /// The runner exports no `wasi:cli/run` (a bug in keyvalue-virt).
     #[error("the runner exports no `wasi:cli/run`; this is a bug in keyvalue-virt")]
     NoRun,
-    /// An export could not be referred to in the composition.
-    #[error("failed to use export `{name}` of the {part}")]
-    Alias {
-        /// The part whose export could not be aliased.
-        part: Part,
-        /// The export's name.
-        name: String,
-        /// Why it could not be aliased.
-        #[source]
-        source: AliasError,
-    },
-    /// An export does not fit the import of the same name.
-    #[error("failed to plug `{name}` into the {part}'s import of the same name")]
-    Wire {
-        /// The part whose import it is.
-        part: Part,
-        /// The interface name.
-        name: String,
-        /// Why the two do not fit (typically the test was built against another version of
-        /// the interface).
-        #[source]
-        source: InstantiationArgumentError,
-    },
-    /// The runner's `wasi:cli/run` could not be exported.
-    #[error("failed to export `{name}` from the composed component")]
-    Export {
-        /// The export's name.
-        name: String,
-        /// Why it could not be exported.
-        #[source]
-        source: ExportError,
-    },
-    /// The composition could not be encoded, or the encoded component is invalid.
-    #[error("failed to encode the composed component")]
-    Encode(#[source] EncodeError),
 }
 
 /// Composes `test` (a test component) with `plugged` (an app plugged with the control build:
@@ -170,9 +117,9 @@ pub fn compose(test: &[u8], plugged: &[u8]) -> Result<Vec<u8>, SuiteError> {
 
 fn compose_with_runner(test: &[u8], plugged: &[u8], runner: &[u8]) -> Result<Vec<u8>, SuiteError> {
     let mut graph = CompositionGraph::new();
-    let test = register(&mut graph, Part::Test, "keyvalue-virt:test-component", test)?;
-    let app = register(&mut graph, Part::App, "keyvalue-virt:plugged-app", plugged)?;
-    let runner = register(
+    let test = wiring::register(&mut graph, Part::Test, "keyvalue-virt:test-component", test)?;
+    let app = wiring::register(&mut graph, Part::App, "keyvalue-virt:plugged-app", plugged)?;
+    let runner = wiring::register(
         &mut graph,
         Part::Runner,
         "keyvalue-virt:test-runner",
@@ -220,7 +167,7 @@ fn compose_with_runner(test: &[u8], plugged: &[u8], runner: &[u8]) -> Result<Vec
         .iter()
         .filter(|name| app_exports.contains(name))
     {
-        wire(
+        wiring::wire(
             &mut graph,
             (app_instance, Part::App),
             (test_instance, Part::Test),
@@ -235,61 +182,10 @@ fn compose_with_runner(test: &[u8], plugged: &[u8], runner: &[u8]) -> Result<Vec
         } else {
             continue;
         };
-        wire(&mut graph, from, (runner_instance, Part::Runner), name)?;
+        wiring::wire(&mut graph, from, (runner_instance, Part::Runner), name)?;
     }
-    let export = graph
-        .alias_instance_export(runner_instance, &run)
-        .map_err(|source| SuiteError::Alias {
-            part: Part::Runner,
-            name: run.clone(),
-            source,
-        })?;
-    if let Err(source) = graph.export(export, &run) {
-        return Err(SuiteError::Export { name: run, source });
-    }
-    graph
-        .encode(EncodeOptions::default())
-        .map_err(SuiteError::Encode)
-}
-
-/// Satisfies import `name` of `to` with the export of the same name of `from`.
-fn wire(
-    graph: &mut CompositionGraph,
-    (from, from_part): (wac_graph::NodeId, Part),
-    (to, to_part): (wac_graph::NodeId, Part),
-    name: &str,
-) -> Result<(), SuiteError> {
-    let export = graph
-        .alias_instance_export(from, name)
-        .map_err(|source| SuiteError::Alias {
-            part: from_part,
-            name: name.to_owned(),
-            source,
-        })?;
-    graph
-        .set_instantiation_argument(to, name, export)
-        .map_err(|source| SuiteError::Wire {
-            part: to_part,
-            name: name.to_owned(),
-            source,
-        })
-}
-
-fn register(
-    graph: &mut CompositionGraph,
-    part: Part,
-    name: &str,
-    bytes: &[u8],
-) -> Result<wac_graph::PackageId, SuiteError> {
-    let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|source| {
-        SuiteError::Parse {
-            part,
-            source: source.into(),
-        }
-    })?;
-    graph
-        .register_package(package)
-        .map_err(|source| SuiteError::Register { part, source })
+    wiring::re_export(&mut graph, runner_instance, Part::Runner, &run)?;
+    Ok(wiring::encode(&graph)?)
 }
 
 #[cfg(test)]
@@ -379,6 +275,32 @@ mod tests {
             compose_with_runner(&test, &plugged(&["example:app/api"]), &runner()).unwrap_err();
         assert!(matches!(err, SuiteError::NoControl), "{err}");
         assert!(err.to_string().contains("--control"), "{err}");
+    }
+
+    #[test]
+    fn an_import_of_another_type_names_both_parts() {
+        let test = wat::parse_str(format!(
+            r#"(component
+                (import "example:app/api" (instance (export "f" (func (result u32)))))
+                (core module $m (func (export "f")))
+                (core instance $i (instantiate $m))
+                (func $f (canon lift (core func $i "f")))
+                (instance $e (export "f" (func $f)))
+                (export "{SUITE_INTERFACE}" (instance $e))
+            )"#
+        ))
+        .unwrap();
+        let app = plugged(&[CONTROL_INTERFACE, "example:app/api"]);
+        let err = compose_with_runner(&test, &app, &runner()).unwrap_err();
+        assert!(
+            matches!(&err, SuiteError::Wiring(WiringError::Wire { from: Part::App, to: Part::Test, name, .. }) if name == "example:app/api"),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "failed to plug the plugged app's export `example:app/api` into the test \
+             component's import of the same name"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use common::{kv, scratch};
-use keyvalue_virt_artifacts::guests::{GREETER, GREETER_TEST};
+use keyvalue_virt_artifacts::guests::{GREETER, GREETER_TEST, TRAP_TEST};
 
 /// What a test component of the greeter prints when every test but the ignored one runs.
 const ALL_PASS: &str = "\
@@ -84,6 +84,32 @@ fn each_test_starts_from_the_baked_seeds() {
          FAIL every_test_starts_from_the_seeds: expected an empty store, found keys [\"carol\"]\n\
          ok fails_on_purpose\n\
          2 passed, 1 failed, 0 skipped\n",
+    );
+}
+
+/// A test that traps ends the run (the instance is gone): it is reported as failed, by name,
+/// with the panic's message, the summary counts it and the test that did not run, and the exit
+/// status is 1 (`tests/trap-test`: `passes`, `traps`, `never_runs`).
+#[test]
+fn a_test_that_traps_is_named_and_the_summary_counts_what_did_not_run() {
+    let output = test_command(Path::new(TRAP_TEST), &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        output.status.code() == Some(1)
+            && lines.len() == 3
+            && lines[0] == "ok passes"
+            && lines[1].starts_with(
+                "FAIL traps: trapped: the store is on fire (panicked at tests/trap-test/src/lib.rs:"
+            )
+            && lines[2] == "1 passed, 1 failed, 0 skipped; the trap ended the run, 1 test not run",
+        "{}\n--- stdout ---\n{stdout}--- stderr ---\n{stderr}",
+        output.status
+    );
+    assert!(
+        stderr.contains("test `traps` trapped") && !stdout.contains("keyvalue-virt-test-runner"),
+        "{stderr}"
     );
 }
 

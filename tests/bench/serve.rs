@@ -6,17 +6,14 @@
 //! `--sync never`), loaded by `wrk` with `POST` requests. Runs when `wrk` and `wasmtime` are on
 //! PATH.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use keyvalue_virt_artifacts::guests::HTTP_COUNTER;
 use keyvalue_virt_core::config::{Config as VirtConfig, RedisTopology, SyncMode};
 use keyvalue_virt_harness::redis::{RedisConfigured, RedisServer};
-use keyvalue_virt_harness::{GUEST_DIR, fs_config, plug_as_cli, read, store_dir};
+use keyvalue_virt_harness::serve::Serve;
+use keyvalue_virt_harness::{fs_config, plug_as_cli, read, store_dir};
 use serde_json::{Value, json};
 
 use crate::report::median;
@@ -39,65 +36,6 @@ pub fn available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
-}
-
-/// A `wasmtime serve` process, killed and reaped when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    /// Serves `component` on a port the OS picks, with the network and `dir` (at `/kv`) granted.
-    fn start(component: &Path, dir: &Path) -> Serve {
-        let mut child = Command::new("wasmtime")
-            .arg("serve")
-            .args([
-                "-O",
-                "pooling-allocator=n",
-                "-S",
-                "cli",
-                "-S",
-                "inherit-network",
-            ])
-            .args(["--addr", "127.0.0.1:0", "--dir"])
-            .arg(format!("{}::{GUEST_DIR}", dir.display()))
-            .arg(component)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to start `wasmtime serve`: {e}"));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel();
-        // Reads stderr to its end, so that the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("Serving HTTP on ") {
-                    let _ = tx.send(rest.trim_end_matches('/').to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("`wasmtime serve` printed no address ({e})"));
-        let serve = Serve { child, url };
-        let addr = serve.url.trim_start_matches("http://").to_owned();
-        for _ in 0..100 {
-            if TcpStream::connect(&addr).is_ok() {
-                return serve;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("`wasmtime serve` accepts no connection on {addr}");
-    }
 }
 
 /// One `wrk` run of `POST` requests on `url`: requests per second.
@@ -161,8 +99,8 @@ pub fn serve_table(quick: bool) -> Value {
         for i in 0..configs.len() {
             let index = (i + run) % configs.len();
             let dir = store_dir(&format!("bench-serve-{index}"));
-            let serve = Serve::start(&paths[index], &dir);
-            samples[index].push(wrk(&serve.url, seconds, &script));
+            let serve = Serve::start(&paths[index], &dir, &["-S", "inherit-network"]);
+            samples[index].push(wrk(&serve.url(), seconds, &script));
         }
     }
     let rates: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();

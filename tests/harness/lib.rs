@@ -1,10 +1,12 @@
 //! What the end-to-end tests and the bench share: the test apps (built by
 //! `keyvalue-virt-artifacts`) plugged with keyvalue-virt, configured or not, and run in wasmtime
-//! embedded with in-memory stdio; and scratch store directories for the fs backend.
+//! embedded with in-memory stdio; scratch store directories for the fs backend; and `wasmtime
+//! serve` processes.
 
 #![deny(missing_docs)]
 
 pub mod redis;
+pub mod serve;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,27 +1,20 @@
 //! Reading the call log: one call as text, and the checks behind the drivers' assertions, whose
 //! messages say what the app did instead.
 
+use keyvalue_virt_compose::config;
 use wasmtime::bail;
 
 use crate::{Call, CallLog, ErrorText, Op, Outcome, Result};
 
 /// The name of `op`, as `--fail` and the trace write it.
 pub fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Open => "open",
-        Op::Get => "get",
-        Op::Set => "set",
-        Op::Delete => "delete",
-        Op::Exists => "exists",
-        Op::ListKeys => "list-keys",
-        Op::Increment => "increment",
-        Op::CasNew => "cas-new",
-        Op::CasCurrent => "cas-current",
-        Op::Swap => "swap",
-        Op::GetMany => "get-many",
-        Op::SetMany => "set-many",
-        Op::DeleteMany => "delete-many",
-    }
+    core_op(op).name()
+}
+
+/// The core's operation for the control interface's `op`: the WIT enum lists the operations in
+/// the core's wire order, [`config::Op::ALL`] (checked by a test below).
+fn core_op(op: Op) -> config::Op {
+    config::Op::ALL[op as usize]
 }
 
 /// A bucket in a message: `` `""` ``, `` `"users"` ``.
@@ -236,6 +229,40 @@ mod tests {
             expect_count(&empty, Op::Get, 1).unwrap_err().to_string(),
             "expected 1 `get`, saw 0; no calls logged (3 older calls dropped)"
         );
+    }
+
+    /// The cases of the WIT enum `op`, read from the control build, are the core's operations
+    /// in order, which [`core_op`] relies on.
+    #[test]
+    fn the_wit_ops_are_the_cores_in_order() {
+        use wasmtime::component::types::ComponentItem;
+        use wasmtime::component::{Component, Type};
+        let engine = crate::engine().unwrap();
+        let component = Component::new(engine, keyvalue_virt_compose::VIRT_CONTROL).unwrap();
+        let control = component
+            .component_type()
+            .exports(engine)
+            .find_map(|(name, item)| match item.ty {
+                ComponentItem::ComponentInstance(control)
+                    if name == keyvalue_virt_compose::CONTROL_INTERFACE =>
+                {
+                    Some(control)
+                }
+                _ => None,
+            })
+            .expect("the control build exports no control interface");
+        let names: Vec<String> = control
+            .exports(engine)
+            .find_map(|(name, item)| match item.ty {
+                ComponentItem::Type(Type::Enum(op)) if name == "op" => {
+                    Some(op.names().map(str::to_owned).collect())
+                }
+                _ => None,
+            })
+            .expect("the control interface exports no enum `op`");
+        let core: Vec<&str> = config::Op::ALL.iter().map(|op| op.name()).collect();
+        assert_eq!(names, core);
+        assert_eq!(op_name(Op::DeleteMany), "delete-many");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use clap::Args;
 use keyvalue_virt_compose::bake::BakeError;
 use keyvalue_virt_compose::config::{BackendKind, Config, Trace};
 use keyvalue_virt_compose::{
-    KEYVALUE_PREFIX, PlugError, Shape, bake, control_virt_in, exports, keyvalue_imports, shape_for,
-    virt_in,
+    KEYVALUE_PREFIX, PlugError, Shape, WiringError, bake, control_virt_in, exports,
+    keyvalue_imports, shape_for, virt_in,
 };
 
 use super::options::ConfigArgs;
@@ -196,7 +196,8 @@ pub fn plug(args: PlugArgs) -> Result<()> {
     let composed = match plugged {
         Ok(composed) => composed,
         Err(error) => {
-            if let (Some(forced), PlugError::Wire { .. }) = (args.shape, &error)
+            if let (Some(forced), PlugError::Wiring(WiringError::Wire { .. })) =
+                (args.shape, &error)
                 && let Ok(fits) = shape_for(&app)
                 && fits != forced
             {

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use keyvalue_virt_compose::config::{
     BackendKind, Config, ErrorCase, Fault, Op, RedisConfig, RedisTopology, RedisUrl, Seed,
-    SyncMode, Trace,
+    SyncMode, Trace, percent_decode,
 };
 
 use super::seed_file;
@@ -636,25 +636,6 @@ fn escape(text: &str, special: &str) -> String {
     out
 }
 
-/// `text` with each `%XX` decoded; `None` for a `%` not followed by two hex digits or bytes
-/// that are not UTF-8.
-fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn dedup(names: &[String]) -> Vec<String> {
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
@@ -709,7 +690,7 @@ pub fn parse_fault(value: &str) -> Result<Fault, String> {
                 None => (scope, None),
             };
             let decode = |text: &str| {
-                unescape(text).ok_or_else(|| {
+                percent_decode(text.as_bytes()).ok_or_else(|| {
                     format!(
                         "`{text}` in --fail `{value}` has a `%` that is not followed by two hex \
                          digits of UTF-8: write `%25` for `%`"
@@ -826,7 +807,6 @@ fn sync_list() -> String {
     }
 }
 
-/// Parses `--sync`: the name of a [`SyncMode`].
 /// Parses `--topology`.
 pub fn parse_topology(value: &str) -> Result<RedisTopology, String> {
     RedisTopology::from_name(value)

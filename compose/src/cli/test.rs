@@ -2,8 +2,9 @@
 //! runner, then runs the tests on the `wasmtime` CLI (or writes the composed command).
 
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -20,7 +21,8 @@ tests and a way to run one. It imports the interfaces the app exports, and
 keyvalue-virt:control/control@0.1.0 to seed and read the store, read the app's calls and inject
 faults. The store is reset to the baked seeds before each test. One line per test (`ok NAME`,
 `FAIL NAME: why`, `skip NAME: why`), then `N passed, M failed, K skipped`; the exit status is 1
-if a test failed.
+if a test failed. A test that traps (a Rust panic, an uncaught exception) ends the run: it is
+reported as `FAIL NAME: trapped: MESSAGE`, and the summary says how many tests did not run.
 
 The tests run on the `wasmtime` CLI (on PATH, or the one the WASMTIME variable names); with -o
 the composed tests are written instead, a wasi:cli command for any runtime that takes the
@@ -171,19 +173,65 @@ fn granted_dirs(flags: &[String]) -> Vec<&str> {
     dirs
 }
 
-/// Runs `wasmtime run FLAGS COMPONENT ARGS` with inherited stdio.
+/// What the runner writes before each test it runs when given `--announce`, followed by
+/// `PASSED FAILED SKIPPED LEFT NAME` (`compose/test-runner` spells the same prefix).
+const ANNOUNCE: &str = "keyvalue-virt-test-runner: running ";
+
+/// The test the runner last announced and has not reported yet, with the counts before it.
+#[derive(Debug, PartialEq)]
+struct Running {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+    /// How many tests come after it.
+    left: u64,
+    name: String,
+}
+
+impl Running {
+    /// Reads an announcement (the text after [`ANNOUNCE`]).
+    fn parse(text: &str) -> Option<Running> {
+        let mut fields = text.splitn(5, ' ');
+        let mut count = || fields.next()?.parse().ok();
+        let (passed, failed, skipped, left) = (count()?, count()?, count()?, count()?);
+        Some(Running {
+            passed,
+            failed,
+            skipped,
+            left,
+            name: fields.next()?.to_owned(),
+        })
+    }
+
+    /// Whether `line` is the runner's result line of this test.
+    fn ends_with(&self, line: &str) -> bool {
+        line.strip_prefix("ok ") == Some(self.name.as_str())
+            || line
+                .strip_prefix("FAIL ")
+                .and_then(|rest| rest.strip_prefix(self.name.as_str()))
+                .is_some_and(|rest| rest.starts_with(": "))
+    }
+}
+
+/// Runs `wasmtime run FLAGS COMPONENT --announce ARGS`, passing its output through, without the
+/// runner's announcements. A test that traps ends the run (the instance is gone); it is then
+/// reported as failed, by name, with the trap's message, and the summary says how many tests
+/// did not run.
 fn run_on_wasmtime(flags: &[String], component: &Path, args: &[String]) -> Result<ExitCode> {
     let wasmtime =
         std::env::var_os(WASMTIME_VARIABLE).unwrap_or_else(|| OsString::from("wasmtime"));
     let shown = wasmtime.to_string_lossy().into_owned();
-    let status = match Command::new(&wasmtime)
+    let mut child = match Command::new(&wasmtime)
         .arg("run")
         .args(flags)
         .arg(component)
+        .arg("--announce")
         .args(args)
-        .status()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
     {
-        Ok(status) => status,
+        Ok(child) => child,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
             "`{shown}` was not found: the tests run on the wasmtime CLI; install it \
              (https://wasmtime.dev) or set {WASMTIME_VARIABLE} to its path, or write the tests \
@@ -191,16 +239,96 @@ fn run_on_wasmtime(flags: &[String], component: &Path, args: &[String]) -> Resul
         ),
         Err(error) => return Err(error).with_context(|| format!("failed to run `{shown}`")),
     };
-    match status.code() {
-        Some(0) => Ok(ExitCode::SUCCESS),
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        bail!("`{shown}` started without its output piped");
+    };
+    // Passes stderr through as it comes, and keeps it for the message of a trap.
+    let stderr = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut reader = BufReader::new(stderr);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let mut out = std::io::stderr().lock();
+            let _ = out.write_all(&line);
+            let _ = out.flush();
+            kept.append(&mut line);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    });
+    let mut running: Option<Running> = None;
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if let Some(announced) = text.strip_prefix(ANNOUNCE).and_then(Running::parse) {
+            running = Some(announced);
+        } else {
+            if running.as_ref().is_some_and(|test| test.ends_with(text)) {
+                running = None;
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&line);
+            let _ = out.flush();
+        }
+        line.clear();
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("failed to wait for `{shown}`"))?;
+    let stderr = stderr.join().unwrap_or_default();
+    match (status.code(), running) {
+        (Some(0), _) => Ok(ExitCode::SUCCESS),
         // The runner's own status for failed tests, after its summary line.
-        Some(1) => Ok(ExitCode::FAILURE),
-        _ => bail!(
-            "`{shown} run` ended with {status}: a test that traps (a Rust panic, an uncaught \
-             exception) ends the whole run, see wasmtime's message above; make the test return \
-             its failure instead"
+        (Some(1), None) => Ok(ExitCode::FAILURE),
+        (_, Some(test)) => {
+            println!(
+                "FAIL {}: trapped: {}",
+                test.name,
+                trap_message(&stderr, status)
+            );
+            println!(
+                "{} passed, {} failed, {} skipped; the trap ended the run, {} not run",
+                test.passed,
+                test.failed + 1,
+                test.skipped,
+                match test.left {
+                    1 => "1 test".to_owned(),
+                    left => format!("{left} tests"),
+                }
+            );
+            eprintln!(
+                "test `{}` trapped (a Rust panic, an uncaught exception), which ends the whole \
+                 run: see wasmtime's message above; make the test return its failure instead",
+                test.name
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        (_, None) => bail!(
+            "`{shown} run` ended with {status} before any test ran; see the message above (a \
+             test component that traps while it lists its tests ends the run too)"
         ),
     }
+}
+
+/// The message of a trap, from wasmtime's stderr: a Rust panic's message and place, else the
+/// trap wasmtime names, else the exit status.
+fn trap_message(stderr: &str, status: ExitStatus) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        if let Some((_, place)) = line.split_once(" panicked at ") {
+            let message = lines.get(i + 1).map_or("", |message| message.trim());
+            return format!("{message} (panicked at {})", place.trim_end_matches(':'));
+        }
+    }
+    lines
+        .iter()
+        .rev()
+        .find_map(|line| {
+            line.split_once("wasm trap: ")
+                .map(|(_, trap)| trap.to_owned())
+        })
+        .unwrap_or_else(|| format!("wasmtime ended with {status}"))
 }
 
 /// The composed tests in the temporary directory for one run, removed when dropped.
@@ -229,6 +357,26 @@ impl Drop for ScratchFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announcements_name_the_running_test_until_its_result_line() {
+        let test = Running::parse("1 0 2 3 a test: with spaces").unwrap();
+        assert_eq!(
+            test,
+            Running {
+                passed: 1,
+                failed: 0,
+                skipped: 2,
+                left: 3,
+                name: "a test: with spaces".to_owned(),
+            }
+        );
+        assert!(test.ends_with("ok a test: with spaces"));
+        assert!(test.ends_with("FAIL a test: with spaces: expected 1, saw 2"));
+        assert!(!test.ends_with("ok a test"));
+        assert!(!test.ends_with("FAIL a test: with spacesX: no"));
+        assert_eq!(Running::parse("1 0 x 3 name"), None);
+    }
 
     #[test]
     fn granted_directories_are_read_from_the_dir_flags() {

@@ -33,11 +33,19 @@ Options:
                       name starts with PREFIX; repeatable
   --help              print this message";
 
+/// What `--announce` puts before the line it writes before each test it runs, followed by
+/// `PASSED FAILED SKIPPED LEFT NAME`: the counts so far, how many tests come after this one,
+/// and its name. `keyvalue-virt test` reads these lines (and shows none of them) to name a
+/// test that traps, since a trap ends the run before the test's own line
+/// (`compose/src/cli/test.rs` spells the same prefix).
+const ANNOUNCE: &str = "keyvalue-virt-test-runner: running ";
+
 /// The command line, parsed.
 #[derive(Debug, Default, PartialEq)]
 struct Options {
     list: bool,
     help: bool,
+    announce: bool,
     only: Vec<String>,
 }
 
@@ -49,6 +57,8 @@ impl Options {
             match arg.as_str() {
                 "--list" => options.list = true,
                 "--help" | "-h" => options.help = true,
+                // Not in the usage: only `keyvalue-virt test` reads what it writes.
+                "--announce" => options.announce = true,
                 "--only" => match args.next() {
                     Some(name) => options.only.push(name.clone()),
                     None => return Err("`--only` needs a test name".to_owned()),
@@ -154,14 +164,26 @@ fn main() {
     }
 
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for test in &tests {
-        let line = match plan(test, &options.only) {
+    let planned: Vec<(&TestCase, Plan)> = tests
+        .iter()
+        .map(|test| (test, plan(test, &options.only)))
+        .filter(|(_, plan)| *plan != Plan::Leave)
+        .collect();
+    for (i, (test, plan)) in planned.iter().enumerate() {
+        let line = match plan {
             Plan::Leave => continue,
             Plan::Skip(why) => {
                 skipped += 1;
                 format!("skip {}: {}", test.name, one_line(why))
             }
             Plan::Run => {
+                if options.announce {
+                    let left = planned.len() - i - 1;
+                    print_line(&format!(
+                        "{ANNOUNCE}{passed} {failed} {skipped} {left} {}",
+                        test.name
+                    ));
+                }
                 let outcome = control::reset()
                     .map_err(|e| format!("resetting the store failed: {}", control_error(&e)))
                     .and_then(|()| suite::run(&test.name));
@@ -177,13 +199,18 @@ fn main() {
                 }
             }
         };
-        let mut out = std::io::stdout().lock();
-        // A line that cannot be written is lost, but the run goes on to its exit status.
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        print_line(&line);
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     exit(if failed == 0 { 0 } else { 1 });
+}
+
+/// Writes `line` to stdout at once, so that it is out before a test that traps.
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    // A line that cannot be written is lost, but the run goes on to its exit status.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn usage_error(message: &str) -> ! {
@@ -231,7 +258,8 @@ mod tests {
         let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let options = Options::parse(&args(&["--only", "a", "--list", "--only", "b*"])).unwrap();
         assert_eq!(options.only, ["a", "b*"]);
-        assert!(options.list);
+        assert!(options.list && !options.announce);
+        assert!(Options::parse(&args(&["--announce"])).unwrap().announce);
         assert_eq!(
             Options::parse(&args(&["--only"])).unwrap_err(),
             "`--only` needs a test name"

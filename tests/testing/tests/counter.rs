@@ -2,15 +2,16 @@
 //! `counter` (`tests/guests/src/bin/counter.rs`) plugged with the memory backend, and with the
 //! fs and redis backends.
 
+mod common;
+
+use common::{grant, on_fs, plugged, seeded};
 use keyvalue_virt_artifacts::guests::COUNTER;
-use keyvalue_virt_compose::config::{self, BackendKind, ErrorCase, RedisConfig, Seed};
+use keyvalue_virt_compose::config::{self, BackendKind, ErrorCase, RedisConfig};
 use keyvalue_virt_redis_server::RedisServer;
-use keyvalue_virt_testing::wasmtime_wasi::FsPerms;
 use keyvalue_virt_testing::{Config, Error, Fault, Op, Outcome, TestApp};
 
 fn counter(config: &Config) -> TestApp {
-    let app = std::fs::read(COUNTER).expect("the example app is built");
-    TestApp::plug(&app, config).expect("the example app plugs with --control")
+    TestApp::load(&plugged(COUNTER, config)).expect("the example app loads")
 }
 
 /// The example: seed through control, run, assert on output, data and calls; inject an
@@ -142,15 +143,14 @@ fn faults_on_one_key_and_the_nth_call_and_a_bounded_log() {
 /// baked policy refuses the app, never the control calls.
 #[test]
 fn reset_goes_back_to_the_seeds_and_control_bypasses_the_policy() {
-    let config = Config {
-        seeds: vec![Seed {
-            bucket: String::new(),
-            key: "alice".into(),
-            value: b"41".to_vec(),
-        }],
-        read_only: true,
-        ..Config::default()
-    };
+    let config = seeded(
+        "alice",
+        b"41",
+        Config {
+            read_only: true,
+            ..Config::default()
+        },
+    );
     let mut app = counter(&config);
     assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
     let run = app.run(&["alice"]).unwrap();
@@ -200,25 +200,8 @@ fn a_baked_fault_on_one_key() {
 #[test]
 fn control_reads_and_writes_the_fs_store() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        backend: BackendKind::Fs,
-        dir: Some("/kv".into()),
-        seeds: vec![Seed {
-            bucket: String::new(),
-            key: "alice".into(),
-            value: b"41".to_vec(),
-        }],
-        ..Config::default()
-    };
-    let app = std::fs::read(COUNTER).unwrap();
-    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
-    let host = dir.path().to_path_buf();
-    let mut app = TestApp::load_with(&plugged, move |wasi| {
-        wasi.allow_blocking_current_thread(true)
-            .preopened_dir(&host, "/kv", FsPerms::ReadWrite)
-            .expect("the store directory can be granted");
-    })
-    .unwrap();
+    let config = on_fs(seeded("alice", b"41", Config::default()));
+    let mut app = TestApp::load_with(&plugged(COUNTER, &config), grant(dir.path())).unwrap();
     app.set("other", "k", b"v").unwrap();
     let run = app.run(&["alice"]).unwrap();
     assert!(run.stdout.contains("hello alice: visit 42\n"), "{run}");
@@ -237,22 +220,19 @@ fn control_reads_and_writes_the_fs_store() {
 #[test]
 fn control_reads_and_writes_the_redis_store() {
     let server = RedisServer::start();
-    let config = Config {
-        backend: BackendKind::Redis,
-        redis: RedisConfig {
-            urls: vec![server.url()],
-            ..RedisConfig::default()
+    let config = seeded(
+        "alice",
+        b"41",
+        Config {
+            backend: BackendKind::Redis,
+            redis: RedisConfig {
+                urls: vec![server.url()],
+                ..RedisConfig::default()
+            },
+            ..Config::default()
         },
-        seeds: vec![Seed {
-            bucket: String::new(),
-            key: "alice".into(),
-            value: b"41".to_vec(),
-        }],
-        ..Config::default()
-    };
-    let app = std::fs::read(COUNTER).unwrap();
-    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
-    let mut app = TestApp::load_with(&plugged, |wasi| {
+    );
+    let mut app = TestApp::load_with(&plugged(COUNTER, &config), |wasi| {
         wasi.inherit_network().allow_tcp(true);
     })
     .unwrap();
@@ -274,26 +254,15 @@ fn control_reads_and_writes_the_redis_store() {
 #[test]
 fn control_never_writes_a_read_only_fs_store() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        backend: BackendKind::Fs,
-        dir: Some("/kv".into()),
-        read_only: true,
-        seeds: vec![Seed {
-            bucket: String::new(),
-            key: "alice".into(),
-            value: b"41".to_vec(),
-        }],
-        ..Config::default()
-    };
-    let app = std::fs::read(COUNTER).unwrap();
-    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
-    let host = dir.path().to_path_buf();
-    let mut app = TestApp::load_with(&plugged, move |wasi| {
-        wasi.allow_blocking_current_thread(true)
-            .preopened_dir(&host, "/kv", FsPerms::ReadWrite)
-            .expect("the store directory can be granted");
-    })
-    .unwrap();
+    let config = on_fs(seeded(
+        "alice",
+        b"41",
+        Config {
+            read_only: true,
+            ..Config::default()
+        },
+    ));
+    let mut app = TestApp::load_with(&plugged(COUNTER, &config), grant(dir.path())).unwrap();
     assert_eq!(app.get("", "alice").unwrap().as_deref(), Some(&b"41"[..]));
     for refused in [app.set("", "bob", b"1"), app.delete("", "alice")] {
         let message = format!("{:#}", refused.unwrap_err());

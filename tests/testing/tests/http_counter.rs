@@ -2,14 +2,15 @@
 //! under `requests` in bucket "" and answers it, `GET` answers it) through `wasmtime-wasi-http`,
 //! with the control interface around the requests.
 
+mod common;
+
+use common::{grant, on_fs, plugged, seeded};
 use keyvalue_virt_artifacts::guests::HTTP_COUNTER;
-use keyvalue_virt_compose::config::{BackendKind, Seed, Trace};
-use keyvalue_virt_testing::wasmtime_wasi::FsPerms;
+use keyvalue_virt_compose::config::Trace;
 use keyvalue_virt_testing::{Config, Error, Fault, HttpApp, Op, Outcome, Request};
 
 fn http_counter(config: &Config) -> HttpApp {
-    let app = std::fs::read(HTTP_COUNTER).expect("the HTTP counter is built");
-    HttpApp::plug(&app, config).expect("the HTTP counter plugs with --control")
+    HttpApp::load(&plugged(HTTP_COUNTER, config)).expect("the HTTP counter loads")
 }
 
 /// The check: a `POST` under an injected `increment` failure answers an error and the
@@ -76,15 +77,7 @@ fn a_post_under_an_increment_fault_answers_an_error_and_the_count_stays() {
 /// goes back to the seeds; a failed expectation lists the handler's calls.
 #[test]
 fn the_nth_fault_spans_requests_and_reset_goes_back_to_the_seeds() {
-    let config = Config {
-        seeds: vec![Seed {
-            bucket: String::new(),
-            key: "requests".into(),
-            value: b"10".to_vec(),
-        }],
-        ..Config::default()
-    };
-    let mut app = http_counter(&config);
+    let mut app = http_counter(&seeded("requests", b"10", Config::default()));
     app.add_fault(Fault::new(Op::Increment, Error::AccessDenied).nth(2))
         .unwrap();
     let statuses: Vec<u16> = (0..3)
@@ -137,20 +130,8 @@ fn the_trace_of_a_request_comes_with_its_response() {
 #[test]
 fn the_fs_backend_serves_requests_and_control_on_one_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        backend: BackendKind::Fs,
-        dir: Some("/kv".into()),
-        ..Config::default()
-    };
-    let app = std::fs::read(HTTP_COUNTER).unwrap();
-    let plugged = keyvalue_virt_testing::plug(&app, &config).unwrap();
-    let host = dir.path().to_path_buf();
-    let mut app = HttpApp::load_with(&plugged, move |wasi| {
-        wasi.allow_blocking_current_thread(true)
-            .preopened_dir(&host, "/kv", FsPerms::ReadWrite)
-            .expect("the store directory can be granted");
-    })
-    .unwrap();
+    let plugged = plugged(HTTP_COUNTER, &on_fs(Config::default()));
+    let mut app = HttpApp::load_with(&plugged, grant(dir.path())).unwrap();
     app.set("", "requests", b"7").unwrap();
     let response = app.request(Request::post("/", "")).unwrap();
     assert_eq!(response.text(), "8\n", "{response}");

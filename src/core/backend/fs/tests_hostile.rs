@@ -2,21 +2,11 @@
 //! huge files named like slots, symlinks planted in the store, damaged slots among good ones.
 
 use std::fs;
-use std::path::PathBuf;
 
 use super::record::{Entry, KEYS, Record};
+use super::tests::{damage_file, flip_last, slot_file};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
-
-/// The slot file of `key` in `bucket`.
-fn slot_file(scratch: &Scratch, bucket: &Bucket, key: &str) -> PathBuf {
-    let hash = bucket.key_hash(key);
-    scratch
-        .store()
-        .join(&bucket.dir)
-        .join(format!("{:02x}", hash >> 56))
-        .join(format!("{hash:016x}"))
-}
 
 /// A slot at the last generation there is refuses a change with a named error instead of
 /// wrapping to 0 ("never written") or panicking.
@@ -176,10 +166,7 @@ fn one_damaged_slot_costs_only_its_own_keys() {
         b.set(format!("k{i}"), vec![i]).unwrap();
     }
     let path = slot_file(&s, &b, "k7");
-    let mut bytes = fs::read(&path).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
-    fs::write(&path, bytes).unwrap();
+    damage_file(&path, flip_last);
 
     let mut expected: Vec<String> = (0..50)
         .filter(|&i| i != 7)

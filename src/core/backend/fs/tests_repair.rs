@@ -4,20 +4,12 @@
 //! one, and versions repeated.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::record::{Entry, KEYS, Record};
+use super::tests::{damage_file, flip_last, slot_file};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
-
-fn slot_file(scratch: &Scratch, bucket: &Bucket, key: &str) -> PathBuf {
-    let hash = bucket.key_hash(key);
-    scratch
-        .store()
-        .join(&bucket.dir)
-        .join(format!("{:02x}", hash >> 56))
-        .join(format!("{hash:016x}"))
-}
 
 /// The nonce of the record in the slot file `slot`.
 fn nonce_of(slot: &Path) -> u64 {
@@ -74,10 +66,7 @@ fn leftovers_then(damage: bool, fix: impl Fn(&Fs, &Path)) {
     }
     plant_leftovers(&slot, nonces[0], nonces[1]);
     if damage {
-        let mut bytes = fs::read(&slot).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        fs::write(&slot, bytes).unwrap();
+        damage_file(&slot, flip_last);
         assert!(b.get("n").is_err());
     }
 
