@@ -242,8 +242,9 @@ fn a_tls_cluster_runs_batches_across_slots_and_follows_moved() {
     assert_eq!(b.get("moving").unwrap(), Some(b"moved".to_vec()));
 }
 
-/// The seeds given by IP address, while the certificate names only `localhost`: refused, and
-/// the message says which name was checked.
+/// The seeds given by IP address, while the certificate names only `localhost`: with no host
+/// name to check the nodes for, each is checked for its own address, and refused with a
+/// message that names it.
 #[test]
 fn a_cluster_node_is_checked_against_the_seeds_host_name() {
     let secure = SecureCluster::new();
