@@ -1,13 +1,13 @@
 //! The redis backend over TLS (`rediss://`) in the real component on the `wasmtime` CLI,
-//! against one `redis-server` that speaks only TLS, with a test CA made by `openssl`: the
-//! conformance suite passes, a wrong CA is refused with a clear error, the TLS build is the
-//! one picked, and a `rediss://` URL from the environment needs it.
+//! against `redis-server` processes that speak only TLS, with a test CA made by `openssl`: the
+//! conformance suite passes on one server and on a cluster, a wrong CA is refused with a clear
+//! error, the TLS build is the one picked, and a `rediss://` URL from the environment needs it.
 
 use std::path::{Path, PathBuf};
 
 use keyvalue_virt_compose::{VIRT_REDIS, VIRT_REDIS_TLS, bake};
 use keyvalue_virt_core::config::{BackendKind, Config, RedisConfig};
-use keyvalue_virt_harness::redis::{RedisServer, TestCa};
+use keyvalue_virt_harness::redis::{RedisCluster, RedisServer, TestCa};
 use keyvalue_virt_harness::{App, plug_with, scratch_dir};
 
 use crate::wasmtime_cli::wasmtime_run;
@@ -102,5 +102,40 @@ fn the_conformance_suite_passes_over_tls_and_a_wrong_ca_is_refused() {
             server.port
         )) && shown.contains("this component has no TLS: plug it with --tls"),
         "{shown}"
+    );
+}
+
+/// A Redis Cluster of three primaries that speak only TLS (`--tls-cluster yes`), with one
+/// certificate for `localhost`, reached through `rediss://localhost:PORT` seeds (a host name:
+/// `-S allow-ip-name-lookup`): the component checks each node the cluster names by IP address
+/// for `localhost`, spreads a bucket over every primary, and passes the conformance suite.
+#[test]
+fn the_conformance_suite_passes_on_a_tls_cluster() {
+    let ca = TestCa::for_names("DNS:localhost");
+    let cluster = RedisCluster::tls(&ca, 3, 0);
+    let config = tls_config(cluster.tls_urls("localhost"), Some(ca.ca_pem()));
+    let lookup = ["-S", "allow-ip-name-lookup"];
+
+    let probe = plugged(App::Probe, &config, "cluster-probe");
+    let (ok, shown) = run(&lookup, &probe, &["fill:b:k:300:8", "list:b"]);
+    let listed = shown
+        .lines()
+        .find(|l| l.starts_with("list:b -> "))
+        .unwrap_or_default();
+    assert!(ok && listed.matches("\"k").count() == 300, "{shown}");
+    for node in &cluster.nodes {
+        let keys: u64 = node.cli(&["dbsize"]).parse().unwrap();
+        assert!(keys > 50, "node {} holds only {keys} keys", node.port);
+    }
+
+    let suite = plugged(App::Draft2, &config, "cluster-suite");
+    let (ok, shown) = run(&lookup, &suite, &[]);
+    let last = shown
+        .lines()
+        .rfind(|line| line.contains(" passed, "))
+        .unwrap_or_default();
+    assert!(
+        ok && last.contains(" passed, 0 failed, "),
+        "the conformance suite on a TLS cluster failed:\n{shown}"
     );
 }

@@ -16,6 +16,8 @@ pub struct RedisServer {
     pub port: u16,
     child: Child,
     dir: PathBuf,
+    /// The CA file `redis-cli` trusts, for a server that speaks only TLS.
+    ca: Option<PathBuf>,
 }
 
 /// A free loopback port (free when this returns; the server binds it right after).
@@ -68,7 +70,12 @@ impl RedisServer {
                      (`apt-get install redis-server`)"
                 )
             });
-        let server = RedisServer { port, child, dir };
+        let server = RedisServer {
+            port,
+            child,
+            dir,
+            ca: None,
+        };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -81,34 +88,42 @@ impl RedisServer {
     }
 
     /// Starts a server that speaks only TLS on a free port, with the certificate `ca` issued
-    /// for 127.0.0.1 (clients are not asked for certificates).
+    /// (clients are not asked for certificates).
     pub fn tls(ca: &TestCa) -> RedisServer {
+        RedisServer::tls_on(free_port(), ca, &[])
+    }
+
+    /// Starts a server that speaks only TLS on `port`, with `extra` options (which may
+    /// replicate over TLS: `--tls-replication yes` is set).
+    pub fn tls_on(port: u16, ca: &TestCa, extra: &[&str]) -> RedisServer {
+        let mut args = ca.server_options(port);
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = RedisServer::spawn(port, None, &args);
+        server.ca = Some(ca.ca_path());
+        server
+    }
+
+    /// Starts a Sentinel that speaks only TLS (to its clients and to the servers it monitors)
+    /// on a free port, with the configuration `conf`.
+    pub fn tls_sentinel(ca: &TestCa, conf: &str) -> RedisServer {
         let port = free_port();
-        let path = |file: &str| ca.dir.join(file).display().to_string();
-        let (cert, key, ca_cert) = (path("server.crt"), path("server.key"), path("ca.crt"));
-        RedisServer::spawn(
-            port,
-            None,
-            &[
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--tls-cert-file",
-                &cert,
-                "--tls-key-file",
-                &key,
-                "--tls-ca-cert-file",
-                &ca_cert,
-                "--tls-auth-clients",
-                "no",
-            ],
-        )
+        let mut args = ca.server_options(port);
+        args.push("--sentinel".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = RedisServer::spawn(port, Some(conf), &args);
+        server.ca = Some(ca.ca_path());
+        server
     }
 
     /// `rediss://127.0.0.1:PORT`, for a server started with [`RedisServer::tls`].
     pub fn tls_url(&self) -> String {
-        format!("rediss://127.0.0.1:{}", self.port)
+        self.tls_url_at("127.0.0.1")
+    }
+
+    /// `rediss://HOST:PORT`, for a server that speaks TLS, reached by the name `host`.
+    pub fn tls_url_at(&self, host: &str) -> String {
+        format!("rediss://{host}:{}", self.port)
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -125,9 +140,10 @@ impl RedisServer {
         assert!(status.success(), "kill {signal} failed");
     }
 
-    /// Runs `redis-cli -p PORT ARGS` and returns its stdout, trimmed; panics if it fails.
+    /// Runs `redis-cli -p PORT ARGS` (with `--tls --cacert CA` on a TLS server) and returns
+    /// its stdout, trimmed; panics if it fails.
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
+        let output = cli_command(self.ca.as_deref())
             .args(["-p", &self.port.to_string()])
             .args(args)
             .output()
@@ -135,6 +151,15 @@ impl RedisServer {
         assert!(output.status.success(), "redis-cli {args:?} failed");
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
+}
+
+/// `redis-cli`, over TLS trusting `ca` if given (redis-cli checks the chain, not the name).
+fn cli_command(ca: Option<&std::path::Path>) -> Command {
+    let mut command = Command::new("redis-cli");
+    if let Some(ca) = ca {
+        command.arg("--tls").arg("--cacert").arg(ca);
+    }
+    command
 }
 
 impl Drop for RedisServer {
@@ -149,17 +174,25 @@ impl Drop for RedisServer {
     }
 }
 
-/// A test certificate authority and a server certificate it issued for the IP address
-/// `127.0.0.1` only (so `localhost` does not match), made with the `openssl` CLI in a scratch
-/// directory: `ca.crt`, `server.crt`, `server.key`. Keys are P-256, valid for two days.
+/// A test certificate authority and a server certificate it issued (by default for the IP
+/// address `127.0.0.1` only, so `localhost` does not match), made with the `openssl` CLI in a
+/// scratch directory: `ca.crt`, `server.crt`, `server.key`. Keys are P-256, valid for two
+/// days. Every server of a test shares the one server certificate, as the nodes of a managed
+/// service share a wildcard one.
 pub struct TestCa {
     /// The directory that holds the files.
     pub dir: PathBuf,
 }
 
 impl TestCa {
-    /// Makes a new CA and server certificate.
+    /// Makes a new CA and a server certificate for `127.0.0.1`.
     pub fn new() -> TestCa {
+        TestCa::for_names("IP:127.0.0.1")
+    }
+
+    /// Makes a new CA and a server certificate whose subjectAltName is `names` (such as
+    /// `DNS:localhost`, which `127.0.0.1` does not match).
+    pub fn for_names(names: &str) -> TestCa {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "kv-ca-{}-{}",
@@ -167,7 +200,7 @@ impl TestCa {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("a scratch directory for the test CA");
-        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n")
+        std::fs::write(dir.join("server.ext"), format!("subjectAltName={names}\n"))
             .expect("write server.ext");
         const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
         let steps = [
@@ -176,7 +209,7 @@ impl TestCa {
                 "req -x509 {EC} -keyout ca.key -out ca.crt -days 2 -subj /CN=kv-test-ca-{}",
                 dir.file_name().unwrap_or_default().to_string_lossy()
             ),
-            format!("req {EC} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+            format!("req {EC} -keyout server.key -out server.csr -subj /CN=kv-test-server"),
             "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
              -days 2 -extfile server.ext"
                 .to_owned(),
@@ -207,6 +240,30 @@ impl TestCa {
     /// The CA certificate (PEM).
     pub fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.ca_path()).expect("read ca.crt")
+    }
+
+    /// The options of a `redis-server` that speaks only TLS on `port` with this certificate,
+    /// to its clients, its replicas and the cluster bus.
+    fn server_options(&self, port: u16) -> Vec<String> {
+        let path = |file: &str| self.dir.join(file).display().to_string();
+        [
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &path("server.crt"),
+            "--tls-key-file",
+            &path("server.key"),
+            "--tls-ca-cert-file",
+            &path("ca.crt"),
+            "--tls-auth-clients",
+            "no",
+            "--tls-replication",
+            "yes",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 }
 
@@ -257,14 +314,25 @@ impl RedisCluster {
     /// `cluster-node-timeout` of one second (a replica takes over about two seconds after its
     /// primary dies); waits until the cluster is ok and every replica is in sync.
     pub fn with(primaries: usize, replicas: usize) -> RedisCluster {
+        RedisCluster::build(primaries, replicas, None)
+    }
+
+    /// The same with nodes that speak only TLS, with `ca`'s certificate, to their clients and
+    /// to each other (`--tls-cluster yes`, `--tls-replication yes`): `CLUSTER SLOTS` and
+    /// redirects name their TLS ports.
+    pub fn tls(ca: &TestCa, primaries: usize, replicas: usize) -> RedisCluster {
+        RedisCluster::build(primaries, replicas, Some(ca))
+    }
+
+    fn build(primaries: usize, replicas: usize, ca: Option<&TestCa>) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..primaries * (1 + replicas))
-            .map(|_| RedisCluster::node(cluster_port()))
+            .map(|_| RedisCluster::node(cluster_port(), ca))
             .collect();
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        let status = Command::new("redis-cli")
+        let status = cli_command(ca.map(TestCa::ca_path).as_deref())
             .args(["--cluster", "create"])
             .args(&addrs)
             .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
@@ -285,26 +353,31 @@ impl RedisCluster {
 
     /// One node in cluster mode that serves every slot: a cluster of one shard.
     pub fn single() -> RedisCluster {
-        let node = RedisCluster::node(cluster_port());
+        let node = RedisCluster::node(cluster_port(), None);
         node.cli(&["cluster", "addslotsrange", "0", "16383"]);
         let cluster = RedisCluster { nodes: vec![node] };
         cluster.wait_ok(&cluster.nodes);
         cluster
     }
 
-    fn node(port: u16) -> RedisServer {
+    fn node(port: u16, ca: Option<&TestCa>) -> RedisServer {
         let conf = format!("nodes-{port}.conf");
-        RedisServer::on(
-            port,
-            &[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &conf,
-                "--cluster-node-timeout",
-                "1000",
-            ],
-        )
+        let options = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &conf,
+            "--cluster-node-timeout",
+            "1000",
+        ];
+        match ca {
+            None => RedisServer::on(port, &options),
+            Some(ca) => RedisServer::tls_on(
+                port,
+                ca,
+                &[&options[..], &["--tls-cluster", "yes"]].concat(),
+            ),
+        }
     }
 
     /// Waits until each of `nodes` reports the cluster ok.
@@ -319,6 +392,11 @@ impl RedisCluster {
     /// Every node's `redis://` URL: the seeds to configure.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// Every node's `rediss://HOST:PORT` URL, for a cluster started with [`RedisCluster::tls`].
+    pub fn tls_urls(&self, host: &str) -> Vec<String> {
+        self.nodes.iter().map(|n| n.tls_url_at(host)).collect()
     }
 }
 
@@ -341,20 +419,35 @@ impl RedisSentinel {
     /// Starts a primary with `replicas` replicas and a Sentinel; waits until every replica is
     /// in sync and the Sentinel knows each of them.
     pub fn start(replicas: usize) -> RedisSentinel {
-        let primary = RedisServer::start();
+        RedisSentinel::build(replicas, None)
+    }
+
+    /// The same with every node and the Sentinel speaking only TLS, with `ca`'s certificate
+    /// (the replicas and the Sentinel reach the primary over TLS too).
+    pub fn tls(ca: &TestCa, replicas: usize) -> RedisSentinel {
+        RedisSentinel::build(replicas, Some(ca))
+    }
+
+    fn build(replicas: usize, ca: Option<&TestCa>) -> RedisSentinel {
+        let data = |extra: &[&str]| match ca {
+            None => RedisServer::on(free_port(), extra),
+            Some(ca) => RedisServer::tls_on(free_port(), ca, extra),
+        };
+        let primary = data(&[]);
         let replicas: Vec<RedisServer> = (0..replicas)
-            .map(|_| {
-                let of = primary.port.to_string();
-                RedisServer::on(free_port(), &["--replicaof", "127.0.0.1", &of])
-            })
+            .map(|_| data(&["--replicaof", "127.0.0.1", &primary.port.to_string()]))
             .collect();
         let name = RedisSentinel::SERVICE;
-        let sentinel = RedisServer::sentinel(&format!(
+        let conf = format!(
             "sentinel monitor {name} 127.0.0.1 {} 1\n\
              sentinel down-after-milliseconds {name} 1000\n\
              sentinel failover-timeout {name} 5000\n",
             primary.port
-        ));
+        );
+        let sentinel = match ca {
+            None => RedisServer::sentinel(&conf),
+            Some(ca) => RedisServer::tls_sentinel(ca, &conf),
+        };
         let setup = RedisSentinel {
             primary,
             replicas,

@@ -462,33 +462,48 @@ mod redis {
         create_writes_only_keys_that_never_held_a_value
     );
 
+    #[cfg(feature = "redis-tls")]
+    type Check = fn(&crate::backend::redis::Redis);
+
+    /// The checks above, each with a key prefix of its own.
+    #[cfg(feature = "redis-tls")]
+    const CHECKS: [(&str, Check); 10] = [
+        ("a", super::set_get_delete_round_trip),
+        ("b", super::opens_of_one_name_share_and_buckets_are_isolated),
+        ("c", super::odd_keys_and_bucket_names_stay_apart),
+        ("d", super::values_of_any_size_round_trip),
+        (
+            "e",
+            super::untouched_keys_are_listed_once_despite_changes_mid_walk,
+        ),
+        ("f", super::a_drain_walk_of_long_keys_lists_every_key_once),
+        (
+            "g",
+            super::deleted_keys_free_their_place_and_walks_stay_exact,
+        ),
+        ("h", super::pages_never_pass_the_byte_budget),
+        ("i", super::a_failed_update_leaves_the_value),
+        ("j", super::create_writes_only_keys_that_never_held_a_value),
+    ];
+
     /// Every check above over TLS (`rediss://`), on one server with a test CA, each under a
     /// key prefix of its own.
     #[cfg(feature = "redis-tls")]
     #[test]
     fn over_tls() {
-        use crate::backend::redis::Redis;
         let secure = crate::backend::redis::tests_tls::Secure::new();
-        type Check = fn(&Redis);
-        let checks: [(&str, Check); 10] = [
-            ("a", super::set_get_delete_round_trip),
-            ("b", super::opens_of_one_name_share_and_buckets_are_isolated),
-            ("c", super::odd_keys_and_bucket_names_stay_apart),
-            ("d", super::values_of_any_size_round_trip),
-            (
-                "e",
-                super::untouched_keys_are_listed_once_despite_changes_mid_walk,
-            ),
-            ("f", super::a_drain_walk_of_long_keys_lists_every_key_once),
-            (
-                "g",
-                super::deleted_keys_free_their_place_and_walks_stay_exact,
-            ),
-            ("h", super::pages_never_pass_the_byte_budget),
-            ("i", super::a_failed_update_leaves_the_value),
-            ("j", super::create_writes_only_keys_that_never_held_a_value),
-        ];
-        for (prefix, check) in checks {
+        for (prefix, check) in CHECKS {
+            check(&secure.backend(&std::format!("{prefix}:")));
+        }
+    }
+
+    /// Every check above on a cluster of three primaries that speak only TLS, reached by the
+    /// host name its certificate holds while the cluster names its nodes by IP address.
+    #[cfg(feature = "redis-tls")]
+    #[test]
+    fn over_tls_on_a_cluster() {
+        let secure = crate::backend::redis::tests_tls::SecureCluster::new();
+        for (prefix, check) in CHECKS {
             check(&secure.backend(&std::format!("{prefix}:")));
         }
     }

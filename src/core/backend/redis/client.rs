@@ -655,12 +655,17 @@ fn tls_settings(config: &RedisConfig, seeds: &[RedisUrl]) -> Result<Option<Tls>,
                     .into(),
             });
         }
-        Tls::new(config.tls_ca.as_deref(), config.tls_insecure_skip_verify)
-            .map(Some)
-            .map_err(|problem| Error::Redis {
-                server: secure.server(),
-                problem: format!("{problem}; plug again with a valid --tls-ca"),
-            })
+        let hosts = seeds.iter().map(|seed| seed.host.as_str());
+        Tls::new(
+            config.tls_ca.as_deref(),
+            config.tls_insecure_skip_verify,
+            hosts,
+        )
+        .map(Some)
+        .map_err(|problem| Error::Redis {
+            server: secure.server(),
+            problem: format!("{problem}; plug again with a valid --tls-ca"),
+        })
     }
 }
 

@@ -12,10 +12,14 @@
 //! cipher suites come from `rustls-rustcrypto`.
 //!
 //! The server's certificate chain is checked against the CAs of `--tls-ca` if given, otherwise
-//! against Mozilla's roots (`webpki-roots`, built in), for the URL's host: a name or an IP
-//! address (which the certificate must hold in its subjectAltName). `--tls-insecure-skip-verify`
-//! accepts any certificate (the handshake's signatures are still checked, so the connection is
-//! encrypted, but to whoever answers).
+//! against Mozilla's roots (`webpki-roots`, built in), for a name ([`Tls::name_for`]): the
+//! URL's host, a name or an IP address (which the certificate must hold in its
+//! subjectAltName). A node the cluster (`CLUSTER SLOTS`, `MOVED`) or a Sentinel names only by
+//! its IP address is checked for the host name of the first URL given by name instead, and that
+//! name is sent as SNI: managed services give every node one certificate for their domain (a
+//! wildcard) and announce the nodes by IP address, which their certificates do not hold.
+//! `--tls-insecure-skip-verify` accepts any certificate (the handshake's signatures are still
+//! checked, so the connection is encrypted, but to whoever answers).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -41,12 +45,19 @@ pub struct Tls {
     config: Arc<ClientConfig>,
     /// Whether `--tls-ca` gave the roots (for messages).
     own_ca: bool,
+    /// The host name of the first URL given by name, for nodes known by IP address only.
+    seed_name: Option<String>,
 }
 
 impl Tls {
-    /// The settings from `--tls-ca` (PEM text; `None`: the built-in roots) and
-    /// `--tls-insecure-skip-verify`; the error says what is wrong with the CA file.
-    pub fn new(ca_pem: Option<&str>, insecure: bool) -> Result<Tls, String> {
+    /// The settings from `--tls-ca` (PEM text; `None`: the built-in roots),
+    /// `--tls-insecure-skip-verify` and the hosts of the URLs (`--url` or `--sentinel`); the
+    /// error says what is wrong with the CA file.
+    pub fn new<'a>(
+        ca_pem: Option<&str>,
+        insecure: bool,
+        hosts: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Tls, String> {
         let provider = Arc::new(provider());
         let builder = ClientConfig::builder_with_details(provider.clone(), Arc::new(Clock))
             .with_safe_default_protocol_versions()
@@ -71,8 +82,26 @@ impl Tls {
         Ok(Tls {
             config: Arc::new(config),
             own_ca: ca_pem.is_some(),
+            seed_name: hosts
+                .into_iter()
+                .find(|host| !is_ip(host))
+                .map(String::from),
         })
     }
+
+    /// The name the certificate of the node at `host` is checked for (and sent as SNI): `host`
+    /// itself when it is a name (a URL's, or one the cluster announces); for an IP address,
+    /// the host name of the first URL given by name, or the address when every URL is one.
+    pub fn name_for<'a>(&'a self, host: &'a str) -> &'a str {
+        match &self.seed_name {
+            Some(name) if is_ip(host) => name,
+            _ => host,
+        }
+    }
+}
+
+fn is_ip(host: &str) -> bool {
+    host.parse::<core::net::IpAddr>().is_ok()
 }
 
 /// The CA certificates in `pem`; the error says what is wrong with them.
@@ -133,7 +162,7 @@ pub enum Failure {
 
 impl TlsStream {
     /// Connects to `host:port` and completes the handshake before `deadline`, checking the
-    /// server's certificate for `host`.
+    /// server's certificate for [`Tls::name_for`] `host`.
     pub fn connect(
         tls: &Tls,
         host: &str,
@@ -141,8 +170,9 @@ impl TlsStream {
         deadline: &Deadline,
     ) -> Result<TlsStream, Failure> {
         let url = url_of(host, port);
-        let name = ServerName::try_from(host)
-            .map_err(|_| Failure::Tls(format!("{url}: `{host}` is not a valid server name")))?
+        let checked = tls.name_for(host);
+        let name = ServerName::try_from(checked)
+            .map_err(|_| Failure::Tls(format!("{url}: `{checked}` is not a valid server name")))?
             .to_owned();
         let conn = UnbufferedClientConnection::new(tls.config.clone(), name)
             .map_err(|e| Failure::Tls(format!("{url}: cannot start TLS: {e}")))?;
@@ -157,7 +187,9 @@ impl TlsStream {
         stream
             .drive(Goal::Handshake, deadline)
             .map_err(|failure| match failure {
-                Failure::Refused(error) => Failure::Tls(explain(&error, &url, tls, host)),
+                Failure::Refused(error) => {
+                    Failure::Tls(explain(&error, &url, tls, checked, host != checked))
+                }
                 Failure::Tls(cause) => Failure::Tls(format!("{url}: {cause}")),
                 // A plain server reads the ClientHello as an unfinished inline command and
                 // waits: a handshake that gets no answer is most likely that.
@@ -318,8 +350,9 @@ fn url_of(host: &str, port: u16) -> String {
     }
 }
 
-/// A handshake failure's message: what happened at `url` and what to do.
-fn explain(error: &rustls::Error, url: &str, tls: &Tls, host: &str) -> String {
+/// A handshake failure's message: what happened at `url` (its certificate checked for `name`,
+/// `by_seed`: the name of the first URL, for a node known by IP address) and what to do.
+fn explain(error: &rustls::Error, url: &str, tls: &Tls, name: &str, by_seed: bool) -> String {
     use rustls::Error as E;
     let roots = match tls.own_ca {
         true => "the CA given with --tls-ca",
@@ -336,10 +369,19 @@ fn explain(error: &rustls::Error, url: &str, tls: &Tls, host: &str) -> String {
         }
         E::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) if by_seed => format!(
+            "{url}: the server's certificate is not valid for `{name}` (TLS: {error}); the \
+             cluster or Sentinel names this node by IP address, so its certificate is checked \
+             for the host name of the first URL: give every node a certificate whose \
+             subjectAltName holds `{name}` (a wildcard of its domain), or its IP address and \
+             URLs by IP address"
+        ),
+        E::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         ) => format!(
-            "{url}: the server's certificate is not valid for `{host}` (TLS: {error}); connect \
+            "{url}: the server's certificate is not valid for `{name}` (TLS: {error}); connect \
              with a name or IP address its subjectAltName holds, or give the server a \
-             certificate for `{host}`"
+             certificate for `{name}`"
         ),
         E::InvalidCertificate(
             CertificateError::Expired
@@ -579,5 +621,45 @@ impl ServerCertVerifier for AnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_known_by_ip_address_are_checked_for_the_first_url_given_by_name() {
+        let tls = Tls::new(
+            None,
+            false,
+            ["10.0.0.1", "redis.example.com", "b.example.com"],
+        )
+        .unwrap();
+        assert_eq!(tls.name_for("10.0.0.7"), "redis.example.com");
+        assert_eq!(tls.name_for("::1"), "redis.example.com");
+        assert_eq!(tls.name_for("node-3.example.com"), "node-3.example.com");
+        // Every URL by IP address: each node is checked for its own.
+        let tls = Tls::new(None, false, ["10.0.0.1", "::1"]).unwrap();
+        assert_eq!(tls.name_for("10.0.0.7"), "10.0.0.7");
+    }
+
+    #[test]
+    fn a_name_mismatch_says_which_name_was_checked_and_why() {
+        let tls = Tls::new(None, false, ["redis.example.com"]).unwrap();
+        let error = rustls::Error::InvalidCertificate(CertificateError::NotValidForName);
+        let url = "rediss://10.0.0.7:6379";
+        let by_seed = explain(&error, url, &tls, "redis.example.com", true);
+        assert!(
+            by_seed.contains("rediss://10.0.0.7:6379: the server's certificate is not valid for `redis.example.com`")
+                && by_seed.contains("names this node by IP address")
+                && by_seed.contains("the host name of the first URL"),
+            "{by_seed}"
+        );
+        let own = explain(&error, url, &tls, "10.0.0.7", false);
+        assert!(
+            own.contains("not valid for `10.0.0.7`") && !own.contains("first URL"),
+            "{own}"
+        );
     }
 }
