@@ -251,7 +251,7 @@ fn behind_a_sentinel_an_instance_follows_a_failover() {
         });
         // The instance sleeps from here.
         let start = Instant::now();
-        assert_eq!(setup.primary.cli(&["wait", "1", "5000"]), "1");
+        setup.wait_replicated();
         assert_eq!(setup.failover(), setup.replicas[0].port);
         assert!(
             start.elapsed() < Duration::from_secs(23),

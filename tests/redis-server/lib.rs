@@ -483,6 +483,23 @@ impl RedisSentinel {
             .unwrap_or_else(|| panic!("no primary from the Sentinel: {answer:?}"))
     }
 
+    /// Waits until every replica has processed everything the primary had written when this
+    /// was called: its `slave_repl_offset` reaches the primary's `master_repl_offset`. (`WAIT`
+    /// sent from `redis-cli` proves nothing: it waits for that connection's own writes, and
+    /// a fresh connection has none, so it answers at once.)
+    pub fn wait_replicated(&self) {
+        let written = replication(&self.primary, "master_repl_offset");
+        wait_until(
+            30,
+            "the replicas did not confirm the primary's writes",
+            || {
+                self.replicas
+                    .iter()
+                    .all(|replica| replication(replica, "slave_repl_offset") >= written)
+            },
+        );
+    }
+
     /// Waits until every replica's link to its primary is up (and so in sync).
     pub fn wait_synced(&self) {
         wait_until(30, "the replicas did not sync", || {
@@ -526,4 +543,18 @@ impl RedisSentinel {
         );
         after
     }
+}
+
+/// The number `field` in `node`'s `INFO replication`.
+pub fn replication(node: &RedisServer, field: &str) -> u64 {
+    let info = node.cli(&["info", "replication"]);
+    info.lines()
+        .find_map(|line| {
+            line.strip_prefix(field)?
+                .strip_prefix(':')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `{field}` in INFO replication of {}: {info}", node.port))
 }

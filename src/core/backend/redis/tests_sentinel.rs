@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyvalue_virt_redis_server::{RedisSentinel, RedisServer, wait_until};
+use keyvalue_virt_redis_server::{RedisSentinel, replication, wait_until};
 
 use super::*;
 
@@ -45,7 +45,7 @@ fn an_instance_follows_a_failover_to_the_former_replica() {
     }
     assert_eq!(setup.primary.cli(&["get", "test:b:k7"]), "value 7");
     // Every acknowledged write is on the replica before the failover, so none may be lost.
-    assert_eq!(setup.primary.cli(&["wait", "1", "5000"]), "1");
+    setup.wait_replicated();
 
     let new = setup.failover();
     assert_eq!(
@@ -77,20 +77,6 @@ fn an_instance_follows_a_failover_to_the_former_replica() {
     assert_eq!(setup.replicas[0].cli(&["get", "test:b:k250"]), "value 250");
     assert_eq!(setup.replicas[0].cli(&["get", "test:b:many"]), "1");
     assert_eq!(crate::backend::contract::walk(&b, 50).len(), 301);
-}
-
-/// A number field of `node`'s `INFO replication`.
-fn replication(node: &RedisServer, field: &str) -> u64 {
-    let info = node.cli(&["info", "replication"]);
-    info.lines()
-        .find_map(|line| {
-            line.strip_prefix(field)?
-                .strip_prefix(':')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no `{field}` in INFO replication of {}: {info}", node.port))
 }
 
 /// The primary dies for real (SIGKILL; no `SENTINEL FAILOVER`, no goodbye to its clients):
@@ -158,7 +144,7 @@ fn a_write_to_a_demoted_primary_goes_to_the_new_one() {
     let Behind(setup, redis) = Behind::with(1);
     let b = redis.open("b").unwrap();
     b.set("before".into(), b"1".to_vec()).unwrap();
-    setup.primary.cli(&["wait", "1", "5000"]);
+    setup.wait_replicated();
     setup.failover();
     // The instance's connection to the former primary was closed by the Sentinel, or answers
     // `-READONLY`: either way the first write after the failover succeeds.
@@ -226,7 +212,7 @@ fn a_least_privilege_user_follows_a_failover_through_readonly() {
     .unwrap();
     let b = redis.open("b").unwrap();
     b.set("before".into(), b"1".to_vec()).unwrap();
-    setup.primary.cli(&["wait", "1", "5000"]);
+    setup.wait_replicated();
     setup.failover();
     // The first command after the failover is a write: the demoted node refuses it, and the
     // instance asks the Sentinel again.
