@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use keyvalue_virt_artifacts::guests;
 use keyvalue_virt_core::backend::redis::Redis;
 use keyvalue_virt_core::backend::{Backend, BucketOps};
 use keyvalue_virt_harness::redis::{RedisConfigured, RedisServer};
@@ -134,7 +135,147 @@ pub fn redis_table(plugged: &dyn Fn(&[u8]) -> Vec<u8>, quick: bool) -> Value {
              median (target {TARGET}x)"
         );
     }
-    json!({ "runtime": "embedded", "target_ratio": TARGET, "rows": rows })
+    let floor = socket_floor(&server, calls);
+    json!({ "runtime": "embedded", "target_ratio": TARGET, "rows": rows, "wasi_floor": floor })
+}
+
+/// The WASI floor of a round trip (`tests/guests/src/bin/socket-floor.rs`, embedded as the
+/// bench app is) against the same `GET` made natively with the fewest calls ([`native_trips`]),
+/// runs taking turns: what the runtime alone adds to a round trip, hence the best ratio any
+/// code in the component can reach. Also prints what each WASI call of a round trip costs,
+/// and how often the runtime's I/O thread (a tokio worker) is switched to per trip.
+fn socket_floor(server: &RedisServer, calls: usize) -> Value {
+    let component = compile(&std::fs::read(guests::SOCKET_FLOOR).expect("read socket-floor"));
+    let (port, n) = (server.port.to_string(), calls.to_string());
+    let (mut native, mut trips) = (Vec::new(), Vec::<(String, Vec<(f64, f64, f64)>)>::new());
+    let mut calls_ns = Vec::new();
+    let mut switches = 0;
+    for run in 0..REDIS_RUNS {
+        if run % 2 == 0 {
+            native.push(native_trips(server.port, calls));
+        }
+        let before = worker_switches();
+        let outcome = run_component_with(&component, "socket-floor", &[&port, &n], network);
+        switches += worker_switches() - before;
+        for line in outcome.assert_ok().stdout.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                ["call", name, ns] if run == 0 => calls_ns.push(format!("{name} {ns}")),
+                ["trip", name, mean, median, _send, first] => {
+                    let number = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+                    let figures = (number(mean), number(median), number(first));
+                    match trips.iter_mut().find(|(known, _)| known == name) {
+                        Some((_, runs)) => runs.push(figures),
+                        None => trips.push((name.to_string(), vec![figures])),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if run % 2 == 1 {
+            native.push(native_trips(server.port, calls));
+        }
+    }
+    let summary = |runs: &[(f64, f64)]| {
+        let best = runs.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+        let mut medians: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        (best, median(&mut medians))
+    };
+    let (native_best, native_mid) = summary(&native);
+    println!(
+        "WASI floor of one GET round trip (tests/guests/src/bin/socket-floor.rs embedded, against \
+         the same GET natively over std::net with non-blocking reads), ns per trip as best mean \
+         (median of the runs' medians):"
+    );
+    println!(
+        "  {:<44} {:>17}",
+        "native: write, reads",
+        format!("{native_best:.0} ({native_mid:.0})")
+    );
+    let mut rows = vec![json!({ "name": "native", "runs": native })];
+    for (name, runs) in &trips {
+        let (best, mid) = summary(&runs.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>());
+        let first = median(&mut runs.iter().map(|r| r.2).collect::<Vec<_>>());
+        println!(
+            "  {:<44} {:>17} {:>15}   first read had the reply: {first:.0}%",
+            format!("wasi {name}"),
+            format!("{best:.0} ({mid:.0})"),
+            format!("{:.2}x ({:.2}x)", best / native_best, mid / native_mid)
+        );
+        rows.push(json!({ "name": name, "runs": runs }));
+    }
+    println!("  one WASI call, ns: {}", calls_ns.join(", "));
+    let per_trip = switches as f64 / (REDIS_RUNS * calls * trips.len()) as f64;
+    println!(
+        "  switches to the runtime's I/O thread per trip (over the floor's trips): {per_trip:.2}"
+    );
+    json!({ "trips": rows, "calls": calls_ns, "io_thread_switches_per_trip": per_trip })
+}
+
+/// `calls` round trips of `GET floor` in this process with the calls the WASI floor makes
+/// (one `write`, non-blocking reads until the whole reply is in): the mean and the median ns.
+fn native_trips(port: u16, calls: usize) -> (f64, f64) {
+    use std::io::{ErrorKind, Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream.set_nonblocking(true).expect("non-blocking");
+    let get = b"*2\r\n$3\r\nGET\r\n$5\r\nfloor\r\n";
+    let reply_len = 6 + VALUE_SIZE + 2;
+    let mut chunk = [0; 4096];
+    // The value the socket floor sets, in case this runs first.
+    let mut set = format!("*3\r\n$3\r\nSET\r\n$5\r\nfloor\r\n${VALUE_SIZE}\r\n").into_bytes();
+    set.extend_from_slice(&[b'7'; VALUE_SIZE]);
+    set.extend_from_slice(b"\r\n");
+    stream.write_all(&set).expect("write");
+    let mut got = 0;
+    while got < 5 {
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("redis-server closed the connection"),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    let mut times = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let start = Instant::now();
+        stream.write_all(get).expect("write");
+        let mut got = 0;
+        while got < reply_len {
+            match stream.read(&mut chunk) {
+                Ok(0) => panic!("redis-server closed the connection"),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        times.push(start.elapsed().as_nanos() as f64);
+    }
+    let mean = times.iter().sum::<f64>() / calls as f64;
+    (mean, median(&mut times))
+}
+
+/// Context switches so far of this process's tokio worker threads (`tokio-rt-worker`:
+/// wasmtime-wasi's I/O threads), from `/proc`; 0 where that cannot be read.
+fn worker_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("tokio-"))
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Lets the guest use the host's network, as `wasmtime run -S inherit-network` does (embedded,

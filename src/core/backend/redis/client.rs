@@ -1,5 +1,5 @@
 //! The connections of one instance to a Redis server or cluster: connecting (and replacing a
-//! connection the server closed before a command is sent on it), `AUTH`/`SELECT`, routing by
+//! connection the server closed before a write is sent on it), `AUTH`/`SELECT`, routing by
 //! the slot map ([`topology`](super::topology) learns it), `MOVED`/`ASK` redirects, pipelines
 //! and retries. Behind Sentinels ([`sentinel`](super::sentinel)), the one data node is the
 //! primary they name, checked with `ROLE` on every new connection.
@@ -9,7 +9,10 @@
 //! it twice: after a failure to connect (nothing was sent; a node that is no longer the
 //! primary counts as one), after `-TRYAGAIN`, `-CLUSTERDOWN`, `-READONLY`, `-LOADING` or
 //! `-MASTERDOWN` (the server refused it), and, once, a read-only command whose connection broke after it was
-//! sent. A write that may have been sent is never sent again: its error says that it may or may
+//! sent. Before a write is sent, its connection is checked for one the server closed (and
+//! replaced); a read-only command skips that check (in the component it delays the reply, see
+//! `State::round_trip`) and is sent again, without counting as its one resend, when a
+//! connection it reused turns out closed. A write that may have been sent is never sent again: its error says that it may or may
 //! not have happened. Every failure of a connection, and those error replies, mark the
 //! cluster's slot map (or the Sentinels' answer) stale, so the next attempt asks any reachable
 //! node (the seeds, then every node met so far; or the Sentinels in turn) where the data is: a
@@ -104,6 +107,10 @@ pub(super) enum FailKind {
     Setup,
     /// The connection broke after the command was (maybe) sent.
     Sent,
+    /// As `Sent`, on a connection reused without the check for a closed one (only read-only
+    /// commands skip it): most likely the server closed it while the instance was idle, so
+    /// sending again on a new connection does not count as the command's one resend.
+    Reused,
 }
 
 impl Client {
@@ -209,7 +216,12 @@ impl Client {
                 resp::command(&mut out, &[b"ASKING"]);
             }
             resp::command(&mut out, args);
-            let failure = match state.round_trip(self, node, &out, 1 + asking as usize, deadline) {
+            // Only a write needs the check for a closed connection before it is sent (it could
+            // not be sent again); a read that meets one is sent again. Skipping it saves more
+            // than a call in the component: wasmtime-wasi's read that finds nothing makes the
+            // next reply wait for the runtime's I/O thread to see it (docs/redis.md#speed).
+            let count = 1 + asking as usize;
+            let failure = match state.round_trip(self, node, &out, count, write, deadline) {
                 Ok(mut replies) => {
                     let reply = replies.pop().unwrap_or(Reply::Bulk(None));
                     if let Some((kind, slot, host, port)) = redirect(&reply) {
@@ -242,7 +254,7 @@ impl Client {
             };
             state.mark_stale();
             let again = match failure.kind {
-                FailKind::Connect => true,
+                FailKind::Connect | FailKind::Reused => true,
                 FailKind::Setup => false,
                 FailKind::Sent => !write && !core::mem::replace(&mut resent, true),
             };
@@ -271,7 +283,14 @@ impl Client {
             for args in commands {
                 resp::command(&mut out, args);
             }
-            let exchange = state.round_trip(self, node, &out, commands.len(), deadline);
+            let mut exchange = state.round_trip(self, node, &out, commands.len(), write, deadline);
+            if let Err(Failure {
+                kind: FailKind::Reused,
+                ..
+            }) = exchange
+            {
+                exchange = state.round_trip(self, node, &out, commands.len(), write, deadline);
+            }
             match exchange {
                 Err(failure)
                     if failure.kind == FailKind::Setup
@@ -463,7 +482,7 @@ impl State {
                 "{}; the write may or may not have happened; read the key to find out (the next call reconnects)",
                 failure.cause
             ),
-            FailKind::Sent => format!(
+            FailKind::Sent | FailKind::Reused => format!(
                 "{}; nothing was changed (the next call reconnects)",
                 failure.cause
             ),
@@ -496,15 +515,18 @@ impl State {
         }
     }
 
-    /// Writes `out` to `node` and reads `count` replies, before `deadline`. A connection the
-    /// server closed since its last reply is replaced before anything is sent; on failure the
-    /// connection is dropped, so that the next attempt reconnects.
+    /// Writes `out` to `node` and reads `count` replies, before `deadline`. With `check`, a
+    /// connection the server closed since its last reply is replaced before anything is sent;
+    /// without, a reused connection that turns out closed fails as [`FailKind::Reused`], which
+    /// a read-only command may simply send again. On failure, and when bytes follow the
+    /// replies, the connection is dropped, so that the next attempt reconnects.
     pub(super) fn round_trip(
         &mut self,
         client: &Client,
         node: usize,
         out: &[u8],
         count: usize,
+        check: bool,
         deadline: &Deadline,
     ) -> Result<Vec<Reply>, Failure> {
         let fail = |cause: String, kind| Failure { node, cause, kind };
@@ -515,11 +537,13 @@ impl State {
                 FailKind::Setup,
             ));
         };
-        if let Some(conn) = &mut entry.conn
+        if check
+            && let Some(conn) = &mut entry.conn
             && conn.tcp.is_stale()
         {
             entry.conn = None;
         }
+        let reused = entry.conn.is_some();
         let conn = match &mut entry.conn {
             Some(conn) => conn,
             None => entry.conn.insert(
@@ -532,10 +556,23 @@ impl State {
                 .map(|_| conn.reader.reply(&mut conn.tcp, deadline))
                 .collect::<Result<Vec<_>, _>>()
         });
-        exchange.map_err(|cause| {
-            entry.conn = None;
-            fail(cause, FailKind::Sent)
-        })
+        match exchange {
+            Ok(replies) => {
+                // Bytes no command asked for: the next reply read here would not be its own.
+                if conn.reader.has_leftover() {
+                    entry.conn = None;
+                }
+                Ok(replies)
+            }
+            Err(cause) => {
+                entry.conn = None;
+                let kind = match reused && !check {
+                    true => FailKind::Reused,
+                    false => FailKind::Sent,
+                };
+                Err(fail(cause, kind))
+            }
+        }
     }
 }
 

@@ -68,6 +68,11 @@ impl Reader {
         reply
     }
 
+    /// Whether bytes past the last reply read are buffered.
+    pub fn has_leftover(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
     /// The buffer's capacity (for tests).
     #[cfg(test)]
     pub fn capacity(&self) -> usize {

@@ -86,6 +86,46 @@ fn connections_the_server_closed_are_replaced_before_a_call() {
     assert_eq!(b.get("k").unwrap(), Some(b"4".to_vec()));
 }
 
+/// A read skips the check for a closed connection before it is sent (a write does not): one
+/// that meets a connection the server closed is sent again on a new one, and every read
+/// kind answers after each way of closing it.
+#[test]
+fn reads_on_a_connection_the_server_closed_are_sent_again() {
+    let server = RedisServer::start();
+    let port = server.port;
+    let b = on(vec![server.url()], 2000).open("r").unwrap();
+    b.set_many(vec![
+        ("a".into(), b"1".to_vec()),
+        ("b".into(), b"2".to_vec()),
+    ])
+    .unwrap();
+    let keys = ["a".to_owned(), "b".to_owned()];
+    let values = || vec![Some(b"1".to_vec()), Some(b"2".to_vec())];
+    let kill = || {
+        server.cli(&["client", "kill", "type", "normal"]);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    kill();
+    assert_eq!(b.get("a").unwrap(), Some(b"1".to_vec()));
+    kill();
+    assert_eq!(b.get_many(&keys).unwrap(), values());
+    kill();
+    assert!(b.exists("b").unwrap());
+    kill();
+    assert_eq!(crate::backend::contract::walk(&b, 7).len(), 2);
+
+    server.cli(&["config", "set", "timeout", "1"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(b.get("b").unwrap(), Some(b"2".to_vec()));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(b.get_many(&keys).unwrap(), values());
+
+    drop(server);
+    let server = RedisServer::on(port, &[]);
+    server.cli(&["set", "test:r:a", "3"]);
+    assert_eq!(b.get("a").unwrap(), Some(b"3".to_vec()));
+}
+
 /// A fake server that answers `CLUSTER SLOTS` as a single server does, then trickles the
 /// reply to the next command one byte every 200 ms (4 s in all).
 #[test]

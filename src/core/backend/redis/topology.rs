@@ -44,7 +44,7 @@ impl State {
         for node in 0..self.nodes.len() {
             let mut out = Vec::new();
             resp::command(&mut out, &[b"CLUSTER", b"SLOTS"]);
-            let reply = match self.round_trip(client, node, &out, 1, deadline) {
+            let reply = match self.round_trip(client, node, &out, 1, true, deadline) {
                 Ok(mut replies) => replies.pop().unwrap_or(Reply::Bulk(None)),
                 Err(failure) => {
                     last = Some(self.failed(failure, false));
