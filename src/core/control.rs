@@ -6,9 +6,8 @@
 //! [`Call`](crate::bucket)); the functions that the control interface exports do not, so they
 //! are never logged, refused or failed.
 
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 #[cfg(feature = "fs")]
 use crate::backend::fs::Fs;
@@ -76,22 +75,54 @@ pub enum Returned {
     Failed(ErrorCase),
 }
 
-/// The call log: the newest calls, at most `limit`, and how many older ones were dropped.
+/// The call log: the newest calls, at most `limit`, in a ring, and how many older ones were
+/// dropped. Once the ring is full, a call overwrites the oldest entry in place, reusing its
+/// key's buffer and (on the same bucket) its bucket name: logging a single-key call then
+/// allocates nothing, moves no entry and touches no reference count.
 struct Log {
-    calls: VecDeque<Logged>,
+    // Oldest first from `head`: `calls[head..]`, then `calls[..head]`. `head` is 0 until the
+    // ring is full.
+    calls: Vec<Logged>,
+    head: usize,
     dropped: u64,
     limit: usize,
-    // The key of the last call dropped from a full log, kept for the next call's key: once
-    // the log is full, logging a single-key call allocates nothing.
-    spare: Option<String>,
+}
+
+impl Log {
+    /// The entry the next call goes in, or `None` while logging is off.
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.calls.len() < self.limit {
+            return Some(self.calls.len());
+        }
+        if self.limit == 0 {
+            return None;
+        }
+        let at = self.head;
+        self.head = if at + 1 >= self.calls.len() {
+            0
+        } else {
+            at + 1
+        };
+        self.dropped = self.dropped.saturating_add(1);
+        Some(at)
+    }
+
+    /// Puts the calls in order (`head` 0), so that the ring can grow or shrink.
+    fn straighten(&mut self) {
+        let head = core::mem::take(&mut self.head);
+        if head <= self.calls.len() {
+            self.calls.rotate_left(head);
+        }
+    }
 }
 
 local! {
     static LOG: RefCell<Log> = RefCell::new(Log {
-        calls: VecDeque::new(),
+        calls: Vec::new(),
+        head: 0,
         dropped: 0,
         limit: DEFAULT_LOG_LIMIT,
-        spare: None,
     });
 }
 
@@ -100,39 +131,94 @@ local! {
     static FAULTS: RefCell<Vec<(Fault, u64)>> = RefCell::new(Vec::new());
 }
 
-/// The log entry of a call in progress; `None` while logging is off.
-pub struct Entry(Option<(Op, Rc<str>, Keys)>);
+local! {
+    // Whether `FAULTS` holds any.
+    static ANY_FAULTS: Cell<bool> = Cell::new(false);
+}
 
-/// Starts the log entry of a call of `op` on `bucket` naming `target`: what the log needs,
-/// copied before the call consumes its keys.
+/// The log entry of a call in progress: where [`start`] wrote it, for [`finish`] to add the
+/// outcome; `None` while logging is off.
+pub struct Entry(Option<usize>);
+
+/// Logs the start of a call of `op` on `bucket` naming `target`: what the log needs, copied
+/// before the call consumes its keys. [`finish`] adds the outcome (no app call can run in
+/// between: an instance runs one call at a time).
 #[inline(always)]
 pub fn start(op: Op, bucket: &Rc<str>, target: Target<'_>) -> Entry {
-    let spare = LOG.with_borrow_mut(|log| {
-        if log.limit == 0 {
-            return Err(());
-        }
-        Ok(log.spare.take())
-    });
-    match spare {
-        Err(()) => Entry(None),
-        Ok(spare) => Entry(Some((op, bucket.clone(), keys_of(target, spare)))),
+    // Inlined into each operation, where `target`'s variant is known: a single-key call goes
+    // to `start_key` with its key in registers, the rest out of line.
+    match target {
+        Target::Key(key) => start_key(op, bucket, key, None),
+        Target::Write(key, len) => start_key(op, bucket, key, Some(len as u64)),
+        _ => start_any(op, bucket, target),
     }
 }
 
-/// The keys of `target`, a single key copied into `spare` when there is one.
-fn keys_of(target: Target<'_>, spare: Option<String>) -> Keys {
-    let copy = |key: &str| match spare {
-        Some(mut buffer) => {
-            buffer.clear();
-            buffer.push_str(key);
-            buffer
+/// [`start`] for a call that names one key (`size`: of the value it writes).
+#[inline(never)]
+fn start_key(op: Op, bucket: &Rc<str>, key: &str, size: Option<u64>) -> Entry {
+    LOG.with_borrow_mut(|log| {
+        let at = log.next()?;
+        let call = match log.calls.get_mut(at) {
+            Some(call) => call,
+            None => {
+                log.calls.push(Logged {
+                    op,
+                    bucket: bucket.clone(),
+                    keys: Keys::None,
+                    outcome: Returned::Ok,
+                });
+                log.calls.last_mut()?
+            }
+        };
+        call.op = op;
+        if !Rc::ptr_eq(&call.bucket, bucket) {
+            call.bucket = bucket.clone();
         }
-        None => key.to_owned(),
+        // The entry's own buffer when it has one (a full ring of single-key calls: always).
+        match (&mut call.keys, size) {
+            (Keys::One(buffer), None) => copy_key(buffer, key),
+            (Keys::Written(buffer, old), Some(size)) => {
+                copy_key(buffer, key);
+                *old = size;
+            }
+            (keys, size) => set_key(keys, key, size),
+        }
+        Some(at)
+    })
+    .map_or(Entry(None), |at| Entry(Some(at)))
+}
+
+/// Copies `key` into `buffer`.
+#[inline(always)]
+fn copy_key(buffer: &mut String, key: &str) {
+    buffer.clear();
+    buffer.push_str(key);
+}
+
+/// Sets `keys` to `key` (written with a value of `size` bytes), keeping the buffer `keys`
+/// has, if any.
+#[cold]
+#[inline(never)]
+fn set_key(keys: &mut Keys, key: &str, size: Option<u64>) {
+    let mut buffer = match core::mem::replace(keys, Keys::None) {
+        Keys::One(buffer) | Keys::Written(buffer, _) => buffer,
+        _ => String::new(),
     };
-    match target {
+    copy_key(&mut buffer, key);
+    *keys = match size {
+        None => Keys::One(buffer),
+        Some(size) => Keys::Written(buffer, size),
+    };
+}
+
+/// [`start`] for a call on the bucket or on a batch of keys.
+#[inline(never)]
+fn start_any(op: Op, bucket: &Rc<str>, target: Target<'_>) -> Entry {
+    let keys = match target {
         Target::Bucket => Keys::None,
-        Target::Key(key) => Keys::One(copy(key)),
-        Target::Write(key, len) => Keys::Written(copy(key), len as u64),
+        Target::Key(key) => Keys::One(key.to_owned()),
+        Target::Write(key, len) => Keys::Written(key.to_owned(), len as u64),
         Target::Keys(keys) => Keys::Many(keys.to_vec()),
         Target::Pairs(pairs) => Keys::ManyWritten(
             pairs
@@ -140,40 +226,48 @@ fn keys_of(target: Target<'_>, spare: Option<String>) -> Keys {
                 .map(|(key, value)| (key.clone(), value.len() as u64))
                 .collect(),
         ),
-    }
+    };
+    LOG.with_borrow_mut(|log| {
+        let at = log.next()?;
+        let call = Logged {
+            op,
+            bucket: bucket.clone(),
+            keys,
+            outcome: Returned::Ok,
+        };
+        match log.calls.get_mut(at) {
+            Some(old) => *old = call,
+            None => log.calls.push(call),
+        }
+        Some(at)
+    })
+    .map_or(Entry(None), |at| Entry(Some(at)))
 }
 
-/// Logs the call that `entry` started, with its result.
+/// Adds the result to the log entry that `entry` started.
 #[inline(always)]
 pub fn finish<T: Outcome>(entry: Entry, result: &Result<T, Error>) {
-    if let Some((op, bucket, keys)) = entry.0 {
+    if let Some(at) = entry.0 {
         let outcome = match result {
             Ok(value) => value.returned(),
-            Err(error) => Returned::Failed(error.clone().into_case()),
+            Err(error) => failed(error),
         };
-        push(Logged {
-            op,
-            bucket,
-            keys,
-            outcome,
-        });
+        set_outcome(at, outcome);
     }
 }
 
-fn push(call: Logged) {
+#[cold]
+#[inline(never)]
+fn failed(error: &Error) -> Returned {
+    Returned::Failed(error.clone().into_case())
+}
+
+#[inline(never)]
+fn set_outcome(at: usize, outcome: Returned) {
     LOG.with_borrow_mut(|log| {
-        if log.limit == 0 {
-            return;
+        if let Some(call) = log.calls.get_mut(at) {
+            call.outcome = outcome;
         }
-        while log.calls.len() >= log.limit {
-            if let Some(old) = log.calls.pop_front()
-                && let Keys::One(key) | Keys::Written(key, _) = old.keys
-            {
-                log.spare = Some(key);
-            }
-            log.dropped = log.dropped.saturating_add(1);
-        }
-        log.calls.push_back(call);
     })
 }
 
@@ -181,10 +275,16 @@ fn push(call: Logged) {
 /// error of the first that fires.
 #[inline(always)]
 pub fn inject(op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
+    // One load and a branch while no fault was added, so that the checks stay inlined.
+    if !ANY_FAULTS.get() {
+        return Ok(());
+    }
+    inject_added(op, bucket, target)
+}
+
+#[inline(never)]
+fn inject_added(op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
     FAULTS.with_borrow_mut(|faults| {
-        if faults.is_empty() {
-            return Ok(());
-        }
         policy::fire(
             faults
                 .iter_mut()
@@ -199,13 +299,17 @@ pub fn inject(op: Op, bucket: &str, target: Target<'_>) -> Result<(), Error> {
 
 /// The logged calls, oldest first, and how many older ones were dropped.
 pub fn log() -> (Vec<Logged>, u64) {
-    LOG.with_borrow(|log| (log.calls.iter().cloned().collect(), log.dropped))
+    LOG.with_borrow(|log| {
+        let (newer, older) = log.calls.split_at(log.head.min(log.calls.len()));
+        (older.iter().chain(newer).cloned().collect(), log.dropped)
+    })
 }
 
 /// Empties the log.
 pub fn clear_log() {
     LOG.with_borrow_mut(|log| {
         log.calls.clear();
+        log.head = 0;
         log.dropped = 0;
     })
 }
@@ -213,11 +317,11 @@ pub fn clear_log() {
 /// Keeps at most `max` calls in the log from now on (0: logging off), dropping the oldest.
 pub fn set_log_limit(max: usize) {
     LOG.with_borrow_mut(|log| {
+        log.straighten();
+        let excess = log.calls.len().saturating_sub(max);
+        log.calls.drain(..excess);
+        log.dropped = log.dropped.saturating_add(excess as u64);
         log.limit = max;
-        while log.calls.len() > max {
-            log.calls.pop_front();
-            log.dropped = log.dropped.saturating_add(1);
-        }
     })
 }
 
@@ -231,12 +335,14 @@ pub fn add_fault(fault: Fault) -> Result<(), String> {
         ));
     }
     FAULTS.with_borrow_mut(|faults| faults.push((fault, 0)));
+    ANY_FAULTS.set(true);
     Ok(())
 }
 
 /// Removes the faults added at run time.
 pub fn clear_faults() {
     FAULTS.with_borrow_mut(Vec::clear);
+    ANY_FAULTS.set(false);
 }
 
 /// The configuration, with the seeds stored (as an app's first `open` would).
@@ -396,6 +502,81 @@ mod tests {
         b.exists("d").unwrap();
         assert_eq!(log().0, []);
         set_log_limit(DEFAULT_LOG_LIMIT);
+    }
+
+    #[test]
+    fn the_ring_keeps_its_order_across_wraps_and_limit_changes() {
+        clear_log();
+        set_log_limit(3);
+        let b = open("control-ring").unwrap();
+        let other = open("control-ring-other").unwrap();
+        clear_log();
+        // Five calls in a ring of three: the last three, the oldest two dropped, each entry
+        // overwritten with a call of another kind of keys and another bucket.
+        b.exists("a").unwrap();
+        b.set("b".into(), vec![1]).unwrap();
+        other.get_many(vec!["c".into(), "d".into()]).unwrap();
+        other.set("e".into(), vec![1, 2]).unwrap();
+        b.get("b").unwrap();
+        let summary = |calls: Vec<Logged>| -> Vec<(String, Op, Keys, Returned)> {
+            calls
+                .into_iter()
+                .map(|call| (call.bucket.to_string(), call.op, call.keys, call.outcome))
+                .collect()
+        };
+        let (calls, dropped) = log();
+        assert_eq!(dropped, 2);
+        let newest = [
+            (
+                "control-ring-other".to_owned(),
+                Op::GetMany,
+                Keys::Many(vec!["c".into(), "d".into()]),
+                Returned::Values(vec![None, None]),
+            ),
+            (
+                "control-ring-other".to_owned(),
+                Op::Set,
+                Keys::Written("e".into(), 2),
+                Returned::Ok,
+            ),
+            (
+                "control-ring".to_owned(),
+                Op::Get,
+                Keys::One("b".into()),
+                Returned::Value(1),
+            ),
+        ];
+        assert_eq!(summary(calls), newest);
+        // Growing the ring keeps the order, and new calls go after the newest.
+        set_log_limit(4);
+        b.delete("zz").unwrap();
+        let (calls, dropped) = log();
+        assert_eq!(dropped, 2);
+        let delete = (
+            "control-ring".to_owned(),
+            Op::Delete,
+            Keys::One("zz".into()),
+            Returned::Ok,
+        );
+        assert_eq!(
+            summary(calls),
+            [&newest[..], core::slice::from_ref(&delete)].concat()
+        );
+        // One more wraps again; shrinking while wrapped drops the oldest.
+        b.exists("y").unwrap();
+        set_log_limit(2);
+        let (calls, dropped) = log();
+        assert_eq!(dropped, 5);
+        let exists = (
+            "control-ring".to_owned(),
+            Op::Exists,
+            Keys::One("y".into()),
+            Returned::Flag(false),
+        );
+        assert_eq!(summary(calls), [delete, exists]);
+        set_log_limit(DEFAULT_LOG_LIMIT);
+        clear_log();
+        assert_eq!(log(), (vec![], 0));
     }
 
     #[test]
