@@ -24,6 +24,7 @@
 //! | `draft-get-many:B:K1,K2`     | draft: `store.open(B)`, then `get-many`                |
 //! | `draft-list-from:B:N`        | draft: `store.open(B)`, then `list-keys` from `N`      |
 //! | `sleep:MS`                   | nothing: waits `MS` milliseconds (an idle gap)         |
+//! | `wait-file:PATH`             | nothing: waits until the file `PATH` exists (a gate the test opens) |
 //!
 //! A draft2 bucket is opened (and its `open` printed) only by `open:B`, or implicitly the first
 //! time another operation names `B`; an implicit `open` that fails prints `ARG -> open error
@@ -84,6 +85,13 @@ fn run(buckets: &mut HashMap<String, store::Bucket>, arg: &str) -> String {
     if op == "sleep" {
         let ms = rest.parse().unwrap_or_else(|_| bad(arg));
         std::thread::sleep(std::time::Duration::from_millis(ms));
+        return "ok".to_owned();
+    }
+    if op == "wait-file" {
+        // No time limit: the test creates the file once what the app must wait for is done.
+        while std::fs::metadata(rest).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         return "ok".to_owned();
     }
     if op == "open" {
