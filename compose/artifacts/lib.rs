@@ -91,3 +91,69 @@ pub static TEST_RUNNER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test-r
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
+
+/// What the tests need to build the Python test components with componentize-py (which
+/// `.ci/setup` installs): the WASI WIT beside a world, and the build itself.
+#[cfg(feature = "test-guests")]
+pub mod python {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// The workspace's root directory.
+    fn workspace_root() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    }
+
+    /// The WASI WIT that `wasmtime-wasi` ships, in the version the workspace locks, from the
+    /// cargo registry.
+    fn wasi_wit() -> PathBuf {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+            .expect("neither CARGO_HOME nor HOME is set");
+        let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
+        let version = lock
+            .split("[[package]]")
+            .find(|package| package.contains("name = \"wasmtime-wasi\"\n"))
+            .and_then(|package| package.split("version = \"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("Cargo.lock has no wasmtime-wasi");
+        let wanted = format!("wasmtime-wasi-{version}");
+        std::fs::read_dir(cargo_home.join("registry/src"))
+            .expect("no cargo registry sources")
+            .filter_map(|index| Some(index.ok()?.path().join(&wanted).join("src/p2/wit/deps")))
+            .find(|path| path.is_dir())
+            .expect("the wasmtime-wasi sources are not in the cargo registry")
+    }
+
+    /// Copies each WASI WIT package into a directory of its own under `deps`, as
+    /// componentize-py reads them.
+    pub fn add_wasi_wit(deps: &Path) {
+        for entry in std::fs::read_dir(wasi_wit()).unwrap() {
+            let path = entry.unwrap().path();
+            let package = deps.join(path.file_stem().unwrap());
+            std::fs::create_dir_all(&package).unwrap();
+            std::fs::copy(&path, package.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+
+    /// Runs `componentize-py -d wit -w WORLD componentize MODULE -o OUT` in `dir`, which must
+    /// hold `wit/` and the module; panics with componentize-py's stderr if it fails.
+    pub fn componentize(dir: &Path, world: &str, module: &str, out: &Path) {
+        let result = Command::new("componentize-py")
+            .current_dir(dir)
+            .args(["-d", "wit", "-w", world, "componentize", module, "-o"])
+            .arg(out)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "failed to run componentize-py ({e}); run `bash .ci/setup`, which installs it"
+                )
+            });
+        assert!(
+            result.status.success(),
+            "componentize-py failed:\n{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+}

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use common::{kv, scratch};
 use keyvalue_virt_artifacts::guests::{GREETER, GREETER_TEST, TRAP_TEST};
+use keyvalue_virt_artifacts::python;
 
 /// What a test component of the greeter prints when every test but the ignored one runs.
 const ALL_PASS: &str = "\
@@ -275,30 +276,18 @@ fn build_python_test() -> PathBuf {
     ] {
         copy_into(&root.join(from), &deps.join(to));
     }
-    for entry in std::fs::read_dir(wasi_wit()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        copy_into(&path, &deps.join(name));
-    }
+    python::add_wasi_wit(&deps);
     copy_into(
         &root.join("tests/greeter/wit/greeter.wit"),
         &dir.join("wit"),
     );
     copy_into(&root.join("tests/python/greeter_test.py"), &dir);
     let out = dir.join("greeter_test.wasm");
-    let result = Command::new("componentize-py")
-        .current_dir(&dir)
-        .args(["-d", "wit", "-w", "example:greeter/greeter-test@0.1.0"])
-        .args(["componentize", "greeter_test", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("failed to run componentize-py ({e}); run `bash .ci/setup`, which installs it")
-        });
-    assert!(
-        result.status.success(),
-        "componentize-py failed:\n{}",
-        String::from_utf8_lossy(&result.stderr)
+    python::componentize(
+        &dir,
+        "example:greeter/greeter-test@0.1.0",
+        "greeter_test",
+        &out,
     );
     out
 }
@@ -314,26 +303,4 @@ fn copy_into(from: &Path, to: &Path) {
         let path = entry.unwrap().path();
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }
-}
-
-/// The WASI WIT of the `wasmtime-wasi` version the workspace locks, from the cargo registry
-/// (as `tests/e2e/python.rs` finds it).
-fn wasi_wit() -> PathBuf {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .expect("neither CARGO_HOME nor HOME is set");
-    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
-    let version = lock
-        .split("[[package]]")
-        .find(|package| package.contains("name = \"wasmtime-wasi\"\n"))
-        .and_then(|package| package.split("version = \"").nth(1))
-        .and_then(|rest| rest.split('"').next())
-        .expect("Cargo.lock has no wasmtime-wasi");
-    let wanted = format!("wasmtime-wasi-{version}");
-    std::fs::read_dir(cargo_home.join("registry/src"))
-        .expect("no cargo registry sources")
-        .filter_map(|index| Some(index.ok()?.path().join(&wanted).join("src/p2/wit/deps")))
-        .find(|path| path.is_dir())
-        .expect("the wasmtime-wasi sources are not in the cargo registry")
 }

@@ -9,9 +9,9 @@
 //! `wasmtime-wasi` crate this workspace already depends on (its `src/p2/wit/deps`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
+use keyvalue_virt_artifacts::python;
 use keyvalue_virt_compose::{Shape, shape_for};
 use keyvalue_virt_core::config::Config;
 use keyvalue_virt_harness::{
@@ -24,37 +24,6 @@ use crate::wasmtime_cli::wasmtime_ok;
 /// What the app prints for `alice bob alice` on a fresh store.
 const EXPECTED: &str = "hello alice: visit 1\nhello bob: visit 1\nhello alice: visit 2\n\
                         alice: 2\nbob: 1\nnobody: none\n";
-
-/// The WASI WIT that `wasmtime-wasi` ships, in the cargo registry.
-fn wasi_wit() -> PathBuf {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .expect("neither CARGO_HOME nor HOME is set");
-    // The version this workspace locks, from Cargo.lock.
-    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
-    let version = lock
-        .split("[[package]]")
-        .find(|package| package.contains("name = \"wasmtime-wasi\"\n"))
-        .and_then(|package| package.split("version = \"").nth(1))
-        .and_then(|rest| rest.split('"').next())
-        .expect("Cargo.lock has no wasmtime-wasi");
-    let registry = cargo_home.join("registry").join("src");
-    let mut found = Vec::new();
-    for index in std::fs::read_dir(&registry).expect("no cargo registry sources") {
-        for krate in std::fs::read_dir(index.unwrap().path()).unwrap() {
-            let path = krate.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name == format!("wasmtime-wasi-{version}") {
-                found.push(path.join("src/p2/wit/deps"));
-            }
-        }
-    }
-    found
-        .into_iter()
-        .find(|path| path.is_dir())
-        .expect("the wasmtime-wasi sources are not in the cargo registry")
-}
 
 /// Copies `from` (following links) into `to`.
 fn copy_dir(from: &Path, to: &Path) {
@@ -96,16 +65,7 @@ fn build_python_app() -> Vec<u8> {
         &workspace_root().join("wit/draft2-spin/deps/keyvalue-0.2.0-draft2"),
         &wit.join("deps/keyvalue-0.2.0-draft2"),
     );
-    for entry in std::fs::read_dir(wasi_wit()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        std::fs::create_dir_all(wit.join("deps").join(&name)).unwrap();
-        std::fs::copy(
-            &path,
-            wit.join("deps").join(&name).join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    python::add_wasi_wit(&wit.join("deps"));
     std::fs::copy(
         workspace_root().join("tests/python/world.wit"),
         wit.join("world.wit"),
@@ -117,27 +77,7 @@ fn build_python_app() -> Vec<u8> {
     )
     .unwrap();
     let out = dir.join("counter.wasm");
-    let result = Command::new("componentize-py")
-        .current_dir(&dir)
-        .args([
-            "-d",
-            "wit",
-            "-w",
-            "python-counter",
-            "componentize",
-            "counter",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("failed to run componentize-py ({e}); run `bash .ci/setup`, which installs it")
-        });
-    assert!(
-        result.status.success(),
-        "componentize-py failed:\n{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    python::componentize(&dir, "python-counter", "counter", &out);
     read(&out)
 }
 
