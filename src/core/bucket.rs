@@ -420,7 +420,9 @@ impl Drop for Cas {
 impl Outcome for Page {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let more = if self.next.is_some() { ", more" } else { "" };
-        write!(f, " ({} keys{more})", self.keys.len())
+        let n = self.keys.len();
+        let plural = if n == 1 { "" } else { "s" };
+        write!(f, " ({n} key{plural}{more})")
     }
 
     #[cfg(feature = "control")]

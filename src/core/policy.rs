@@ -278,7 +278,10 @@ impl Outcome for Option<Vec<u8>> {
     fn summary(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             None => f.write_str(" none"),
-            Some(value) => write!(f, " ({} bytes)", value.len()),
+            Some(value) => {
+                let plural = if value.len() == 1 { "" } else { "s" };
+                write!(f, " ({} byte{plural})", value.len())
+            }
         }
     }
 

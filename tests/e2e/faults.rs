@@ -165,7 +165,7 @@ fn check_malformed_cursor(list: &str, opens: &[&str]) {
     expected.extend(opens.iter().map(|line| (*line).to_owned()));
     expected.push(listing(MALFORMED));
     expected.push(listing("error other: second"));
-    expected.push(listing("ok (1 keys)"));
+    expected.push(listing("ok (1 key)"));
     let expected: Vec<String> = expected
         .into_iter()
         .map(|line| format!("{TRACE}{line}"))

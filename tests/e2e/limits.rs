@@ -171,7 +171,7 @@ fn page_keys_caps_every_page() {
         [
             "keyvalue-virt: list-keys bucket=\"p\" -> ok (2 keys, more)",
             "keyvalue-virt: list-keys bucket=\"p\" -> ok (2 keys, more)",
-            "keyvalue-virt: list-keys bucket=\"p\" -> ok (1 keys)",
+            "keyvalue-virt: list-keys bucket=\"p\" -> ok (1 key)",
         ],
         "{}",
         probed.stderr

@@ -48,7 +48,7 @@ fn trace_writes_one_line_per_operation() {
         r#"get bucket="b" key="missing" -> ok none"#,
         r#"get bucket="b" key="k" -> error other: injected"#,
         r#"exists bucket="b" key="k" -> ok true"#,
-        r#"list-keys bucket="b" -> ok (1 keys)"#,
+        r#"list-keys bucket="b" -> ok (1 key)"#,
         r#"increment bucket="b" key="n" -> ok 5"#,
         r#"open bucket="b" -> ok"#,
         r#"increment bucket="b" key="n" -> ok 6"#,

@@ -65,28 +65,39 @@ pub fn describe_call(call: &Call) -> String {
     }
     if !call.sizes.is_empty() {
         let sizes: Vec<String> = call.sizes.iter().map(u64::to_string).collect();
-        line.push_str(&format!(" ({} bytes)", sizes.join(", ")));
+        let unit = if call.sizes == [1] { "byte" } else { "bytes" };
+        line.push_str(&format!(" ({} {unit})", sizes.join(", ")));
     }
     let outcome = match &call.outcome {
         Outcome::Ok => return line,
-        Outcome::Value(size) => format!("{size} bytes"),
+        Outcome::Value(size) => bytes(*size),
         Outcome::None => "none".to_owned(),
         Outcome::Flag(flag) => flag.to_string(),
         Outcome::Number(n) => n.to_string(),
         Outcome::BigNumber(n) => n.to_string(),
         Outcome::Page((keys, more)) => {
-            format!("{keys} keys{}", if *more { ", more" } else { "" })
+            let noun = if *keys == 1 { "key" } else { "keys" };
+            format!("{keys} {noun}{}", if *more { ", more" } else { "" })
         }
         Outcome::Values(sizes) => {
             let sizes: Vec<String> = sizes
                 .iter()
-                .map(|size| size.map_or("none".to_owned(), |size| format!("{size} bytes")))
+                .map(|size| size.map_or("none".to_owned(), bytes))
                 .collect();
             format!("[{}]", sizes.join(", "))
         }
         Outcome::Failed(error) => format!("error {}", ErrorText(error)),
     };
     format!("{line} -> {outcome}")
+}
+
+/// A size as the call lines show it: `1 byte`, `5 bytes`.
+fn bytes(size: u64) -> String {
+    if size == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{size} bytes")
+    }
 }
 
 /// Every call of `log`, for the end of an assertion message.

@@ -71,7 +71,7 @@ fn a_failed_expectation_lists_the_calls() {
     assert_eq!(
         error,
         "expected 1 `set` of `alice` in bucket `\"\"`, saw 0; calls: open `\"\"`, increment \
-         `alice` -> 1, list-keys `\"\"` -> 1 keys, get-many `alice` -> [1 bytes]"
+         `alice` -> 1, list-keys `\"\"` -> 1 key, get-many `alice` -> [1 byte]"
     );
     let error = app
         .assert_value("", "alice", Some(b"2"))
@@ -80,7 +80,7 @@ fn a_failed_expectation_lists_the_calls() {
     assert_eq!(
         error,
         "expected `alice` in bucket `\"\"` to hold \"2\", it holds \"1\"; calls: open `\"\"`, \
-         increment `alice` -> 1, list-keys `\"\"` -> 1 keys, get-many `alice` -> [1 bytes]"
+         increment `alice` -> 1, list-keys `\"\"` -> 1 key, get-many `alice` -> [1 byte]"
     );
     app.assert_value("", "alice", Some(b"1")).unwrap();
 }

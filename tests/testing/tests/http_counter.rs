@@ -122,7 +122,7 @@ fn the_trace_of_a_request_comes_with_its_response() {
     assert_eq!(
         response.stderr,
         "keyvalue-virt: open bucket=\"\" -> ok\nkeyvalue-virt: get bucket=\"\" key=\"requests\" \
-         -> ok (1 bytes)\n"
+         -> ok (1 byte)\n"
     );
 }
 
