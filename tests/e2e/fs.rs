@@ -364,7 +364,7 @@ fn writes_survive_sigkill() {
     let serialized = serialized_fs_app(&dir);
     // The store and the bucket exist before the first kill, so that the only leftovers are
     // those of writes (a kill while the store is made can leave its `FORMAT` temporary file,
-    // which no sweep of a bucket removes).
+    // which only `keyvalue-virt repair` removes).
     probe_dir(&dir, &["open:b"]).assert_ok();
     let mut rounds_seen = std::collections::HashSet::new();
     let (mut count, mut acknowledged) = (0, 0);

@@ -94,8 +94,9 @@ pub fn make_store<F: Files>(files: &F, sync: bool) -> Result<(), Error> {
     let linked = files.link(&temp, "FORMAT");
     let _ = files.remove(&temp);
     match linked {
-        Ok(Link::Made | Link::Taken) => {}
-        Ok(Link::SourceGone) => return Err(dir_error(files, "lost `FORMAT` while making it")),
+        // A temporary file gone before its link was removed by `repair`, which removes them
+        // only once `FORMAT` exists: the caller reads the winner's.
+        Ok(Link::Made | Link::Taken | Link::SourceGone) => {}
         Err(e) => return Err(link_error(files, "FORMAT", e)),
     }
     if sync {
@@ -169,13 +170,18 @@ pub fn make_bucket<F: Files>(
         .create_dir(&aside)
         .map_err(io(&aside, "create the directory"))?;
     let name = format!("{aside}/NAME");
-    files
-        .create(&name, &bytes, sync)
-        .map_err(io(&name, "create"))?;
-    if sync {
-        files
-            .sync_dir(&aside)
-            .map_err(|e| sync_error(files, &aside, e))?;
+    // `repair` removes a directory aside once the bucket's own exists (another instance made
+    // it first, so this one can only lose the rename): then there is nothing left to do, and
+    // the caller reads the winner's.
+    match files.create(&name, &bytes, sync) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        result => result.map_err(io(&name, "create"))?,
+    };
+    if sync && let Err(e) = files.sync_dir(&aside) {
+        if e.kind() == io::ErrorKind::NotFound {
+            return Ok(());
+        }
+        return Err(sync_error(files, &aside, e));
     }
     // Another instance may have made the bucket first; the caller reads what is there.
     if let Ok(true) = files.rename(&aside, dir)

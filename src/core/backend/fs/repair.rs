@@ -18,6 +18,9 @@
 //! new record written aside and renamed over the slot: nothing else can rename over it any
 //! more, so its generation never goes back. Writes to the slot's keys that race with the
 //! damage may be lost with them.
+//!
+//! Repair also removes what processes killed while making the store or a bucket left beside
+//! them ([`sweep_creators`]): no sweep of a bucket's shards sees those.
 
 use super::publish::{Name, Slot, is_hash, sweep};
 use super::record::{HEADER, KEYS, Record};
@@ -60,6 +63,7 @@ impl Fs {
         };
         let mut dirs = self.files.list("").map_err(io(""))?.unwrap_or_default();
         dirs.sort_unstable();
+        report.leftovers += sweep_creators(&*self.files, &dirs)?;
         for dir in dirs {
             if parse_bucket_dir(&dir).is_none() {
                 continue;
@@ -101,6 +105,44 @@ impl Fs {
         }
         Ok(report)
     }
+}
+
+/// Removes, among `names` (the listing of the store directory), what killed processes left
+/// while making the store or a bucket: `FORMAT`'s temporary files once `FORMAT` exists, and
+/// a bucket's directory aside (with its `NAME`) once the bucket's own directory exists. Neither
+/// can take effect any more: a link onto `FORMAT` fails, and so does a rename onto a bucket
+/// directory, which holds its `NAME` and so is never empty. A creator still running finds its
+/// files gone and reads what the winner made (see `create`). Returns how many it removed.
+pub fn sweep_creators<F: Files>(files: &F, names: &[String]) -> Result<usize, Error> {
+    let exists = |name: &str| names.iter().any(|other| other == name);
+    let remove = |path: &str, dir: bool| {
+        let removed = if dir {
+            files.remove_dir(path)
+        } else {
+            files.remove(path)
+        };
+        removed.map_err(|e| Error::FsIo {
+            path: files.show(path),
+            action: "remove",
+            cause: e.to_string(),
+        })
+    };
+    let mut removed = 0;
+    for name in names {
+        let Some((made, nonce)) = name.strip_suffix(".t").and_then(|n| n.rsplit_once('.')) else {
+            continue;
+        };
+        if !is_hash(nonce) || !exists(made) {
+            continue;
+        }
+        if made == "FORMAT" {
+            removed += usize::from(remove(name, false)?);
+        } else if parse_bucket_dir(made).is_some() {
+            remove(&format!("{name}/NAME"), false)?;
+            removed += usize::from(remove(name, true)?);
+        }
+    }
+    Ok(removed)
 }
 
 /// Replaces the slot `name` of `shard` by an empty record past every generation it and its

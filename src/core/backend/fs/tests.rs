@@ -342,13 +342,13 @@ fn shard_names_parse_strictly() {
 
 /// [`StdFiles`] whose every operation can be held: the `nth` operation (counting from 0) of
 /// the thread that calls [`Pausing::arm`] waits until [`Pausing::release`].
-struct Pausing {
-    inner: StdFiles,
-    state: Arc<(Mutex<PauseState>, Condvar)>,
+pub(super) struct Pausing {
+    pub(super) inner: StdFiles,
+    pub(super) state: Arc<(Mutex<PauseState>, Condvar)>,
 }
 
 #[derive(Default)]
-struct PauseState {
+pub(super) struct PauseState {
     armed: Option<(std::thread::ThreadId, usize)>,
     count: usize,
     paused: bool,
@@ -358,11 +358,11 @@ struct PauseState {
 impl Pausing {
     /// Forgets the last round, so that [`Pausing::wait_paused`] cannot see its pause before
     /// the next thread has armed.
-    fn reset(&self) {
+    pub(super) fn reset(&self) {
         *self.state.0.lock().unwrap() = PauseState::default();
     }
 
-    fn arm(&self, nth: usize) {
+    pub(super) fn arm(&self, nth: usize) {
         let mut state = self.state.0.lock().unwrap();
         *state = PauseState {
             armed: Some((std::thread::current().id(), nth)),
@@ -371,7 +371,7 @@ impl Pausing {
     }
 
     /// Waits until the armed thread is held; `false` if it finished without reaching the op.
-    fn wait_paused(&self, done: &dyn Fn() -> bool) -> bool {
+    pub(super) fn wait_paused(&self, done: &dyn Fn() -> bool) -> bool {
         let (lock, condvar) = &*self.state;
         let mut state = lock.lock().unwrap();
         while !state.paused {
@@ -386,7 +386,7 @@ impl Pausing {
         true
     }
 
-    fn release(&self) {
+    pub(super) fn release(&self) {
         let (lock, condvar) = &*self.state;
         lock.lock().unwrap().released = true;
         condvar.notify_all();

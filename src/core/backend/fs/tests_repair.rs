@@ -5,9 +5,13 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
+use super::create::{make_bucket, make_store};
 use super::record::{Entry, KEYS, Record};
-use super::tests::{damage_file, flip_last, slot_file};
+use super::repair::sweep_creators;
+use super::sys::StdFiles;
+use super::tests::{Pausing, damage_file, flip_last, slot_file};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
 
@@ -245,4 +249,93 @@ fn versions_do_not_repeat_when_the_damage_hides_the_generation() {
         "version {now} repeats one from before the damage ({seen})"
     );
     assert_eq!(b.swap("n", seen, b"stale".to_vec()).unwrap(), Err(now));
+}
+
+/// The names in the store directory `root` that end in `.t`: temporary files and directories
+/// of creators.
+fn creator_leftovers(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".t"))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// What a process killed while it made the store or a bucket left (`FORMAT`'s temporary file,
+/// a bucket's directory aside) is removed by `repair`, which no bucket sweep did; and a
+/// creator still running beside `repair`, paused at each of its steps in turn while another
+/// process makes the store and the bucket first and `repair` removes what the paused one has
+/// made so far, finishes without an error once resumed and reads the winner's store.
+#[test]
+fn repair_removes_what_killed_creators_left_and_spares_running_ones() {
+    const DIR: &str = "00000000000000bb-0";
+    let s = Scratch::new();
+    let root = s.store();
+    fs::write(root.join("FORMAT.00000000000000aa.t"), "x").unwrap();
+    let fs = s.fs();
+    fs.open("b").unwrap();
+    let aside = root.join(format!("{DIR}.00000000000000cc.t"));
+    fs::create_dir(&aside).unwrap();
+    fs::write(aside.join("NAME"), "x").unwrap();
+    make_bucket(&StdFiles::new(&root), DIR, "c", false).unwrap();
+    // An aside whose bucket does not exist may still be renamed into place: it stays.
+    let pending = root.join("00000000000000dd-0.00000000000000ee.t");
+    fs::create_dir(&pending).unwrap();
+    assert_eq!(creator_leftovers(&root).len(), 3);
+    assert_eq!(fs.repair().unwrap().leftovers, 2);
+    assert_eq!(
+        creator_leftovers(&root),
+        ["00000000000000dd-0.00000000000000ee.t"]
+    );
+
+    // With `--sync always` a creator also syncs the directory aside, a step more to pause at.
+    for sync in [false, true] {
+        for nth in 0.. {
+            let s = Scratch::new();
+            let root = s.store();
+            let files = Arc::new(Pausing {
+                inner: StdFiles::new(&root),
+                state: Arc::default(),
+            });
+            let creator = {
+                let files = files.clone();
+                std::thread::spawn(move || {
+                    files.arm(nth);
+                    make_store(&*files, sync)?;
+                    make_bucket(&*files, DIR, "b", sync)
+                })
+            };
+            let reached = files.wait_paused(&|| creator.is_finished());
+            let other = StdFiles::new(&root);
+            if reached {
+                make_store(&other, false).unwrap();
+                make_bucket(&other, DIR, "b", false).unwrap();
+                sweep_creators(&other, &other.list("").unwrap().unwrap()).unwrap();
+                files.release();
+            }
+            let made = creator.join().unwrap();
+            assert!(
+                made.is_ok(),
+                "sync {sync}, paused at operation {nth}: {made:?}"
+            );
+            let winner = fs::read(root.join("FORMAT")).unwrap();
+            assert!(create::parse_format(&winner).is_some());
+            assert_eq!(
+                s.fs().buckets().unwrap(),
+                ["b"],
+                "sync {sync}, paused at operation {nth}"
+            );
+            sweep_creators(&other, &other.list("").unwrap().unwrap()).unwrap();
+            assert_eq!(
+                creator_leftovers(&root),
+                Vec::<String>::new(),
+                "sync {sync}, paused at operation {nth}"
+            );
+            if !reached {
+                break;
+            }
+        }
+    }
 }
