@@ -28,8 +28,9 @@ fn run(app: App, config: &Config, args: &[&str]) -> Outcome {
     run_configured_with(app, config, args, network)
 }
 
-/// A conformance run ended with `N passed, 0 failed, M skipped`.
-pub(crate) fn assert_suite_passes(stdout: &str, stderr: &str, what: &str) {
+/// A conformance run exited with success (`succeeded`) and ended with `N passed, 0 failed, M
+/// skipped`.
+pub(crate) fn assert_suite_passes(succeeded: bool, stdout: &str, stderr: &str, what: &str) {
     let failed: Vec<&str> = stdout
         .lines()
         .filter_map(|line| line.strip_prefix("FAIL "))
@@ -37,7 +38,7 @@ pub(crate) fn assert_suite_passes(stdout: &str, stderr: &str, what: &str) {
         .collect();
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
-        failed.is_empty() && last.contains(" passed, 0 failed, "),
+        succeeded && failed.is_empty() && last.contains(" passed, 0 failed, "),
         "the conformance suite {what} failed {failed:?}:\n{stdout}\n{stderr}"
     );
 }
@@ -48,6 +49,7 @@ fn the_conformance_suite_of_every_shape_passes_on_redis() {
         let server = RedisServer::start();
         let outcome = run(app, &server.config(), &[]);
         assert_suite_passes(
+            outcome.success(),
             &outcome.stdout,
             &outcome.stderr,
             &format!("for `{}` on redis", app.name()),
@@ -75,6 +77,7 @@ fn the_url_comes_from_the_environment_on_wasmtime_run() {
     let output =
         crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network", "--env", &env], &path, &[]);
     assert_suite_passes(
+        output.status.success(),
         &String::from_utf8_lossy(&output.stdout),
         &String::from_utf8_lossy(&output.stderr),
         "with the URL from the environment",
@@ -97,10 +100,9 @@ fn the_conformance_suite_passes_on_wasmtime_run_with_inherit_network() {
     let path = scratch_dir().join(format!("redis-conformance-{}.wasm", server.port));
     std::fs::write(&path, plug_with(App::Draft2, &baked)).unwrap();
     let output = crate::wasmtime_cli::wasmtime_run(&["-S", "inherit-network"], &path, &[]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
     assert_suite_passes(
-        &stdout,
+        output.status.success(),
+        &String::from_utf8_lossy(&output.stdout),
         &String::from_utf8_lossy(&output.stderr),
         "on `wasmtime run -S inherit-network`",
     );
@@ -232,7 +234,12 @@ fn a_three_node_cluster_spreads_a_bucket_and_lists_it_whole() {
         assert!(keys > 50, "node {} holds only {keys} keys", node.port);
     }
     let outcome = run(App::Draft2, &config, &[]);
-    assert_suite_passes(&outcome.stdout, &outcome.stderr, "on a cluster");
+    assert_suite_passes(
+        outcome.success(),
+        &outcome.stdout,
+        &outcome.stderr,
+        "on a cluster",
+    );
 }
 
 /// `--sentinel`: the suite passes on the primary the Sentinel names, and one instance that
@@ -244,7 +251,12 @@ fn behind_a_sentinel_an_instance_follows_a_failover() {
     let setup = RedisSentinel::start(1);
     let config = setup.config();
     let suite = run(App::Draft2, &config, &[]);
-    assert_suite_passes(&suite.stdout, &suite.stderr, "behind a Sentinel");
+    assert_suite_passes(
+        suite.success(),
+        &suite.stdout,
+        &suite.stderr,
+        "behind a Sentinel",
+    );
     let gate = store_dir(&format!("sentinel-gate-{}", std::process::id()));
     let wait = format!("wait-file:{GUEST_DIR}/go");
     let steps = ["set:s:k=1", &wait, "set:s:k=2", "get:s:k"];

@@ -54,6 +54,7 @@ fn suite_passes(flags: &[&str], suite: &Path, what: &str) {
         &[],
     );
     crate::redis::assert_suite_passes(
+        output.status.success(),
         &String::from_utf8_lossy(&output.stdout),
         &String::from_utf8_lossy(&output.stderr),
         what,
