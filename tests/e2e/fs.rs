@@ -431,7 +431,15 @@ fn writes_survive_sigkill() {
         ],
     )
     .assert_ok();
-    assert!(!out.stdout.contains("error"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|line| line.contains(" -> ok"))
+            .count(),
+        3,
+        "{}",
+        out.stdout
+    );
     eprintln!(
         "{ROUNDS} kills: values of {} rounds survived, count {count}; {left} leftovers, {} after \
          a listing",
