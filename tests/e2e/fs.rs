@@ -69,7 +69,7 @@ fn data_persists_across_runs() {
     assert!(
         std::fs::read(dir.join("FORMAT"))
             .unwrap()
-            .starts_with(b"keyvalue-virt store, format 3\nkey ")
+            .starts_with(b"keyvalue-virt store, format 4\nkey ")
     );
 }
 
@@ -225,7 +225,7 @@ fn damaged_files_are_reported_by_name_and_others_keep_working() {
 }
 
 /// A store of format 2 (made by hand, as format 2 lays it out) is refused by the component
-/// with the commands that move it to format 3.
+/// with the commands that move it to format 4.
 #[test]
 fn a_format_2_store_is_refused_with_the_commands_that_move_it() {
     let dir = store_dir("format-2");
@@ -419,9 +419,10 @@ fn writes_survive_sigkill() {
             .count()
     };
     let left = leftovers();
-    // Later writers sweep what killed ones left. The last writer's change in flight (its
-    // temporary file, and its claim if it got that far) is live until its slot moves on: one
-    // write to every key moves every slot on, and a listing then sweeps every shard.
+    // Later writers finish what killed ones claimed, and now and then sweep a slot; `repair`
+    // sweeps every slot. The last writer's change in flight (its temporary file, and its
+    // claim if it got that far) is live until its slot moves on: one write to every key moves
+    // every slot on.
     let out = probe_dir(
         &dir,
         &[
@@ -440,11 +441,16 @@ fn writes_survive_sigkill() {
         "{}",
         out.stdout
     );
+    let repaired = keyvalue_virt_core::backend::fs::Fs::new(&dir, true, true)
+        .repair()
+        .unwrap();
+    assert!(repaired.slots.is_empty(), "{repaired:?}");
     eprintln!(
         "{ROUNDS} kills: values of {} rounds survived, count {count}; {left} leftovers, {} after \
-         a listing",
+         `repair` removed {}",
         rounds_seen.len(),
-        leftovers()
+        leftovers(),
+        repaired.leftovers
     );
     assert_eq!(leftovers(), 0, "leftovers stay after a sweep");
 }
@@ -535,7 +541,7 @@ fn data_is_shared_by_both_drafts_and_read_only_instances() {
     assert!(
         std::fs::read(dir.join("FORMAT"))
             .expect("the store has no FORMAT file")
-            .starts_with(b"keyvalue-virt store, format 3\nkey ")
+            .starts_with(b"keyvalue-virt store, format 4\nkey ")
     );
     let read_only = Config {
         read_only: true,

@@ -90,7 +90,7 @@ mod tests {
             .find(|p| p.is_dir())
             .unwrap();
         let slot = std::fs::read_dir(&shard).unwrap().next().unwrap().unwrap();
-        std::fs::write(slot.path(), "damaged").unwrap();
+        std::fs::write(slot.path().join("r"), "damaged").unwrap();
         repair(RepairArgs { dir: store.clone() }).unwrap();
         let report = fs.repair().unwrap();
         assert_eq!(

@@ -654,7 +654,7 @@ mod tests {
             .find(|p| p.is_dir())
             .unwrap();
         let slot = std::fs::read_dir(&shard).unwrap().next().unwrap().unwrap();
-        std::fs::write(slot.path(), "damaged").unwrap();
+        std::fs::write(slot.path().join("r"), "damaged").unwrap();
         let read = read_store(&Place::Dir(store.clone())).unwrap();
         assert_eq!(read["b"].len(), 2, "{read:?}");
         let damaged = damage::damaged();

@@ -366,8 +366,9 @@ mod tests {
 
     #[test]
     fn watches_leave_no_bookkeeping_once_unwatched() {
-        // The contract's compare-and-swap check watches and unwatches three keys.
-        contract::swap_detects_writes_and_deletes_since_watch(&Memory);
+        // The contract's compare-and-swap checks watch and unwatch three keys.
+        contract::swap_detects_writes_since_watch(&Memory);
+        contract::swap_fails_for_a_key_created_and_deleted_since_watch(&Memory);
         assert!(Memory.open("b").unwrap().0.borrow().watched.is_empty());
     }
 }

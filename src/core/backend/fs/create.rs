@@ -17,20 +17,32 @@ pub const MAX_NAME_RECORD: u64 = 1 << 20;
 
 /// The first line of `DIR/FORMAT` for the layout this code reads and writes; the second line
 /// holds the store's hash key (`key ` and 32 hex digits), drawn at random when it is made.
-pub const FORMAT: &[u8] = b"keyvalue-virt store, format 3\n";
+pub const FORMAT: &[u8] = b"keyvalue-virt store, format 4\n";
+/// The first line of `FORMAT` of format 3 (a file per slot), which this build reads only to
+/// export it.
+pub const FORMAT_3: &[u8] = b"keyvalue-virt store, format 3\n";
 /// The `FORMAT` file of format 2, which this build reads only to export it.
 pub const FORMAT_2: &[u8] = b"keyvalue-virt store, format 2\n";
 
-/// The whole `FORMAT` file of a format 3 store whose hash key is `(k0, k1)`.
+/// The whole `FORMAT` file of a store whose hash key is `(k0, k1)`.
 pub fn format_file(k0: u64, k1: u64) -> Vec<u8> {
     let mut bytes = FORMAT.to_vec();
     bytes.extend_from_slice(format!("key {k0:016x}{k1:016x}\n").as_bytes());
     bytes
 }
 
-/// The hash key in a format 3 `FORMAT` file, or `None` when `bytes` is not one.
+/// The hash key in a `FORMAT` file of this format, or `None` when `bytes` is not one.
 pub fn parse_format(bytes: &[u8]) -> Option<(u64, u64)> {
-    let line = bytes.strip_prefix(FORMAT)?.strip_prefix(b"key ")?;
+    parse_key(bytes.strip_prefix(FORMAT)?)
+}
+
+/// The hash key in a `FORMAT` file of format 3, or `None` when `bytes` is not one.
+pub fn parse_format_3(bytes: &[u8]) -> Option<(u64, u64)> {
+    parse_key(bytes.strip_prefix(FORMAT_3)?)
+}
+
+fn parse_key(rest: &[u8]) -> Option<(u64, u64)> {
+    let line = rest.strip_prefix(b"key ")?;
     let hex = line.strip_suffix(b"\n")?;
     if hex.len() != 32 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
@@ -151,6 +163,7 @@ pub fn make_bucket<F: Files>(
             key: identifier.to_owned(),
             value: None,
             version: 1,
+            seeded: false,
         }],
     };
     let bytes = record.encode();

@@ -80,7 +80,7 @@ mod wasi;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
-use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
+use self::publish::{Name, Slot, State, is_hash, read_record, sweep, sweep_asides};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64, siphash13};
 use self::sys::Files;
 
@@ -114,8 +114,11 @@ const SWEEP_EVERY: u64 = 64;
 /// How a store hashes bucket names and keys into file names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hasher {
-    /// Format 3: SipHash-1-3 under the store's random key (from `FORMAT`).
+    /// Format 4: SipHash-1-3 under the store's random key (from `FORMAT`).
     Keyed(u64, u64),
+    /// Format 3: the same hash, with a file per slot rather than a directory; such a store is
+    /// only read, to export it.
+    Keyed3(u64, u64),
     /// Format 2: FNV-1a 64, unkeyed; such a store is only read, to export it.
     Fnv,
 }
@@ -124,7 +127,7 @@ impl Hasher {
     /// The hash of a bucket name or key, which names its directory or slot.
     pub fn hash(self, name: &str) -> u64 {
         match self {
-            Hasher::Keyed(k0, k1) => siphash13(k0, k1, name.as_bytes()),
+            Hasher::Keyed(k0, k1) | Hasher::Keyed3(k0, k1) => siphash13(k0, k1, name.as_bytes()),
             Hasher::Fnv => fnv1a64(name.as_bytes(), FNV_START),
         }
     }
@@ -134,9 +137,16 @@ impl Hasher {
     /// fall between them.
     fn order(self, key: &str) -> u64 {
         match self {
-            Hasher::Keyed(k0, k1) => siphash13(k1, k0 ^ 0x6b65_7973, key.as_bytes()) >> 48,
+            Hasher::Keyed(k0, k1) | Hasher::Keyed3(k0, k1) => {
+                siphash13(k1, k0 ^ 0x6b65_7973, key.as_bytes()) >> 48
+            }
             Hasher::Fnv => fnv1a64(key.as_bytes(), !FNV_START) >> 48,
         }
+    }
+
+    /// Whether its stores keep a file per slot (formats 2 and 3) rather than a directory.
+    pub fn flat(self) -> bool {
+        !matches!(self, Hasher::Keyed(..))
     }
 }
 
@@ -194,23 +204,30 @@ impl Fs {
         {
             return Ok(Some(Hasher::Keyed(k0, k1)));
         }
-        match format {
-            Ok(Some(found)) if found == FORMAT_2 && !self.writable => {
-                return Ok(Some(Hasher::Fnv));
+        let old = match &format {
+            Ok(Some(found)) if found == FORMAT_2 => Some((2, Hasher::Fnv)),
+            Ok(Some(found)) => {
+                create::parse_format_3(found).map(|(k0, k1)| (3, Hasher::Keyed3(k0, k1)))
             }
-            Ok(Some(found)) if found == FORMAT_2 => {
-                let dir = self.files.show("");
-                return Err(self.dir_error(format!(
-                    "holds a store of format 2, which this build reads only to export it: move \
-                     the data to format 3 with `keyvalue-virt export {dir} > dump.json` and \
+            _ => None,
+        };
+        if let Some((old, hasher)) = old {
+            if !self.writable {
+                return Ok(Some(hasher));
+            }
+            let dir = self.files.show("");
+            return Err(self.dir_error(format!(
+                "holds a store of format {old}, which this build reads only to export it: move \
+                     the data to format 4 with `keyvalue-virt export {dir} > dump.json` and \
                      `keyvalue-virt import NEW_DIR < dump.json` (in the component, `{dir}` \
                      stands for the host directory granted at that path), then use NEW_DIR in \
                      its place"
-                )));
-            }
+            )));
+        }
+        match format {
             Ok(Some(found)) if found.starts_with(FORMAT) => {
                 return Err(self.dir_error(
-                    "holds a `FORMAT` file of format 3 whose hash key line is damaged: restore \
+                    "holds a `FORMAT` file of format 4 whose hash key line is damaged: restore \
                      `FORMAT` from a backup of this store (the key cannot be guessed)",
                 ));
             }
@@ -429,6 +446,7 @@ impl Bucket {
             files: &self.files,
             shard: &shard,
             name: &name,
+            flat: self.hasher.flat(),
             writable: self.writable,
             sync: self.sync,
         })
@@ -457,6 +475,7 @@ impl Bucket {
                         key: key.clone(),
                         value: Some(value.clone()),
                         version: 0,
+                        seeded: false,
                     });
                 }
             }
@@ -473,15 +492,20 @@ impl Bucket {
         let hash = self.key_hash(key);
         let result = self.with_slot(hash, |slot| {
             slot.change(|state, next| {
-                let (entry, result) = f(state.entry(key), next)?;
-                let entries = entry.map(|entry| {
+                let old = state.entry(key);
+                let (entry, result) = f(old, next)?;
+                let entries = entry.map(|mut entry| {
+                    entry.seeded |= old.is_some_and(|old| old.seeded);
+                    // Only a seeded key keeps its tombstone; the slot of no entry is removed.
                     let mut entries: Vec<Entry> = state
                         .entries
                         .iter()
-                        .filter(|other| other.key != key)
+                        .filter(|other| other.key != key && (other.value.is_some() || other.seeded))
                         .cloned()
                         .collect();
-                    entries.push(entry);
+                    if entry.value.is_some() || entry.seeded {
+                        entries.push(entry);
+                    }
                     entries
                 });
                 Ok((entries, result))
@@ -490,8 +514,9 @@ impl Bucket {
         if self.files.nonce().is_multiple_of(SWEEP_EVERY) {
             let shard = self.shard_name((hash >> 56) as u8);
             // A failed sweep leaves leftovers for the next one; the write itself succeeded.
+            let _ = sweep(&*self.files, &shard, &format!("{hash:016x}"));
             if let Ok(Some(names)) = self.files.list(&shard) {
-                let _ = sweep(&*self.files, &shard, &names);
+                let _ = sweep_asides(&*self.files, &shard, &names);
             }
         }
         Ok(result)
@@ -528,9 +553,7 @@ impl Bucket {
             .collect())
     }
 
-    /// The slot hashes of a shard that may hold keys at position `from` or later, in order,
-    /// after sweeping the
-    /// shard's dead leftovers (when writable).
+    /// The slot hashes of a shard that may hold keys at position `from` or later, in order.
     fn slots(&self, shard: u8, from: u64) -> Result<Vec<u64>, Error> {
         let dir = self.shard_name(shard);
         let names = self
@@ -542,9 +565,6 @@ impl Bucket {
                 cause: e.to_string(),
             })?
             .unwrap_or_default();
-        if self.writable {
-            sweep(&*self.files, &dir, &names)?;
-        }
         let mut hashes: Vec<u64> = names
             .iter()
             .filter_map(|name| match Name::parse(name) {
@@ -571,7 +591,15 @@ impl Bucket {
 
     /// The live keys of the slot `hash`, as its file holds them now.
     fn slot_keys(&self, hash: u64) -> Result<Vec<String>, Error> {
-        let mut state = self.with_slot(hash, |slot| slot.read())?;
+        let mut state = self.with_slot(hash, |slot| {
+            let state = slot.read()?;
+            if self.writable && (state.generation == 0 || state.ended()) {
+                // A slot directory whose life ended, left by a writer that stopped before it
+                // removed it: it goes now (a failure leaves it to the next writer).
+                let _ = slot.end();
+            }
+            Ok::<_, Error>(state)
+        })?;
         if !self.writable {
             self.add_overlay(hash, &mut state.entries);
         }
@@ -601,6 +629,7 @@ impl BucketOps for Bucket {
                     key: key.clone(),
                     value: Some(value.clone()),
                     version,
+                    seeded: false,
                 }),
                 (),
             ))
@@ -614,6 +643,7 @@ impl BucketOps for Bucket {
                 key: key.to_owned(),
                 value: None,
                 version,
+                seeded: false,
             });
             Ok((tombstone, ()))
         })
@@ -706,6 +736,7 @@ impl BucketOps for Bucket {
                     key: key.to_owned(),
                     value: Some(value),
                     version,
+                    seeded: false,
                 }),
                 (),
             ))
@@ -729,6 +760,7 @@ impl BucketOps for Bucket {
                 key: key.to_owned(),
                 value: Some(value.clone()),
                 version,
+                seeded: false,
             };
             Ok((Some(entry), Ok(())))
         })
@@ -750,6 +782,7 @@ impl BucketOps for Bucket {
                 key: key.clone(),
                 value: Some(value.clone()),
                 version,
+                seeded: true,
             };
             Ok((Some(entry), true))
         })

@@ -1,19 +1,40 @@
 //! The publication protocol: how one key file changes, with no locks and no clocks.
 //!
-//! A *slot* is the file of one key hash, `<hash>`, holding the entries of every key with that
-//! hash (see [`record`](super::record)). Its *generation* is the number in its record, 0 while
-//! it does not exist, and every record has a random *nonce* (0 stands for "no record"). Beside
-//! it live claims, `<hash>.<g>.<p>.c`, and temporary files, `<hash>.<g>.<p>.<nonce>.t`, where
-//! `p` is the nonce of the record they follow (numbers in hex). Below, "the slot is at `g`"
-//! means that it holds the record of generation `g` *and* nonce `p` that a claim names: one
-//! generation of one life of the slot.
+//! A *slot* is the directory of one key hash, `<hash>/`, whose record `r` holds the entries
+//! of every key with that hash (see [`record`](super::record)). Its *generation* is the number
+//! in its record, 0 while it has none, and every record has a random *nonce* (0 stands for "no
+//! record"). Beside the record live claims, `<g>.<p>.c`, and temporary files,
+//! `<g>.<p>.<nonce>.t`, where `p` is the nonce of the record they follow (numbers in hex).
+//! Below, "the slot is at `g`" means that it holds the record of generation `g` *and* nonce
+//! `p` that a claim names: one generation of one life of the slot.
+//!
+//! # Lives of a slot
+//!
+//! A slot's directory lives from its first record to its last, which holds no entry: a key
+//! that was never seeded keeps no tombstone, so the files grow with the live keys, not with
+//! every key ever written. A directory is never emptied while it lives (its record is only
+//! ever replaced by a rename), so "empty" means "dead", and the two steps that end and start
+//! lives are conditional:
+//!
+//! - A missing slot is made with one step: the writer writes the first record (generation 1)
+//!   into a directory of its own, `<hash>.<nonce>.n`, and renames it onto `<hash>`, which
+//!   fails while a live directory holds the name. That rename is the change's linearization
+//!   point; no claim is involved, so no claim of an earlier life can ever match the new one.
+//! - A change that leaves no entry is claimed and renamed like any other (that is the
+//!   deletion's linearization point); nothing may follow such an *ended* record. Then anyone
+//!   (the writer, or the next one to find it) removes the directory: the ended record through
+//!   a handle of the directory it checked, every other file in it (all dead: no claim can be
+//!   legal after an ended record), and the directory itself, which fails unless it is empty.
+//!   A remover paused for any time can only touch the life it checked: the handle still names
+//!   that directory once another life has taken its name, and the names of every other file
+//!   hold that life's nonces, which no later life uses.
+//!
+//! Every path names the slot's current directory when it is used, so a writer paused across
+//! lives acts on the new one by name; its temporary files and claims are unique to the life it
+//! read (they name a nonce of it), so, as within one life, its claim is never legal there and
+//! its renames find nothing.
 //!
 //! # Changing a slot
-//!
-//! A missing slot is made with one step: the writer writes the first record (generation 1)
-//! to a temporary file and links it as `<hash>`, which fails if the name exists. That link is
-//! the change's linearization point; no claim is involved, so no claim of the slot's earlier
-//! life (before a deletion) can ever match the new one.
 //!
 //! A writer reads an existing slot, settled (below), at generation `g` with nonce `p` and
 //! computes the new entries. Then:
@@ -62,7 +83,7 @@
 //!
 //! **Durability** (`--sync always`). A record is synced before it is claimed, so whoever
 //! renames it renames a durable file. A write is acknowledged only after its writer has
-//! synced the shard directory *after* the rename took place: when the writer renamed it, or
+//! synced the slot's directory *after* the rename took place: when the writer renamed it, or
 //! when it finds the rename already done by a helper (its own rename finds nothing, or the
 //! slot has moved on and the mark is set). The helper's own sync may not have happened yet
 //! (it may be paused before it), so the writer never relies on it.
@@ -85,11 +106,13 @@
 //! **Repair and restore.** The argument needs a slot's generation never to go back while
 //! instances run. A damaged slot is mended by `keyvalue-virt repair`
 //! ([`repair`](super::repair)), which renames over it an empty record whose generation lies
-//! far beyond every generation the slot or its leftovers name, and which runs safely beside
-//! running instances. With every instance stopped, a slot (or the whole store) may also be
-//! deleted or restored from a backup while leftovers of its later life remain beside it:
-//! - after a deletion, the slot is made again by a link (no claim), and its new records have
-//!   new nonces, so no claim or temporary file of its earlier life ever matches again;
+//! far beyond every generation the slot or its leftovers name, which ends its life, and which
+//! runs safely beside running instances. With every instance stopped, a slot's record (or the
+//! whole store) may also be deleted or restored from a backup while leftovers of its later
+//! life remain beside it:
+//! - after a deletion, the slot's directory is removed and made again with a new first record
+//!   (no claim), whose records have new nonces, so no claim or temporary file of its earlier
+//!   life ever matches again;
 //! - after a rollback to an earlier record, only a claim that followed exactly that record
 //!   can match: a change computed from the state the slot now holds, left by a writer that
 //!   crashed (at most one, and it takes effect before any later change, as if it ran just
@@ -135,6 +158,11 @@ pub struct State {
 }
 
 impl State {
+    /// Whether the slot's life is over: it has a record, which holds no entry.
+    pub fn ended(&self) -> bool {
+        self.generation != 0 && self.entries.is_empty()
+    }
+
     /// The entry of `key`, if the slot has one (a value or a tombstone).
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries.iter().find(|entry| entry.key == key)
@@ -147,8 +175,11 @@ pub struct Slot<'a, F: Files> {
     pub files: &'a F,
     /// The shard directory, relative to the store.
     pub shard: &'a str,
-    /// The slot's file name (the key hash in hex).
+    /// The slot's directory name (the key hash in hex).
     pub name: &'a str,
+    /// Whether the slot is a file of that name (formats 2 and 3, only read) rather than a
+    /// directory holding its record.
+    pub flat: bool,
     /// Whether this instance may write (finish claims, change the slot).
     pub writable: bool,
     /// Whether writes are synced to disk (`--sync always`).
@@ -158,6 +189,20 @@ pub struct Slot<'a, F: Files> {
 impl<F: Files> Slot<'_, F> {
     fn path(&self, name: &str) -> String {
         format!("{}/{name}", self.shard)
+    }
+
+    /// The slot's directory, relative to the store.
+    fn dir(&self) -> String {
+        self.path(self.name)
+    }
+
+    /// The slot's record, relative to the shard.
+    fn record(&self) -> String {
+        if self.flat {
+            self.name.to_owned()
+        } else {
+            record_name(self.name)
+        }
     }
 
     fn claim_name(&self, generation: u64, parent: u64) -> String {
@@ -217,13 +262,13 @@ impl<F: Files> Slot<'_, F> {
     /// The slot's generation and record nonce as its file says ((0, 0) when there is no
     /// file), unsettled.
     fn current(&self) -> Result<(u64, u64), Error> {
-        Ok(self.header(self.name)?.unwrap_or((0, 0)))
+        Ok(self.header(&self.record())?.unwrap_or((0, 0)))
     }
 
     /// The slot's state as its file holds it: every change that has returned, and perhaps
     /// some still under way (see the module docs).
     pub fn read(&self) -> Result<State, Error> {
-        let current = self.load(self.name)?;
+        let current = self.load(&self.record())?;
         Ok(State {
             generation: current.as_ref().map_or(0, |record| record.generation),
             nonce: current.as_ref().map_or(0, |record| record.nonce),
@@ -235,7 +280,7 @@ impl<F: Files> Slot<'_, F> {
     /// hand-made file gets there: a change a nanosecond would take 584 years to reach it).
     fn next(&self, generation: u64) -> Result<u64, Error> {
         generation.checked_add(1).ok_or_else(|| Error::Corrupt {
-            path: self.files.show(&self.path(self.name)),
+            path: self.files.show(&self.path(&self.record())),
             problem: format!(
                 "its generation is {generation}, the last there is, so no change can follow \
                  it; export the bucket and import it into a new store"
@@ -249,7 +294,11 @@ impl<F: Files> Slot<'_, F> {
     fn settled(&self) -> Result<State, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.read()?;
-            if state.generation == 0 || !self.help(&state, self.next(state.generation)?)? {
+            // No claim may follow an ended life's last record.
+            if state.generation == 0
+                || state.ended()
+                || !self.help(&state, self.next(state.generation)?)?
+            {
                 return Ok(state);
             }
         }
@@ -325,10 +374,10 @@ impl<F: Files> Slot<'_, F> {
             .map_err(self.io(temp, "mark"))?;
         let renamed = self
             .files
-            .rename(&self.path(temp), &self.path(self.name))
-            .map_err(self.io(self.name, "replace"))?;
+            .rename(&self.path(temp), &self.path(&self.record()))
+            .map_err(self.io(&self.record(), "replace"))?;
         if renamed && self.sync {
-            self.sync_dir(self.shard)?;
+            self.sync_slot()?;
         }
         Ok((marked, renamed))
     }
@@ -343,6 +392,11 @@ impl<F: Files> Slot<'_, F> {
     ) -> Result<T, Error> {
         for _ in 0..MAX_ROUNDS {
             let state = self.settled()?;
+            if state.ended() {
+                // The slot's life is over: it has to go before a new one can start.
+                self.end()?;
+                continue;
+            }
             // The new record's nonce is the version of the entries it changes: random, so no
             // version ever repeats, even after a slot is restored or deleted by hand.
             let nonce = self.fresh_nonce();
@@ -350,12 +404,20 @@ impl<F: Files> Slot<'_, F> {
             let Some(entries) = entries else {
                 return Ok(result);
             };
-            let next = if state.generation == 0 {
-                1
-            } else {
-                self.next(state.generation)?
-            };
-            if self.publish(&state, next, entries, nonce)? {
+            if state.generation == 0 {
+                // Nothing to keep: a missing slot stays missing.
+                if entries.is_empty() || self.make(entries, nonce)? {
+                    return Ok(result);
+                }
+                continue;
+            }
+            let ends = entries.is_empty();
+            if self.publish(&state, self.next(state.generation)?, entries, nonce)? {
+                if ends {
+                    // The change took effect: whatever stops the removal now, the next
+                    // writer of the slot finishes it.
+                    let _ = self.end();
+                }
                 return Ok(result);
             }
         }
@@ -384,7 +446,7 @@ impl<F: Files> Slot<'_, F> {
         let bytes = record.encode();
         if bytes.len() as u64 > MAX_RECORD {
             return Err(Error::FsIo {
-                path: self.files.show(&self.path(self.name)),
+                path: self.files.show(&self.path(&self.record())),
                 action: "write",
                 cause: format!(
                     "its record would be {} bytes, more than the {MAX_RECORD} a slot may hold: \
@@ -395,25 +457,10 @@ impl<F: Files> Slot<'_, F> {
         }
         let handle = match self.files.create(&self.path(&temp), &bytes, self.sync) {
             Ok(handle) => handle,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // The shard directory is missing: make it, durably, then try again.
-                let made = self
-                    .files
-                    .create_dir(self.shard)
-                    .map_err(self.io("", "create the shard directory"))?;
-                if made && self.sync {
-                    let bucket = self.shard.rsplit_once('/').map_or("", |(dir, _)| dir);
-                    self.sync_dir(bucket)?;
-                }
-                self.files
-                    .create(&self.path(&temp), &bytes, self.sync)
-                    .map_err(self.io(&temp, "create"))?
-            }
+            // The slot's directory is gone: its life ended meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(self.io(&temp, "create")(e)),
         };
-        if generation == 0 {
-            return self.make(&temp);
-        }
         let claim_name = self.claim_name(next, state.nonce);
         let linked = self.files.link(&self.path(&temp), &self.path(&claim_name));
         match linked.map_err(|e| {
@@ -433,7 +480,7 @@ impl<F: Files> Slot<'_, F> {
             // the directory yet, and the write is acknowledged only once it is durable.
             let (_, renamed) = self.settle(&temp)?;
             if !renamed && self.sync {
-                self.sync_dir(self.shard)?;
+                self.sync_slot()?;
             }
             self.remove_quietly(&claim_name);
             return Ok(true);
@@ -444,7 +491,7 @@ impl<F: Files> Slot<'_, F> {
             .map_err(self.io(&temp, "read the mark of"))?;
         if settled != 0 {
             if self.sync {
-                self.sync_dir(self.shard)?;
+                self.sync_slot()?;
             }
             return Ok(true);
         }
@@ -454,23 +501,127 @@ impl<F: Files> Slot<'_, F> {
         Ok(false)
     }
 
-    /// Makes the missing slot from the temporary file `temp` with one link, which fails if
-    /// the name exists: the first record of a slot needs no claim, so no claim of a slot's
-    /// earlier life can ever match a new one.
-    fn make(&self, temp: &str) -> Result<bool, Error> {
-        let linked = self.files.link(&self.path(temp), &self.path(self.name));
-        // Whatever happened, the temporary name is no longer needed: the slot, if it was
-        // made, is a second name of the same file.
-        self.remove_quietly(temp);
-        match linked.map_err(|e| super::create::link_error(self.files, &self.path(self.name), e))? {
-            Link::Made => {
-                if self.sync {
-                    self.sync_dir(self.shard)?;
+    /// Starts a new life of the missing slot with its first record: writes the record into a
+    /// directory of its own beside the slot, then renames that directory onto the slot's name.
+    /// The rename is the change's linearization point; it fails while a live slot directory
+    /// holds the name (a live one is never empty), so of the writers that found the slot
+    /// missing, one wins and the others start over. No claim is involved, and claims name the
+    /// record they follow, so nothing of an earlier life can ever match the new one.
+    fn make(&self, entries: Vec<Entry>, nonce: u64) -> Result<bool, Error> {
+        let aside = aside_name(self.name, nonce);
+        let made = match self.files.create_dir(&self.path(&aside)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The shard directory is missing: make it, durably, then try again.
+                let made = self
+                    .files
+                    .create_dir(self.shard)
+                    .map_err(self.io("", "create the shard directory"))?;
+                if made && self.sync {
+                    let bucket = self.shard.rsplit_once('/').map_or("", |(dir, _)| dir);
+                    self.sync_dir(bucket)?;
                 }
-                Ok(true)
+                self.files.create_dir(&self.path(&aside))
             }
-            // Another writer made the slot first, or swept the file: start over.
-            Link::Taken | Link::SourceGone => Ok(false),
+            made => made,
+        };
+        made.map_err(self.io(&aside, "create"))?;
+        let record = Record {
+            kind: KEYS,
+            settled: false,
+            generation: 1,
+            nonce,
+            entries,
+        };
+        let first = format!("{aside}/{RECORD}");
+        let written = self
+            .files
+            .create(&self.path(&first), &record.encode(), self.sync)
+            .map_err(self.io(&first, "create"));
+        let placed = written.and_then(|_| {
+            if self.sync {
+                self.sync_dir(&self.path(&aside))?;
+            }
+            match self.files.rename(&self.path(&aside), &self.dir()) {
+                Ok(placed) => Ok(placed),
+                Err(e) if taken(&e) => Ok(false),
+                Err(e) => Err(self.io(self.name, "create")(e)),
+            }
+        });
+        if placed != Ok(true) {
+            // Lost to another writer, or taken away by a sweep: start over. A slot directory
+            // left by an ended life goes first, or no new life could take its name.
+            self.remove_quietly(&first);
+            let _ = self.files.remove_dir(&self.path(&aside));
+            if placed.is_ok() && self.writable {
+                self.end()?;
+            }
+            return placed;
+        }
+        if self.sync {
+            self.sync_dir(self.shard)?;
+        }
+        Ok(true)
+    }
+
+    /// Removes the slot's directory if its life is over: its record holds no entry, or it
+    /// has none. Nothing may follow an ended record, so every other file in the directory is
+    /// dead. The record is removed through a handle of the directory that was checked, so a
+    /// remover that pauses for any time can only remove the record of that life: once the
+    /// directory is removed and a new life takes its name, the handle still names the old
+    /// one. The directory is removed only when empty, and a live one never is.
+    pub fn end(&self) -> Result<(), Error> {
+        let Some(dir) = self
+            .files
+            .open_dir(&self.dir())
+            .map_err(self.io(self.name, "open"))?
+        else {
+            return Ok(());
+        };
+        // An ended record is a header alone; a larger file is a live record.
+        match self.files.read_in(&dir, RECORD, HEADER as u64) {
+            Ok(Some(bytes)) => match Record::decode(&bytes) {
+                Ok(record) if record.kind == KEYS && record.entries.is_empty() => {
+                    self.files
+                        .remove_in(&dir, RECORD)
+                        .map_err(self.io(&self.record(), "remove"))?;
+                }
+                // Damaged: `repair` mends it.
+                _ => return Ok(()),
+            },
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => return Ok(()),
+            Err(e) => return Err(self.io(&self.record(), "read")(e)),
+        }
+        // The names of another life that took the directory's name since are never the
+        // names of this one (they hold that life's nonces), so removing them here is a no-op.
+        let names = self
+            .files
+            .list(&self.dir())
+            .map_err(self.io(self.name, "list"))?
+            .unwrap_or_default();
+        for name in names {
+            if name != RECORD && Name::parse_in_slot(&name).is_some() {
+                self.files
+                    .remove_in(&dir, &name)
+                    .map_err(self.io(&format!("{}/{name}", self.name), "remove"))?;
+            }
+        }
+        match self.files.remove_dir(&self.dir()) {
+            Ok(_) => Ok(()),
+            // A file landed in it meanwhile, or a new life took the name: the next writer of
+            // the slot looks again.
+            Err(e) if taken(&e) => Ok(()),
+            Err(e) => Err(self.io(self.name, "remove")(e)),
+        }
+    }
+
+    /// Syncs the slot's directory after a rename in it. A directory that is gone was removed
+    /// after a later change ended the slot's life, which its own writer synced: that change
+    /// replaces this one.
+    fn sync_slot(&self) -> Result<(), Error> {
+        match self.files.sync_dir(&self.dir()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            synced => synced.map_err(|e| super::create::sync_error(self.files, &self.dir(), e)),
         }
     }
 
@@ -490,7 +641,7 @@ impl<F: Files> Slot<'_, F> {
 
     fn busy(&self) -> Error {
         Error::FsIo {
-            path: self.files.show(&self.path(self.name)),
+            path: self.files.show(&self.dir()),
             action: "change",
             cause: format!(
                 "other instances changed it first {MAX_ROUNDS} times in a row (or its claims \
@@ -525,24 +676,43 @@ pub fn read_record<F: Files>(files: &F, path: &str, max: u64) -> Result<Option<V
     })
 }
 
+/// The name of a slot's record in its directory.
+pub const RECORD: &str = "r";
+
+/// Whether an error of a rename or a directory removal says that a non-empty directory is
+/// in the way.
+fn taken(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
+    )
+}
+
 /// What a name in a shard directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name<'a> {
-    /// A slot: the key hash.
+    /// A slot's directory: the key hash.
     Slot(&'a str),
-    /// A claim.
+    /// A new life of the slot being made: `<hash>.<nonce>.n`, renamed onto the slot's name.
+    Aside(&'a str),
+    /// Such a directory a sweep took away to remove it: `<hash>.<nonce>.x`.
+    Away(&'a str),
+}
+
+/// What a name in a slot's directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InSlot {
+    /// The slot's record, [`RECORD`].
+    Record,
+    /// A claim, `<g>.<p>.c`.
     Claim {
-        /// The slot's hash.
-        hash: &'a str,
         /// The generation it claims.
         generation: u64,
         /// The nonce of the record it follows.
         parent: u64,
     },
-    /// A temporary file.
+    /// A temporary file, `<g>.<p>.<nonce>.t`.
     Temp {
-        /// The slot's hash.
-        hash: &'a str,
         /// The generation of the record it holds.
         generation: u64,
         /// The nonce of the record it follows.
@@ -551,29 +721,34 @@ pub enum Name<'a> {
 }
 
 impl<'a> Name<'a> {
-    /// Reads a file name of a shard; `None` for names that are not ours.
+    /// Reads a name of a shard directory; `None` for names that are not ours.
     pub fn parse(name: &'a str) -> Option<Name<'a>> {
         let mut parts = name.split('.');
         let hash = parts.next().filter(|hash| is_hash(hash))?;
-        let generation = match parts.next() {
-            None => return Some(Name::Slot(hash)),
-            Some(digits) => parse_hex(digits)?,
-        };
+        match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => Some(Name::Slot(hash)),
+            (Some(nonce), Some("n"), None) if is_hash(nonce) => Some(Name::Aside(hash)),
+            (Some(nonce), Some("x"), None) if is_hash(nonce) => Some(Name::Away(hash)),
+            _ => None,
+        }
+    }
+
+    /// Reads a name of a slot's directory; `None` for names that are not ours.
+    pub fn parse_in_slot(name: &str) -> Option<InSlot> {
+        if name == RECORD {
+            return Some(InSlot::Record);
+        }
+        let mut parts = name.split('.');
+        let generation = parse_hex(parts.next()?)?;
         let parent = parts
             .next()
             .filter(|parent| is_hash(parent))
             .and_then(|parent| u64::from_str_radix(parent, 16).ok())?;
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("c"), None, None) => Some(Name::Claim {
-                hash,
-                generation,
-                parent,
-            }),
-            (Some(nonce), Some("t"), None) if is_hash(nonce) => Some(Name::Temp {
-                hash,
-                generation,
-                parent,
-            }),
+            (Some("c"), None, None) => Some(InSlot::Claim { generation, parent }),
+            (Some(nonce), Some("t"), None) if is_hash(nonce) => {
+                Some(InSlot::Temp { generation, parent })
+            }
             _ => None,
         }
     }
@@ -587,19 +762,30 @@ fn epoch(parent: u64) -> u64 {
     parent
 }
 
-/// The name of the claim of generation `generation` of the slot `slot`, following the record
-/// whose nonce is `parent`.
-pub fn claim_name(slot: &str, generation: u64, parent: u64) -> String {
-    format!("{slot}.{generation:x}.{:016x}.c", epoch(parent))
+/// The record of the slot `slot`, relative to its shard.
+pub fn record_name(slot: &str) -> String {
+    format!("{slot}/{RECORD}")
 }
 
-/// The name of the temporary file `nonce` of generation `generation` of the slot `slot`,
-/// following the record whose nonce is `parent`.
+/// The claim of generation `generation` of the slot `slot`, following the record whose nonce
+/// is `parent`, relative to the shard.
+pub fn claim_name(slot: &str, generation: u64, parent: u64) -> String {
+    format!("{slot}/{generation:x}.{:016x}.c", epoch(parent))
+}
+
+/// The temporary file `nonce` of generation `generation` of the slot `slot`, following the
+/// record whose nonce is `parent`, relative to the shard.
 pub fn temp_name(slot: &str, generation: u64, parent: u64, nonce: u64) -> String {
     format!(
-        "{slot}.{generation:x}.{:016x}.{nonce:016x}.t",
+        "{slot}/{generation:x}.{:016x}.{nonce:016x}.t",
         epoch(parent)
     )
+}
+
+/// The directory in which a writer makes a new life of the slot `slot`, relative to the
+/// shard.
+pub fn aside_name(slot: &str, nonce: u64) -> String {
+    format!("{slot}.{nonce:016x}.n")
 }
 
 /// Whether `name` is a key hash as file names spell it: 16 lowercase hex digits.
@@ -619,58 +805,106 @@ fn parse_hex(digits: &str) -> Option<u64> {
         .flatten()
 }
 
-/// Removes the dead claims and temporary files among `names` (the listing of `shard`): every
-/// one but those of the generation after their slot's that follow the slot's record (the
-/// next change may be under way in them). Returns how many it removed.
-pub fn sweep<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
+/// Removes the dead claims and temporary files of the slot `hash` of `shard`: every one but
+/// those of the generation after the slot's that follow its record (the next change may be
+/// under way in them). The directory is listed *before* its record is read, so a record read
+/// from a later life never judges names of that life it did not list; names of an earlier
+/// life hold that life's nonces, so removing them by name finds nothing in a later one.
+/// Returns how many it removed.
+pub fn sweep<F: Files>(files: &F, shard: &str, hash: &str) -> Result<usize, Error> {
+    let dir = format!("{shard}/{hash}");
+    let io = |path: &str, action| {
+        let path = files.show(path);
+        move |e: io::Error| Error::FsIo {
+            path,
+            action,
+            cause: e.to_string(),
+        }
+    };
+    let Some(names) = files.list(&dir).map_err(io(&dir, "list"))? else {
+        return Ok(0);
+    };
+    let slot = Slot {
+        files,
+        shard,
+        name: hash,
+        flat: false,
+        writable: true,
+        sync: false,
+    };
+    // A slot that cannot be read keeps its leftovers; reading it reports why.
+    let Ok((current, nonce)) = slot.current() else {
+        return Ok(0);
+    };
     let mut removed = 0;
-    let mut currents: Vec<(&str, Option<(u64, u64)>)> = Vec::new();
     for name in names {
-        let (hash, generation, parent) = match Name::parse(name) {
-            Some(Name::Claim {
-                hash,
-                generation,
-                parent,
-            })
-            | Some(Name::Temp {
-                hash,
-                generation,
-                parent,
-            }) => (hash, generation, parent),
-            _ => continue,
-        };
-        let current = match currents.iter().find(|(h, _)| *h == hash) {
-            Some(&(_, current)) => current,
-            None => {
-                let slot = Slot {
-                    files,
-                    shard,
-                    name: hash,
-                    writable: true,
-                    sync: false,
-                };
-                // A slot that cannot be read keeps its leftovers; reading it reports why.
-                let current = slot.current().ok();
-                currents.push((hash, current));
-                current
+        let (generation, parent) = match Name::parse_in_slot(&name) {
+            Some(InSlot::Claim { generation, parent } | InSlot::Temp { generation, parent }) => {
+                (generation, parent)
             }
-        };
-        let Some((current, nonce)) = current else {
-            continue;
+            _ => continue,
         };
         // The claim of the next generation, or (beside a slot rolled back by hand) of one a
         // little further, that follows the slot's record.
         let live = generation > current && epoch(nonce) == parent;
-        if !live
-            && files
-                .remove(&format!("{shard}/{name}"))
-                .map_err(|e| Error::FsIo {
-                    path: files.show(&format!("{shard}/{name}")),
-                    action: "remove",
-                    cause: e.to_string(),
-                })?
-        {
+        let path = format!("{dir}/{name}");
+        if !live && files.remove(&path).map_err(io(&path, "remove"))? {
             removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the directories of new lives that their writers, killed or paused, never placed
+/// (among `names`, the listing of `shard`). Each is first renamed away to a name of its own,
+/// so that its writer can no longer place it (its rename finds nothing and it starts over),
+/// and a writer never places a directory whose record was removed. Returns how many files and
+/// directories it removed.
+pub fn sweep_asides<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
+    let io = |path: &str, action| {
+        let path = files.show(path);
+        move |e: io::Error| Error::FsIo {
+            path,
+            action,
+            cause: e.to_string(),
+        }
+    };
+    let mut removed = 0;
+    for name in names {
+        let away = match Name::parse(name) {
+            Some(Name::Aside(hash)) => {
+                let away = format!("{hash}.{:016x}.x", files.nonce());
+                let from = format!("{shard}/{name}");
+                if !files
+                    .rename(&from, &format!("{shard}/{away}"))
+                    .map_err(io(&from, "rename"))?
+                {
+                    continue;
+                }
+                away
+            }
+            Some(Name::Away(_)) => name.clone(),
+            _ => continue,
+        };
+        let dir = format!("{shard}/{away}");
+        for inner in files
+            .list(&dir)
+            .map_err(io(&dir, "list"))?
+            .unwrap_or_default()
+        {
+            let path = format!("{dir}/{inner}");
+            if Name::parse_in_slot(&inner).is_some()
+                && files.remove(&path).map_err(io(&path, "remove"))?
+            {
+                removed += 1;
+            }
+        }
+        match files.remove_dir(&dir) {
+            Ok(true) => removed += 1,
+            Ok(false) => {}
+            // Something not ours is in it: it stays.
+            Err(e) if taken(&e) => {}
+            Err(e) => return Err(io(&dir, "remove")(e)),
         }
     }
     Ok(removed)

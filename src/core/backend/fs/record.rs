@@ -119,6 +119,10 @@ pub struct Entry {
     pub value: Option<Vec<u8>>,
     /// Its version: the nonce of the record that last changed it (format 2: its generation).
     pub version: u64,
+    /// Whether the key was ever seeded (`create`): then its tombstone is kept once it is
+    /// deleted, so that the seed does not come back. Other tombstones go with the change that
+    /// makes them.
+    pub seeded: bool,
 }
 
 /// A decoded record.
@@ -161,7 +165,7 @@ impl Record {
                 DELETED
             };
             out.extend_from_slice(&(entry.key.len() as u32).to_le_bytes());
-            out.extend_from_slice(&[state, 0, 0, 0]);
+            out.extend_from_slice(&[state, u8::from(entry.seeded), 0, 0]);
             out.extend_from_slice(&entry.version.to_le_bytes());
             out.extend_from_slice(&(value.len() as u64).to_le_bytes());
             out.extend_from_slice(entry.key.as_bytes());
@@ -233,6 +237,11 @@ fn decode_entry(body: &[u8]) -> Result<(Entry, &[u8]), String> {
     }
     let key_len = u32::from_le_bytes(array(body, 0)) as u64;
     let state = body[4];
+    let seeded = match body[5] {
+        0 => false,
+        1 => true,
+        flag => return Err(format!("an entry has the unknown flag {flag}")),
+    };
     let version = u64_at(body, 8);
     let value_len = u64_at(body, 16);
     let rest = &body[ENTRY..];
@@ -256,6 +265,7 @@ fn decode_entry(body: &[u8]) -> Result<(Entry, &[u8]), String> {
             key,
             value,
             version,
+            seeded,
         },
         rest,
     ))
@@ -295,16 +305,19 @@ mod tests {
                     key: "k\0/..".into(),
                     value: Some(vec![0, 255, 1]),
                     version: 7,
+                    seeded: false,
                 },
                 Entry {
                     key: String::new(),
                     value: None,
                     version: 3,
+                    seeded: true,
                 },
                 Entry {
                     key: "é".into(),
                     value: Some(Vec::new()),
                     version: 5,
+                    seeded: false,
                 },
             ],
         }

@@ -22,7 +22,7 @@
 //! Repair also removes what processes killed while making the store or a bucket left beside
 //! them ([`sweep_creators`]): no sweep of a bucket's shards sees those.
 
-use super::publish::{Name, Slot, is_hash, sweep};
+use super::publish::{InSlot, Name, RECORD, Slot, is_hash, sweep, sweep_asides};
 use super::record::{HEADER, KEYS, Record};
 use super::sys::Files;
 use super::{Fs, parse_bucket_dir};
@@ -87,20 +87,33 @@ impl Fs {
                     .list(&shard)
                     .map_err(io(&shard))?
                     .unwrap_or_default();
+                report.leftovers += sweep_asides(&*self.files, &shard, &names)?;
                 for name in &names {
-                    if is_hash(name)
-                        && let Some((problem, removed)) = repair_slot(&*self.files, &shard, name)?
-                    {
+                    if !is_hash(name) {
+                        continue;
+                    }
+                    if let Some((problem, removed)) = repair_slot(&*self.files, &shard, name)? {
                         report.slots.push(problem);
                         report.leftovers += removed;
                     }
+                    report.leftovers += sweep(&*self.files, &shard, name)?;
+                    // A slot whose life ended, left by a writer that stopped before it
+                    // removed it.
+                    let slot = Slot {
+                        files: &*self.files,
+                        shard: &shard,
+                        name,
+                        flat: false,
+                        writable: true,
+                        sync: true,
+                    };
+                    if slot
+                        .read()
+                        .is_ok_and(|state| state.generation == 0 || state.ended())
+                    {
+                        slot.end()?;
+                    }
                 }
-                let names = self
-                    .files
-                    .list(&shard)
-                    .map_err(io(&shard))?
-                    .unwrap_or_default();
-                report.leftovers += sweep(&*self.files, &shard, &names)?;
             }
         }
         Ok(report)
@@ -145,9 +158,9 @@ pub fn sweep_creators<F: Files>(files: &F, names: &[String]) -> Result<usize, Er
     Ok(removed)
 }
 
-/// Replaces the slot `name` of `shard` by an empty record past every generation it and its
-/// leftovers name, if it is damaged; returns what was wrong and how many leftovers it
-/// removed.
+/// Replaces the record of the slot `name` of `shard` by an empty record past every generation
+/// it and its leftovers name, if it is damaged, which ends the slot's life: its directory is
+/// removed. Returns what was wrong and how many leftovers it removed.
 pub fn repair_slot<F: Files>(
     files: &F,
     shard: &str,
@@ -157,6 +170,7 @@ pub fn repair_slot<F: Files>(
         files,
         shard,
         name,
+        flat: false,
         writable: true,
         sync: true,
     };
@@ -165,34 +179,32 @@ pub fn repair_slot<F: Files>(
         Err(error @ Error::Corrupt { .. }) => error.to_string(),
         Err(error) => return Err(error),
     };
-    let path = format!("{shard}/{name}");
+    let dir = format!("{shard}/{name}");
+    let path = format!("{dir}/{RECORD}");
     // Listed after the damage was seen: every temporary file that could still be renamed
     // over the slot is here (a writer that makes one later checks the slot after making it,
     // and finds it damaged).
     let names = files
-        .list(shard)
+        .list(&dir)
         .map_err(|e| Error::FsIo {
-            path: files.show(shard),
+            path: files.show(&dir),
             action: "list",
             cause: e.to_string(),
         })?
         .unwrap_or_default();
     let leftovers: Vec<(&String, u64)> = names
         .iter()
-        .filter_map(|other| match Name::parse(other) {
-            Some(Name::Claim {
-                hash, generation, ..
-            })
-            | Some(Name::Temp {
-                hash, generation, ..
-            }) if hash == name => Some((other, generation)),
+        .filter_map(|other| match Name::parse_in_slot(other) {
+            Some(InSlot::Claim { generation, .. } | InSlot::Temp { generation, .. }) => {
+                Some((other, generation))
+            }
             _ => None,
         })
         .collect();
     // Removed first, so that a finisher paused since before the damage finds its temporary
     // file gone rather than renaming it over the repaired slot.
     for (leftover, _) in &leftovers {
-        let leftover = format!("{shard}/{leftover}");
+        let leftover = format!("{dir}/{leftover}");
         files.remove(&leftover).map_err(|e| Error::FsIo {
             path: files.show(&leftover),
             action: "remove",
@@ -235,7 +247,7 @@ pub fn repair_slot<F: Files>(
         nonce,
         entries: Vec::new(),
     };
-    let temp = format!("{shard}/{name}.{generation:x}.{:016x}.{nonce:016x}.t", 0);
+    let temp = format!("{dir}/{generation:x}.{:016x}.{nonce:016x}.t", 0);
     let fail = |action: &'static str| {
         let path = files.show(&path);
         move |e: super::io::Error| Error::FsIo {
@@ -248,8 +260,12 @@ pub fn repair_slot<F: Files>(
         .create(&temp, &record.encode(), true)
         .map_err(fail("write the repaired record of"))?;
     files.rename(&temp, &path).map_err(fail("replace"))?;
-    files
-        .sync_dir(shard)
-        .map_err(|e| super::create::sync_error(files, shard, e))?;
+    match files.sync_dir(&dir) {
+        // A writer found the ended record and removed the directory already.
+        Err(e) if e.kind() == super::io::ErrorKind::NotFound => {}
+        synced => synced.map_err(|e| super::create::sync_error(files, &dir, e))?,
+    }
+    // The empty record ended the slot's life.
+    slot.end()?;
     Ok(Some((problem, removed)))
 }

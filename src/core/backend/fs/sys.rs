@@ -42,6 +42,19 @@ pub trait Files {
     /// An open file that [`Files::create`] made, which stays readable after its name moves.
     type Handle;
 
+    /// A directory opened by its path, which stays that directory for every operation made
+    /// through it, even once its name is removed or given to another directory.
+    type Dir;
+
+    /// Opens the directory `path`; `None` when there is none.
+    fn open_dir(&self, path: &str) -> io::Result<Option<Self::Dir>>;
+
+    /// [`Files::read`] of the file `name` in the open directory `dir`.
+    fn read_in(&self, dir: &Self::Dir, name: &str, max: u64) -> io::Result<Option<Vec<u8>>>;
+
+    /// [`Files::remove`] of the file `name` in the open directory `dir`.
+    fn remove_in(&self, dir: &Self::Dir, name: &str) -> io::Result<bool>;
+
     /// Creates the file `path`, which must not exist, with `bytes`, synced to disk if `sync`.
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Self::Handle>;
 
@@ -62,7 +75,9 @@ pub trait Files {
     /// Gives the file `from` the second name `to`, if `to` is free.
     fn link(&self, from: &str, to: &str) -> io::Result<Link>;
 
-    /// Renames `from` to `to`, replacing `to`; `false` when `from` does not exist.
+    /// Renames `from` to `to`, replacing `to`; `false` when `from` does not exist. A directory
+    /// replaces only an empty directory: onto any other, the rename fails with an error of kind
+    /// `DirectoryNotEmpty` or `AlreadyExists`, and changes nothing.
     fn rename(&self, from: &str, to: &str) -> io::Result<bool>;
 
     /// Removes the name `path`; `false` when it does not exist.
@@ -168,12 +183,18 @@ const O_NOFOLLOW: i32 = if cfg!(any(target_os = "linux", target_os = "android"))
 #[cfg(not(target_arch = "wasm32"))]
 fn not_a_link(path: &std::path::Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::new(
-            ErrorKind::InvalidData,
-            "it is a symbolic link, which keyvalue-virt never makes: remove it",
-        )),
+        Ok(meta) if meta.file_type().is_symlink() => Err(a_link()),
         _ => Ok(()),
     }
+}
+
+/// The error of a symbolic link met below the store directory.
+#[cfg(not(target_arch = "wasm32"))]
+fn a_link() -> io::Error {
+    io::Error::new(
+        ErrorKind::InvalidData,
+        "it is a symbolic link, which keyvalue-virt never makes: remove it",
+    )
 }
 
 /// Opens `path` with `options`, refusing a symbolic link: `O_NOFOLLOW` makes the open fail on
@@ -193,6 +214,20 @@ fn opened(options: &OpenOptions, path: &std::path::Path) -> io::Result<File> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// An error unless `name` is one name in a directory: not empty, `.` or `..`, and without a
+/// `/` (or a NUL, which no system takes). The names [`Files::read_in`] and
+/// [`Files::remove_in`] are given are all ours, so this only keeps a wrong one from reaching
+/// another directory.
+pub fn check_name(name: &str) -> io::Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a name in a directory"),
+        ));
+    }
+    Ok(())
 }
 
 /// The error of a file larger than `max` bytes.
@@ -233,9 +268,151 @@ fn read_full(mut file: impl Read, mut buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The whole of an open file, refusing it if it is larger than `max` bytes before anything of
+/// its size is allocated.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_open(mut file: File, max: u64) -> io::Result<Vec<u8>> {
+    let len = file.metadata()?.len();
+    if len > max {
+        return Err(too_large(max));
+    }
+    let len = usize::try_from(len).map_err(|_| too_large(max))?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len)
+        .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
+    bytes.resize(len, 0);
+    read_full(&mut file, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// `name` for a call of the system's, once [`check_name`] has passed it.
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+fn c_name(name: &str) -> io::Result<std::ffi::CString> {
+    check_name(name)?;
+    std::ffi::CString::new(name).map_err(|_| ErrorKind::InvalidInput.into())
+}
+
+/// Whether `name` in the open directory `dir` is a symbolic link: after an `openat` with
+/// `O_NOFOLLOW` failed, which systems report with different errors (`ELOOP`, `EMLINK`).
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+fn is_link_in(dir: &File, name: &std::ffi::CStr) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dir` is an open descriptor, `name` is NUL-terminated, and `stat` has room for
+    // what `fstatat` writes.
+    let done = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    // SAFETY: `fstatat` succeeded, so it filled `stat`.
+    done == 0 && unsafe { stat.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFLNK
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 impl Files for StdFiles {
     type Handle = File;
+
+    /// The directory's own descriptor: `openat` and `unlinkat` through it reach its entries
+    /// wherever it has moved, and none once it is removed.
+    #[cfg(unix)]
+    type Dir = File;
+
+    /// Elsewhere its path: std opens no directory there, so this is not tied to the directory
+    /// itself, and reaches whatever directory has the path at each operation.
+    #[cfg(not(unix))]
+    type Dir = PathBuf;
+
+    #[cfg(unix)]
+    fn open_dir(&self, path: &str) -> io::Result<Option<File>> {
+        let host = self.path(path)?;
+        let mut options = OpenOptions::new();
+        options.read(true);
+        if path.is_empty() {
+            // The store directory itself, which the user named, may be reached through a link.
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_DIRECTORY);
+            return absent(options.open(host));
+        }
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        );
+        absent(opened(&options, &host))
+    }
+
+    #[cfg(not(unix))]
+    fn open_dir(&self, path: &str) -> io::Result<Option<PathBuf>> {
+        let host = self.path(path)?;
+        if !path.is_empty() {
+            not_a_link(&host)?;
+        }
+        match absent(fs::metadata(&host))? {
+            None => Ok(None),
+            Some(meta) if meta.is_dir() => Ok(Some(host)),
+            Some(_) => Err(io::Error::new(
+                ErrorKind::NotADirectory,
+                "it is not a directory",
+            )),
+        }
+    }
+
+    #[cfg(unix)]
+    fn read_in(&self, dir: &File, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let name = c_name(name)?;
+        // SAFETY: `dir` is an open descriptor and `name` is NUL-terminated.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                ErrorKind::NotFound => Ok(None),
+                _ if is_link_in(dir, &name) => Err(a_link()),
+                _ => Err(e),
+            };
+        }
+        // SAFETY: `fd` was just opened, and nothing else owns it.
+        read_open(unsafe { File::from_raw_fd(fd) }, max).map(Some)
+    }
+
+    #[cfg(not(unix))]
+    fn read_in(&self, dir: &PathBuf, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        check_name(name)?;
+        let Some(file) = absent(opened(options().read(true), &dir.join(name)))? else {
+            return Ok(None);
+        };
+        read_open(file, max).map(Some)
+    }
+
+    #[cfg(unix)]
+    fn remove_in(&self, dir: &File, name: &str) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let name = c_name(name)?;
+        // `unlinkat` removes a link itself, never what it points to.
+        // SAFETY: `dir` is an open descriptor and `name` is NUL-terminated.
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } == 0 {
+            return Ok(true);
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == ErrorKind::NotFound => Ok(false),
+            e => Err(e),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn remove_in(&self, dir: &PathBuf, name: &str) -> io::Result<bool> {
+        check_name(name)?;
+        Ok(absent(fs::remove_file(dir.join(name)))?.is_some())
+    }
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<File> {
         let mut file = opened(
@@ -256,21 +433,10 @@ impl Files for StdFiles {
     }
 
     fn read(&self, path: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
-        let Some(mut file) = absent(opened(options().read(true), &self.path(path)?))? else {
+        let Some(file) = absent(opened(options().read(true), &self.path(path)?))? else {
             return Ok(None);
         };
-        let len = file.metadata()?.len();
-        if len > max {
-            return Err(too_large(max));
-        }
-        let len = usize::try_from(len).map_err(|_| too_large(max))?;
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(len)
-            .map_err(|_| io::Error::new(ErrorKind::OutOfMemory, "the file is too large"))?;
-        bytes.resize(len, 0);
-        read_full(&mut file, &mut bytes)?;
-        Ok(Some(bytes))
+        read_open(file, max).map(Some)
     }
 
     fn read_head(&self, path: &str, len: usize) -> io::Result<Option<Vec<u8>>> {
@@ -434,5 +600,61 @@ mod tests {
         let error = opened(options().read(true), &dir.join("link")).unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An open directory stays that directory: once it is removed and another made at its
+    /// path, reading or removing through it finds nothing, and leaves the new one alone.
+    #[test]
+    fn an_open_directory_outlives_its_name() {
+        let root = std::env::temp_dir().join(format!("kv-open-dir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("s/a")).unwrap();
+        fs::write(root.join("s/a/r"), "one").unwrap();
+        let files = StdFiles::new(&root);
+        assert!(files.open_dir("s/b").unwrap().is_none());
+        let a = files.open_dir("s/a").unwrap().unwrap();
+        assert_eq!(files.read_in(&a, "r", 9).unwrap().unwrap(), b"one");
+        let error = files.read_in(&a, "r", 2).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::FileTooLarge);
+        assert!(files.read_in(&a, "../a/r", 9).is_err());
+
+        // Moved, it is still reached.
+        assert!(files.rename("s/a", "s/b").unwrap());
+        assert_eq!(files.read_in(&a, "r", 9).unwrap().unwrap(), b"one");
+
+        // Onto a directory that is not empty, a rename fails.
+        fs::create_dir(root.join("s/c")).unwrap();
+        fs::write(root.join("s/c/r"), "two").unwrap();
+        let error = files.rename("s/c", "s/b").unwrap_err();
+        assert!(
+            matches!(
+                error.kind(),
+                ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists
+            ),
+            "{error}"
+        );
+
+        // Removed, and another put at its path: the old handle reaches nothing.
+        assert!(files.remove_in(&a, "r").unwrap());
+        assert!(!files.remove_in(&a, "r").unwrap());
+        assert!(files.remove_dir("s/b").unwrap());
+        assert!(files.rename("s/c", "s/b").unwrap());
+        assert_eq!(files.read_in(&a, "r", 9).unwrap(), None);
+        assert!(!files.remove_in(&a, "r").unwrap());
+        assert_eq!(fs::read(root.join("s/b/r")).unwrap(), b"two");
+
+        // Links are refused, at the directory and in it; a file is no directory.
+        std::os::unix::fs::symlink(root.join("s/b"), root.join("s/link")).unwrap();
+        let error = files.open_dir("s/link").unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        let b = files.open_dir("s/b").unwrap().unwrap();
+        std::os::unix::fs::symlink(root.join("s/b/r"), root.join("s/b/l")).unwrap();
+        let error = files.read_in(&b, "l", 9).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidData);
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(files.remove_in(&b, "l").unwrap());
+        assert_eq!(fs::read(root.join("s/b/r")).unwrap(), b"two");
+        assert!(files.open_dir("s/b/r").is_err());
+        fs::remove_dir_all(&root).unwrap();
     }
 }

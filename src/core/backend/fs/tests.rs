@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::publish::{Name, Slot, sweep};
+use super::publish::{InSlot, Name, Slot, sweep};
 use super::sys::{Files, Link, StdFiles};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
@@ -26,14 +26,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The slot file of `key` in `bucket` (for every test module of the fs backend).
+/// The record file of `key`'s slot in `bucket` (for every test module of the fs backend).
 pub(super) fn slot_file(scratch: &Scratch, bucket: &Bucket, key: &str) -> PathBuf {
     let hash = bucket.key_hash(key);
     scratch
         .store()
         .join(&bucket.dir)
         .join(format!("{:02x}", hash >> 56))
-        .join(format!("{hash:016x}"))
+        .join(publish::record_name(&format!("{hash:016x}")))
 }
 
 /// Damages the file at `path` with `damage`, as a failing disk or a careless hand would.
@@ -98,6 +98,8 @@ fn every_file_name_is_ours_and_inside_the_store() {
         let ours = name == "FORMAT"
             || name.ends_with("/NAME")
             || name
+                .strip_suffix("/r")
+                .unwrap_or(name)
                 .bytes()
                 .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f' | b'-' | b'/'));
         assert!(ours, "{name}");
@@ -135,9 +137,15 @@ fn keys_that_share_a_hash_share_one_slot() {
     expected.sort();
     assert_eq!(listed, expected);
     assert_eq!(b.count().unwrap(), expected.len() as u64);
-    // A deleted key keeps its tombstone, so a seed cannot bring it back.
-    assert!(!b.create("k0".into(), b"seed".to_vec()).unwrap());
+    // A deleted seed keeps its tombstone, so the seed cannot bring it back; a key that was
+    // never seeded keeps none.
+    assert!(b.create("k0".into(), b"seed".to_vec()).unwrap());
+    b.delete("k0").unwrap();
+    assert!(!b.create("k0".into(), b"again".to_vec()).unwrap());
     assert_eq!(b.get("k0").unwrap(), None);
+    b.set("k0".into(), b"set".to_vec()).unwrap();
+    b.delete("k0").unwrap();
+    assert!(!b.create("k0".into(), b"again".to_vec()).unwrap());
 }
 
 #[test]
@@ -259,10 +267,10 @@ fn a_read_only_store_writes_nothing_and_serves_seeds_from_memory() {
     assert_eq!(walk(&b, 10), ["seeded"]);
     assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
 
-    // Over a store that holds the key, or its tombstone, the seed is not served.
+    // Over a store that holds the key, or the tombstone of a seed, the seed is not served.
     let w = s.open("b");
     w.set("kept".into(), b"stored".to_vec()).unwrap();
-    w.set("deleted".into(), b"x".to_vec()).unwrap();
+    assert!(w.create("deleted".into(), b"x".to_vec()).unwrap());
     w.delete("deleted").unwrap();
     let r = Fs::new(s.store(), false, false).open("b").unwrap();
     assert!(!r.create("kept".into(), b"seed".to_vec()).unwrap());
@@ -278,8 +286,14 @@ fn sweeps_remove_dead_leftovers_and_keep_the_next_generation() {
     b.set("k".into(), b"1".to_vec()).unwrap();
     b.set("k".into(), b"2".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap();
-    let hash = slot.file_name().unwrap().to_str().unwrap();
+    let shard = slot.parent().unwrap().parent().unwrap();
+    let hash = slot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let nonce = record::Record::decode(&fs::read(&slot).unwrap())
         .unwrap()
         .nonce;
@@ -295,7 +309,8 @@ fn sweeps_remove_dead_leftovers_and_keep_the_next_generation() {
     for name in dead.iter().chain([&live]) {
         fs::write(shard.join(name), "leftover").unwrap();
     }
-    assert_eq!(walk(&b, 10), ["k"]);
+    let shard_path = shard.strip_prefix(s.store()).unwrap().to_str().unwrap();
+    sweep(&StdFiles::new(s.store()), shard_path, hash).unwrap();
     for name in &dead {
         assert!(!shard.join(name).exists(), "{name} was left");
     }
@@ -304,39 +319,51 @@ fn sweeps_remove_dead_leftovers_and_keep_the_next_generation() {
 }
 
 #[test]
-fn shard_names_parse_strictly() {
+fn shard_and_slot_names_parse_strictly() {
     let h = "00000000000000ff";
+    let n = "00000000000000ab";
     assert_eq!(Name::parse(h), Some(Name::Slot(h)));
+    assert_eq!(Name::parse(&format!("{h}.{n}.n")), Some(Name::Aside(h)));
+    assert_eq!(Name::parse(&format!("{h}.{n}.x")), Some(Name::Away(h)));
+    for bad in [
+        "00000000000000FF".to_owned(),
+        "ff".to_owned(),
+        format!("{h}.ab.n"),
+        format!("{h}.{n}.t"),
+        format!("{h}.{n}.n.n"),
+        format!("{h}.1.{n}.c"),
+        format!("{h}-0"),
+    ] {
+        assert_eq!(Name::parse(&bad), None, "{bad}");
+    }
+    assert_eq!(Name::parse_in_slot("r"), Some(InSlot::Record));
     assert_eq!(
-        Name::parse(&format!("{h}.1f.00000000000000ab.c")),
-        Some(Name::Claim {
-            hash: h,
+        Name::parse_in_slot(&format!("1f.{n}.c")),
+        Some(InSlot::Claim {
             generation: 0x1f,
             parent: 0xab,
         })
     );
     assert_eq!(
-        Name::parse(&format!("{h}.2.00000000000000ab.00000000000000aa.t")),
-        Some(Name::Temp {
-            hash: h,
+        Name::parse_in_slot(&format!("2.{n}.00000000000000aa.t")),
+        Some(InSlot::Temp {
             generation: 2,
             parent: 0xab,
         })
     );
     for bad in [
-        "00000000000000FF".to_owned(),
-        "ff".to_owned(),
-        format!("{h}.1f.c"),
-        format!("{h}.2.00000000000000aa.t"),
-        format!("{h}.01.00000000000000ab.c"),
-        format!("{h}..00000000000000ab.c"),
-        format!("{h}.1.00000000000000ab.c.c"),
-        format!("{h}.1.ab.00000000000000aa.t"),
-        format!("{h}.1.00000000000000ab.aa.t"),
-        format!("{h}.1"),
-        format!("{h}-0"),
+        "R".to_owned(),
+        "1f.c".to_owned(),
+        "2.00000000000000aa.t".to_owned(),
+        format!("01.{n}.c"),
+        format!(".{n}.c"),
+        format!("1.{n}.c.c"),
+        "1.ab.00000000000000aa.t".to_owned(),
+        format!("1.{n}.aa.t"),
+        "1".to_owned(),
+        format!("{h}.1.{n}.c"),
     ] {
-        assert_eq!(Name::parse(&bad), None, "{bad}");
+        assert_eq!(Name::parse_in_slot(&bad), None, "{bad}");
     }
 }
 
@@ -414,6 +441,20 @@ impl Pausing {
 
 impl Files for Pausing {
     type Handle = <StdFiles as Files>::Handle;
+    type Dir = <StdFiles as Files>::Dir;
+
+    fn open_dir(&self, path: &str) -> io::Result<Option<Self::Dir>> {
+        self.step();
+        self.inner.open_dir(path)
+    }
+    fn read_in(&self, dir: &Self::Dir, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        self.step();
+        self.inner.read_in(dir, name, max)
+    }
+    fn remove_in(&self, dir: &Self::Dir, name: &str) -> io::Result<bool> {
+        self.step();
+        self.inner.remove_in(dir, name)
+    }
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Self::Handle> {
         self.step();
@@ -485,6 +526,7 @@ fn increment<F: Files>(slot: &Slot<'_, F>) -> Result<u64, Error> {
             key: "n".into(),
             value: Some(n.to_string().into_bytes()),
             version,
+            seeded: false,
         };
         Ok((Some(vec![entry]), n))
     })
@@ -507,6 +549,7 @@ fn a_writer_paused_at_any_step_blocks_no_one_and_loses_nothing() {
             files,
             shard: "shard",
             name: "00000000000000aa",
+            flat: false,
             writable: true,
             sync: false,
         })
@@ -545,22 +588,17 @@ fn a_writer_paused_at_any_step_blocks_no_one_and_loses_nothing() {
     }
     acknowledged.sort_unstable();
     assert_eq!(acknowledged, (1..=expected).collect::<Vec<_>>());
-    let names: Vec<String> = fs::read_dir(s.store().join("shard"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    let mut leftovers = names.clone();
-    sweep(&StdFiles::new(s.store()), "shard", &names).unwrap();
-    leftovers.retain(|name| name != "00000000000000aa");
-    let after: Vec<String> = fs::read_dir(s.store().join("shard"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(
-        after,
-        ["00000000000000aa"],
-        "left after a sweep: {leftovers:?}"
-    );
+    let slot_dir = s.store().join("shard/00000000000000aa");
+    let list = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect()
+    };
+    let leftovers = list(&slot_dir);
+    sweep(&StdFiles::new(s.store()), "shard", "00000000000000aa").unwrap();
+    assert_eq!(list(&s.store().join("shard")), ["00000000000000aa"]);
+    assert_eq!(list(&slot_dir), ["r"], "left after a sweep: {leftovers:?}");
 }
 
 /// A store directory whose path is not UTF-8 (the host tools take any path): every file goes
@@ -597,31 +635,36 @@ fn a_store_directory_whose_path_is_not_utf8_works() {
 /// `keyvalue-virt export` can move it to format 3; opened to write, it is refused with the
 /// commands that do that.
 #[test]
-fn a_format_2_store_is_exported_and_refused_for_writing_with_the_fix() {
-    let s = Scratch::new();
-    legacy::write_format_2_store(
-        &s.store(),
-        &[("b", &[("k", b"v"), ("n", b"5")]), ("c", &[("x", b"y")])],
-    )
-    .unwrap();
-    let old = Fs::new(s.store(), false, false);
-    assert_eq!(old.buckets().unwrap(), ["b", "c"]);
-    let b = old.open("b").unwrap();
-    assert_eq!(b.get("k").unwrap(), Some(b"v".to_vec()));
-    let mut keys = walk(&b, 1);
-    keys.sort();
-    assert_eq!(keys, ["k", "n"]);
+fn stores_of_formats_2_and_3_are_exported_and_refused_for_writing_with_the_fix() {
+    let buckets: [legacy::FixtureBucket<'_>; 2] =
+        [("b", &[("k", b"v"), ("n", b"5")]), ("c", &[("x", b"y")])];
+    for old in [2, 3] {
+        let s = Scratch::new();
+        if old == 2 {
+            legacy::write_format_2_store(&s.store(), &buckets).unwrap();
+        } else {
+            legacy::write_format_3_store(&s.store(), (7, 9), &buckets).unwrap();
+        }
+        let format = fs::read(s.store().join("FORMAT")).unwrap();
+        let store = Fs::new(s.store(), false, false);
+        assert_eq!(store.buckets().unwrap(), ["b", "c"]);
+        let b = store.open("b").unwrap();
+        assert_eq!(b.get("k").unwrap(), Some(b"v".to_vec()));
+        let mut keys = walk(&b, 1);
+        keys.sort();
+        assert_eq!(keys, ["k", "n"]);
 
-    let error = Fs::new(s.store(), true, false).open("b").err().unwrap();
-    let dir = s.store().display().to_string();
-    let message = error.to_string();
-    assert!(
-        message.contains("format 2")
-            && message.contains(&format!("`keyvalue-virt export {dir} > dump.json`"))
-            && message.contains("`keyvalue-virt import NEW_DIR < dump.json`"),
-        "{message}"
-    );
-    assert_eq!(fs::read(s.store().join("FORMAT")).unwrap(), FORMAT_2);
+        let error = Fs::new(s.store(), true, false).open("b").err().unwrap();
+        let dir = s.store().display().to_string();
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("format {old}"))
+                && message.contains(&format!("`keyvalue-virt export {dir} > dump.json`"))
+                && message.contains("`keyvalue-virt import NEW_DIR < dump.json`"),
+            "{message}"
+        );
+        assert_eq!(fs::read(s.store().join("FORMAT")).unwrap(), format);
+    }
 }
 
 /// Finding 12: keys are placed by SipHash-1-3 under a random key written in `FORMAT` when the
@@ -670,14 +713,13 @@ fn pages_keep_their_bounds_when_keys_share_a_slot() {
     assert_eq!(seen, all);
 }
 
-/// Finding 4 of issue 20, still open: after unique keys are set and deleted, the store should
-/// hold files for its live keys plus a constant, and a page of the empty bucket should read no
-/// more. Tombstones are never reclaimed, so this fails; it prints the figures the issue asks
+/// Finding 4 of issue 20: after unique keys are set and deleted, the store holds files for
+/// its live keys plus a constant (`FORMAT`, the bucket's `NAME`), no slot directory but the
+/// live key's, and a page of the bucket reads no more. It prints the figures the issue asks
 /// for (`KEYVALUE_VIRT_CHURN_KEYS` keys, 3,000 unless set):
 /// `KEYVALUE_VIRT_CHURN_KEYS=100000 cargo test --release -p keyvalue-virt-core --features fs
-/// --lib -- --ignored churn --nocapture`.
+/// --lib -- churn --nocapture`.
 #[test]
-#[ignore = "finding 4 of issue 20 is open: tombstones are never reclaimed"]
 fn churn_leaves_files_for_live_keys_only() {
     let keys: usize = std::env::var("KEYVALUE_VIRT_CHURN_KEYS")
         .ok()
@@ -704,5 +746,13 @@ fn churn_leaves_files_for_live_keys_only() {
          count: {count_time:?}"
     );
     assert_eq!((page, count), (vec!["live".to_owned()], 1));
-    assert!(files <= 1 + 3, "{files} files for 1 live key");
+    assert_eq!(files, 3, "files for 1 live key");
+    let bucket = s.store().join(&b.dir);
+    let slots: usize = fs::read_dir(&bucket)
+        .unwrap()
+        .map(|shard| shard.unwrap().path())
+        .filter(|shard| shard.is_dir())
+        .map(|shard| fs::read_dir(shard).unwrap().count())
+        .sum();
+    assert_eq!(slots, 1, "slot directories for 1 live key");
 }

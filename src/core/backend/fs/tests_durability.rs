@@ -60,6 +60,20 @@ impl Logged {
 
 impl Files for Logged {
     type Handle = <StdFiles as Files>::Handle;
+    type Dir = <StdFiles as Files>::Dir;
+
+    fn open_dir(&self, path: &str) -> io::Result<Option<Self::Dir>> {
+        self.step(format!("open_dir {path}"))?;
+        self.inner.open_dir(path)
+    }
+    fn read_in(&self, dir: &Self::Dir, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        self.step(format!("read_in {name}"))?;
+        self.inner.read_in(dir, name, max)
+    }
+    fn remove_in(&self, dir: &Self::Dir, name: &str) -> io::Result<bool> {
+        self.step(format!("remove_in {name}"))?;
+        self.inner.remove_in(dir, name)
+    }
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Self::Handle> {
         self.step(format!("create{} {path}", if sync { "+sync" } else { "" }))?;
@@ -123,6 +137,7 @@ fn set<F: Files>(slot: &Slot<'_, F>, value: &str) -> Result<(), Error> {
             key: "k".into(),
             value: Some(value.as_bytes().to_vec()),
             version,
+            seeded: false,
         };
         Ok((Some(vec![entry]), ()))
     })
@@ -142,6 +157,7 @@ fn a_write_renamed_by_a_helper_is_synced_before_it_is_acknowledged() {
         files: &files,
         shard: "shard",
         name: SLOT,
+        flat: false,
         writable: true,
         sync: true,
     };
@@ -155,7 +171,7 @@ fn a_write_renamed_by_a_helper_is_synced_before_it_is_acknowledged() {
             let mut bytes = fs::read(&temp).unwrap();
             bytes[super::record::SETTLED] = 1;
             fs::write(&temp, bytes).unwrap();
-            fs::rename(&temp, shard.join(SLOT)).unwrap();
+            fs::rename(&temp, shard.join(SLOT).join("r")).unwrap();
         }
     }));
     files.log.lock().unwrap().clear();
@@ -166,7 +182,9 @@ fn a_write_renamed_by_a_helper_is_synced_before_it_is_acknowledged() {
         .position(|line| line.starts_with("write_byte"))
         .expect("the writer marks its record");
     assert!(
-        log[renamed..].iter().any(|line| line == "sync_dir shard"),
+        log[renamed..]
+            .iter()
+            .any(|line| *line == format!("sync_dir shard/{SLOT}")),
         "acknowledged without a directory sync: {log:#?}"
     );
     assert_eq!(
@@ -183,7 +201,8 @@ fn find(log: &[String], prefix: &str) -> usize {
 }
 
 /// A shard directory made by a write is synced into its bucket's directory before the write
-/// relies on it (its claim is made in it).
+/// relies on it (its slot's directory is placed in it), and the slot's directory is synced
+/// with its first record before it is placed, and into the shard after.
 #[test]
 fn a_new_shard_directory_is_synced_into_its_bucket() {
     let s = Scratch::new();
@@ -193,6 +212,7 @@ fn a_new_shard_directory_is_synced_into_its_bucket() {
         files: &files,
         shard: "bucket/00",
         name: SLOT,
+        flat: false,
         writable: true,
         sync: true,
     };
@@ -200,7 +220,19 @@ fn a_new_shard_directory_is_synced_into_its_bucket() {
     let log = files.log();
     let made = find(&log, "create_dir bucket/00");
     let synced = find(&log, "sync_dir bucket");
-    assert!(made < synced && synced < find(&log, "link "), "{log:#?}");
+    let first = find(&log, "create+sync bucket/00/");
+    let aside = find(&log, &format!("sync_dir bucket/00/{SLOT}."));
+    let placed = find(&log, "rename bucket/00/");
+    assert!(
+        made < synced && synced < first && first < aside && aside < placed,
+        "{log:#?}"
+    );
+    assert!(
+        log[placed..]
+            .iter()
+            .any(|line| line == "sync_dir bucket/00"),
+        "{log:#?}"
+    );
 }
 
 /// A bucket's directory is synced (with its `NAME`) before it is renamed into place, and the
@@ -252,12 +284,16 @@ fn a_filesystem_without_hard_links_is_refused_by_name() {
         files: &files,
         shard: "shard",
         name: SLOT,
+        flat: false,
         writable: true,
         sync: false,
     };
-    let error = set(&slot, "1").unwrap_err();
+    // A slot's first record needs no link; the next change does.
+    set(&slot, "1").unwrap();
+    let error = set(&slot, "2").unwrap_err();
     assert!(error.to_string().contains("hard links"), "{error}");
-    assert_eq!(fs::read_dir(s.store().join("shard")).unwrap().count(), 0);
+    let left = fs::read_dir(s.store().join("shard").join(SLOT)).unwrap();
+    assert_eq!(left.count(), 1, "only the record is left");
 }
 
 /// Under `--sync always`, a store whose directory cannot be synced is refused when it is made
@@ -281,6 +317,7 @@ fn a_failed_directory_sync_is_an_error_under_sync_always() {
         files: &files,
         shard: "shard",
         name: SLOT,
+        flat: false,
         writable: true,
         sync,
     };

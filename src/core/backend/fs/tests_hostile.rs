@@ -25,6 +25,7 @@ fn a_slot_at_the_last_generation_refuses_changes_without_wrapping() {
             key: "k".into(),
             value: Some(b"v".to_vec()),
             version: u64::MAX,
+            seeded: false,
         }],
     };
     fs::write(&path, record.encode()).unwrap();
@@ -100,8 +101,15 @@ fn planted_symbolic_links_are_never_followed() {
     let b = s.open("b");
     b.set("k".into(), b"1".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap();
-    let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
+    let shard = slot.parent().unwrap().parent().unwrap();
+    let hash = slot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let outside = s.0.join("outside");
     let secret = b"a file outside the store, which must stay as it is".to_vec();
     fs::write(&outside, &secret).unwrap();
@@ -202,8 +210,15 @@ fn empty_files_left_by_a_machine_crash_wedge_nothing() {
     b.set("k".into(), b"1".to_vec()).unwrap();
     b.set("other".into(), b"o".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap().to_owned();
-    let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
+    let shard = slot.parent().unwrap().parent().unwrap().to_owned();
+    let hash = slot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     for (generation, claim) in [(2, Vec::new()), (3, vec![0; record::HEADER + 30])] {
         let parent = Record::decode(&fs::read(&slot).unwrap()).unwrap().nonce;
         fs::write(

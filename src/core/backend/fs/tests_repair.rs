@@ -24,8 +24,14 @@ fn nonce_of(slot: &Path) -> u64 {
 /// `first`) whose temporary file holds an old value, and a claim of generation 3 (following
 /// `second`) whose temporary file was swept. Both are dead while the slot is past them.
 fn plant_leftovers(slot: &Path, first: u64, second: u64) {
-    let shard = slot.parent().unwrap();
-    let hash = slot.file_name().unwrap().to_str().unwrap();
+    let shard = slot.parent().unwrap().parent().unwrap();
+    let hash = slot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let old = Record {
         kind: KEYS,
         settled: false,
@@ -35,6 +41,7 @@ fn plant_leftovers(slot: &Path, first: u64, second: u64) {
             key: "n".into(),
             value: Some(b"old".to_vec()),
             version: 0xaa,
+            seeded: false,
         }],
     };
     let temp = shard.join(publish::temp_name(hash, 2, first, 0xaa));
@@ -158,10 +165,18 @@ fn a_slot_rolled_back_by_hand_revives_nothing() {
     let after = b.watch("n").unwrap();
     let nonces = [nonce_of(&slot), 0x1234];
     plant_leftovers(&slot, nonces[1], nonces[0]);
-    let hash = slot.file_name().unwrap().to_str().unwrap();
+    let hash = slot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let parent = Record::decode(&backup).unwrap().nonce;
     fs::write(
         slot.parent()
+            .unwrap()
+            .parent()
             .unwrap()
             .join(publish::claim_name(hash, 2, parent)),
         &finished,
@@ -211,7 +226,8 @@ fn repair_mends_every_kind_of_damaged_slot() {
         .unwrap();
     let report = s.fs().repair().unwrap();
     assert_eq!(report.slots.len(), 3, "{report:?}");
-    assert!(!fs::symlink_metadata(&link).unwrap().is_symlink());
+    // Each slot's directory went with its damaged record, the link with it.
+    assert!(fs::symlink_metadata(&link).is_err());
     assert_eq!(walk(&b, 10), ["d"]);
     for key in ["a", "b", "c"] {
         assert_eq!(b.get(key).unwrap(), None);

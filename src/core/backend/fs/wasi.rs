@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use core::cell::OnceCell;
 
 use super::io;
-use super::sys::{Files, Link};
+use super::sys::{Files, Link, check_name};
 use crate::local::local;
 use crate::prelude::*;
 use crate::wasi::filesystem::preopens::get_directories;
@@ -189,6 +189,37 @@ fn read_all(file: &Descriptor, max: u64) -> io::Result<Vec<u8>> {
 
 impl Files for WasiFiles {
     type Handle = Descriptor;
+
+    /// The directory's own descriptor: in wasmtime, `open-at` and `unlink-file-at` through it
+    /// reach its entries wherever it has moved, and none once it is removed. jco's descriptors
+    /// are paths (its Node.js shim joins the descriptor's path with the name), so there it
+    /// reaches whatever directory has the path at each operation.
+    type Dir = Descriptor;
+
+    fn open_dir(&self, path: &str) -> io::Result<Option<Descriptor>> {
+        // Only `read`: jco refuses `mutate-directory`, and wasmtime lets a directory opened
+        // below the granted one change whatever the granted one may (`remove_in`).
+        self.open_existing(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)
+    }
+
+    fn read_in(&self, dir: &Descriptor, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
+        check_name(name)?;
+        let Some(file) = absent(dir.open_at(
+            PathFlags::empty(),
+            name,
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        ))?
+        else {
+            return Ok(None);
+        };
+        read_all(&file, max).map(Some)
+    }
+
+    fn remove_in(&self, dir: &Descriptor, name: &str) -> io::Result<bool> {
+        check_name(name)?;
+        Ok(absent(dir.unlink_file_at(name))?.is_some())
+    }
 
     fn create(&self, path: &str, bytes: &[u8], sync: bool) -> io::Result<Descriptor> {
         let file = self.open(
