@@ -121,13 +121,16 @@ fn fs_no_sync() -> Config {
     }
 }
 
-/// The checks a backend reports as `skip`, by design: the fs backend keeps no tombstone of a
-/// deleted key, so a key missing at `cas.new` and at `swap` counts as untouched, as a store that
+/// The checks the fs backend reports as `skip`, by design: it keeps no tombstone of a deleted
+/// key, so a key missing at `cas.new` and at `swap` counts as untouched, as a store that
 /// compares values does.
+pub(crate) const FS_SKIPS: &[&str] = &["cas.created-and-deleted"];
+
+/// The checks a backend reports as `skip`, by design.
 fn skipped_by(backend: Backend) -> &'static [&'static str] {
     match backend {
         Backend::Memory => &[],
-        Backend::Fs => &["cas.created-and-deleted"],
+        Backend::Fs => FS_SKIPS,
     }
 }
 
