@@ -75,10 +75,10 @@ fn varied_dump() -> Value {
 }
 
 /// A format 2 store (made by hand, as format 2 lays it out) is exported as it always was, and
-/// its dump imported into a new directory makes a format 3 store; importing into the old one
+/// its dump imported into a new directory makes a format 4 store; importing into the old one
 /// is refused with the commands that move it.
 #[test]
-fn a_format_2_store_moves_to_format_3_by_export_and_import() {
+fn a_format_2_store_moves_to_format_4_by_export_and_import() {
     let dir = scratch();
     let old = dir.path().join("old");
     std::fs::create_dir(&old).unwrap();
@@ -93,7 +93,7 @@ fn a_format_2_store_moves_to_format_3_by_export_and_import() {
     let new = dir.path().join("new");
     import(&new, &dump).success();
     let format = std::fs::read(new.join("FORMAT")).unwrap();
-    assert!(format.starts_with(b"keyvalue-virt store, format 3\nkey "));
+    assert!(format.starts_with(b"keyvalue-virt store, format 4\nkey "));
     assert_eq!(export(&new, &["export"]), dump);
 
     import(&old, &dump)
@@ -384,13 +384,10 @@ fn import_replaces_the_keys_it_holds_and_keeps_the_others() {
 fn a_damaged_record_is_an_error_naming_the_file() {
     let dir = scratch();
     import(dir.path(), &json!({"b": {"k": "some value"}})).success();
-    // The key's slot is the only file in a shard (two levels down), named by a 16-digit hash.
+    // The key's slot record is the only `r`, in its slot's directory (named by a 16-digit hash).
     let (path, mut bytes) = files(dir.path())
         .into_iter()
-        .find(|(path, _)| {
-            path.parent().unwrap().parent().unwrap() != dir.path()
-                && path.file_name().unwrap().len() == 16
-        })
+        .find(|(path, _)| path.file_name().unwrap() == "r")
         .expect("the key's slot");
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -593,10 +590,7 @@ fn a_damaged_key_file_is_reported_by_inspect_and_mended_by_repair() {
     import(&store, &json!({"b": {"k1": "1", "k2": "2", "k3": "3"}})).success();
     let (slot, _) = files(&store)
         .into_iter()
-        .find(|(path, _)| {
-            let name = path.file_name().unwrap().to_str().unwrap();
-            name.len() == 16 && !name.contains('.')
-        })
+        .find(|(path, _)| path.file_name().unwrap() == "r")
         .unwrap();
     std::fs::write(&slot, "damaged").unwrap();
     kv().arg("inspect").arg(&store).assert().success().stdout(
