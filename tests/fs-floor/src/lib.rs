@@ -1,6 +1,6 @@
 //! The fs backend's floor for benchmarks: a component that exports `wasi:keyvalue@0.2.0-draft`
-//! and whose `get` makes the WASI calls the fs backend's `get` makes (`open-at` of a file two
-//! directories below the granted one, one `read` of 4 KiB at offset 0, more reads until an
+//! and whose `get` makes the WASI calls the fs backend's `get` makes (`open-at` of a file three
+//! directories below the granted one, as a slot's record is, one `read` of 4 KiB at offset 0, more reads until an
 //! empty one only if that one came back full, and the descriptor's drop) and nothing else: no record, no checksum, no
 //! key comparison. The file holds the value as it is. `set` writes it (`create-directory-at`
 //! for its directories, `open-at` with `create | truncate`, `write`); it is not a floor for
@@ -73,13 +73,16 @@ fn with_dir<T>(f: impl FnOnce(&Descriptor) -> Result<T, store::Error>) -> Result
 }
 
 /// The directory and the file name of `key`: FNV-1a, as deep as the fs backend's slots.
-fn path(bucket: &str, key: &str) -> (String, String) {
+/// The directories that hold `key`'s file, outermost first, and the file.
+fn path(bucket: &str, key: &str) -> ([String; 3], String) {
     let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });
-    let dir = format!("floor-{bucket}/{:02x}", hash >> 56);
-    let file = format!("{dir}/{hash:016x}");
-    (dir, file)
+    let bucket = format!("floor-{bucket}");
+    let shard = format!("{bucket}/{:02x}", hash >> 56);
+    let slot = format!("{shard}/{hash:016x}");
+    let file = format!("{slot}/r");
+    ([bucket, shard, slot], file)
 }
 
 fn failed(what: &str, code: ErrorCode) -> store::Error {
@@ -130,9 +133,9 @@ impl store::GuestBucket for Bucket {
     }
 
     fn set(&self, key: String, value: Vec<u8>) -> Result<(), store::Error> {
-        let (parent, file) = path(&self.name, &key);
+        let (parents, file) = path(&self.name, &key);
         with_dir(|dir| {
-            for made in [format!("floor-{}", self.name), parent] {
+            for made in parents {
                 match dir.create_directory_at(&made) {
                     Ok(()) | Err(ErrorCode::Exist) => {}
                     Err(code) => return Err(failed("create-directory-at", code)),

@@ -1,16 +1,18 @@
 //! The filesystem backend: a directory (a `wasi:filesystem` preopen in the component, any
 //! directory natively) is the whole store, shared by every instance and process that opens it.
 //!
-//! # Layout (format 3)
+//! # Layout (format 4)
 //!
 //! ```text
-//! DIR/FORMAT                          "keyvalue-virt store, format 3\n" "key <32 hex digits>\n"
+//! DIR/FORMAT                          "keyvalue-virt store, format 4\n" "key <32 hex digits>\n"
 //! DIR/<bucket hash>-<n>/              one directory per bucket
 //! DIR/<bucket hash>-<n>/NAME          a record holding the bucket's name
 //! DIR/<bucket hash>-<n>/<ss>/         a shard: the keys whose hash starts with byte `ss`
-//!     <key hash>                      a slot: the entries of every key with that hash
-//!     <key hash>.<g>.<parent>.c       a claim of generation g following the record `parent`
-//!     <key hash>.<g>.<parent>.<nonce>.t   a record being written
+//!     <key hash>/                     a slot, while it holds an entry: the keys of that hash
+//!         r                           its record: the entries of every key with that hash
+//!         <g>.<parent>.c              a claim of generation g following the record `parent`
+//!         <g>.<parent>.<nonce>.t      a record being written
+//!     <key hash>.<nonce>.n/           a slot's first record, being put in place
 //! ```
 //!
 //! Hashes are SipHash-1-3 under the store's key, drawn at random when the store is made and
@@ -20,8 +22,9 @@
 //! keys and bucket names hold; the real names are stored inside the records ([`record`]).
 //! Keys that share a hash share one slot, which
 //! holds an entry for each, so a lookup reads one file and there are no chains to get lost
-//! in. An entry is a value or a tombstone: a deleted key keeps a small tombstone, so that a
-//! compare-and-swap and a seed can tell "deleted" from "never written". Bucket names that
+//! in. An entry is a value, or the tombstone of a deleted key that was seeded (so that the seed
+//! does not come back); other deleted keys leave nothing, and a slot without entries goes, so
+//! the files grow with the live keys ([`publish`] has how a slot's life ends safely). Bucket names that
 //! share a hash take the next free `-<n>`.
 //!
 //! # Changes, concurrency and durability
@@ -44,8 +47,8 @@
 //!
 //! A damaged slot costs only its own keys: `list-keys` and `--max-keys` skip it and report it
 //! ([`damage`]). A crash leaves at most a temporary file and a claim. Claims and temporary
-//! files of a generation the slot has reached are dead; `list-keys`, and now and then a
-//! write, remove the dead ones in the shards they touch ([`publish::sweep`]).
+//! files of a generation the slot has reached are dead; now and then a write removes the dead
+//! ones of its slot ([`publish::sweep`]), and `keyvalue-virt repair` all of them.
 //!
 //! A store opened read-only (`--read-only`) never writes: it reads slots as they are, and
 //! serves seeds from memory.
@@ -80,7 +83,7 @@ mod wasi;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
-use self::publish::{Name, Slot, State, is_hash, read_record, sweep, sweep_asides};
+use self::publish::{Name, Slot, State, is_hash, read_record, sweep};
 use self::record::{Entry, FNV_START, NAME, Record, fnv1a64, siphash13};
 use self::sys::Files;
 
@@ -515,9 +518,6 @@ impl Bucket {
             let shard = self.shard_name((hash >> 56) as u8);
             // A failed sweep leaves leftovers for the next one; the write itself succeeded.
             let _ = sweep(&*self.files, &shard, &format!("{hash:016x}"));
-            if let Ok(Some(names)) = self.files.list(&shard) {
-                let _ = sweep_asides(&*self.files, &shard, &names);
-            }
         }
         Ok(result)
     }

@@ -547,7 +547,7 @@ impl<F: Files> Slot<'_, F> {
                 Err(e) => Err(self.io(self.name, "create")(e)),
             }
         });
-        if placed != Ok(true) {
+        if !matches!(placed, Ok(true)) {
             // Lost to another writer, or taken away by a sweep: start over. A slot directory
             // left by an ended life goes first, or no new life could take its name.
             self.remove_quietly(&first);
@@ -860,6 +860,7 @@ pub fn sweep<F: Files>(files: &F, shard: &str, hash: &str) -> Result<usize, Erro
 /// so that its writer can no longer place it (its rename finds nothing and it starts over),
 /// and a writer never places a directory whose record was removed. Returns how many files and
 /// directories it removed.
+#[cfg(any(test, not(target_arch = "wasm32")))]
 pub fn sweep_asides<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
     let io = |path: &str, action| {
         let path = files.show(path);

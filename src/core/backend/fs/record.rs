@@ -1,4 +1,5 @@
-//! The record format of formats 2 and 3 (format 3 changed names and placement, not records):
+//! The record format of formats 2 to 4 (formats 3 and 4 changed names and placement, and 4
+//! added the seeded flag of an entry):
 //! what a key file, a claim and a temporary file hold.
 //!
 //! ```text
@@ -16,7 +17,8 @@
 //!     48        body: the entries
 //! ```
 //!
-//! An entry is a key length (`u32`), a state (`u8`: `v` a value, `d` deleted), 3 zero bytes,
+//! An entry is a key length (`u32`), a state (`u8`: `v` a value, `d` deleted), a flag (`u8`: 1
+//! once the key was seeded, so that its tombstone is kept), 2 zero bytes,
 //! its version (`u64`: in format 3 the nonce of the record that last changed it, in format 2
 //! its generation), the value length (`u64`), then
 //! the key and the value. A bucket's name record has one entry whose key is the name. All

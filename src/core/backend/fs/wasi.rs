@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use core::cell::OnceCell;
 
 use super::io;
-use super::sys::{Files, Link, check_name};
+use super::sys::{Files, Link};
 use crate::local::local;
 use crate::prelude::*;
 use crate::wasi::filesystem::preopens::get_directories;
@@ -203,7 +203,6 @@ impl Files for WasiFiles {
     }
 
     fn read_in(&self, dir: &Descriptor, name: &str, max: u64) -> io::Result<Option<Vec<u8>>> {
-        check_name(name)?;
         let Some(file) = absent(dir.open_at(
             PathFlags::empty(),
             name,
@@ -217,7 +216,6 @@ impl Files for WasiFiles {
     }
 
     fn remove_in(&self, dir: &Descriptor, name: &str) -> io::Result<bool> {
-        check_name(name)?;
         Ok(absent(dir.unlink_file_at(name))?.is_some())
     }
 
