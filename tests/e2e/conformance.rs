@@ -126,6 +126,31 @@ fn fs_no_sync() -> Config {
 /// compares values does.
 pub(crate) const FS_SKIPS: &[&str] = &["cas.created-and-deleted"];
 
+/// The output `stdout` of a run of `what` reports each of `skipped` as `skip`, and ends with
+/// `N passed, 0 failed, M skipped` for `passed` checks and those.
+pub(crate) fn assert_summary<S: AsRef<str>>(
+    stdout: &str,
+    passed: usize,
+    skipped: &[S],
+    what: &str,
+) {
+    for name in skipped {
+        let name = name.as_ref();
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.starts_with(&format!("skip {name}: "))),
+            "`{name}` was not skipped in `{what}`:\n{stdout}"
+        );
+    }
+    let summary = format!("{passed} passed, 0 failed, {} skipped", skipped.len());
+    assert_eq!(
+        stdout.lines().last(),
+        Some(summary.as_str()),
+        "{what}:\n{stdout}"
+    );
+}
+
 /// The checks a backend reports as `skip`, by design.
 fn skipped_by(backend: Backend) -> &'static [&'static str] {
     match backend {
@@ -165,28 +190,7 @@ fn area_passes(app: App, backend: Backend, area: &str) {
         app.name(),
         outcome.stdout
     );
-    for name in &skipped {
-        assert!(
-            outcome
-                .stdout
-                .lines()
-                .any(|line| line.starts_with(&format!("skip {name}: "))),
-            "`{name}` was not skipped in `{}`:\n{}",
-            app.name(),
-            outcome.stdout
-        );
-    }
-    assert_eq!(
-        outcome.stdout.lines().last(),
-        Some(
-            format!(
-                "{} passed, 0 failed, {} skipped",
-                expected.len(),
-                skipped.len()
-            )
-            .as_str()
-        )
-    );
+    assert_summary(&outcome.stdout, expected.len(), &skipped, app.name());
 }
 
 /// The drafts fix no page size: with `--page-keys 7` (a store that pages in sevens) and

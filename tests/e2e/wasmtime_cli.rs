@@ -76,25 +76,8 @@ fn all_pass_on_wasmtime_cli(flags: &[&str], component: &Path, args: &[String], s
     let out = wasmtime_ok(flags, component, &args);
     let oks: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
     assert_eq!(oks, expected, "not every check passed:\n{out}");
-    for name in &skipped {
-        assert!(
-            out.lines()
-                .any(|line| line.starts_with(&format!("skip {name}: "))),
-            "`{name}` was not skipped:\n{out}"
-        );
-    }
-    assert_eq!(
-        out.lines().last(),
-        Some(
-            format!(
-                "{} passed, 0 failed, {} skipped",
-                expected.len(),
-                skipped.len()
-            )
-            .as_str()
-        ),
-        "{out}"
-    );
+    let what = component.display().to_string();
+    crate::conformance::assert_summary(&out, expected.len(), &skipped, &what);
 }
 
 /// The whole suite of each shape with the memory backend, one `wasmtime run` per shape.

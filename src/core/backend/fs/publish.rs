@@ -805,6 +805,20 @@ fn parse_hex(digits: &str) -> Option<u64> {
         .flatten()
 }
 
+/// What turns an error of `action` on `path` into ours.
+fn failed<F: Files>(
+    files: &F,
+    path: &str,
+    action: &'static str,
+) -> impl FnOnce(io::Error) -> Error + use<F> {
+    let path = files.show(path);
+    move |e| Error::FsIo {
+        path,
+        action,
+        cause: e.to_string(),
+    }
+}
+
 /// Removes the dead claims and temporary files of the slot `hash` of `shard`: every one but
 /// those of the generation after the slot's that follow its record (the next change may be
 /// under way in them). The directory is listed *before* its record is read, so a record read
@@ -813,14 +827,7 @@ fn parse_hex(digits: &str) -> Option<u64> {
 /// Returns how many it removed.
 pub fn sweep<F: Files>(files: &F, shard: &str, hash: &str) -> Result<usize, Error> {
     let dir = format!("{shard}/{hash}");
-    let io = |path: &str, action| {
-        let path = files.show(path);
-        move |e: io::Error| Error::FsIo {
-            path,
-            action,
-            cause: e.to_string(),
-        }
-    };
+    let io = |path: &str, action| failed(files, path, action);
     let Some(names) = files.list(&dir).map_err(io(&dir, "list"))? else {
         return Ok(0);
     };
@@ -862,14 +869,7 @@ pub fn sweep<F: Files>(files: &F, shard: &str, hash: &str) -> Result<usize, Erro
 /// directories it removed.
 #[cfg(any(test, not(target_arch = "wasm32")))]
 pub fn sweep_asides<F: Files>(files: &F, shard: &str, names: &[String]) -> Result<usize, Error> {
-    let io = |path: &str, action| {
-        let path = files.show(path);
-        move |e: io::Error| Error::FsIo {
-            path,
-            action,
-            cause: e.to_string(),
-        }
-    };
+    let io = |path: &str, action| failed(files, path, action);
     let mut removed = 0;
     for name in names {
         let away = match Name::parse(name) {

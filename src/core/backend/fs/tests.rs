@@ -36,6 +36,13 @@ pub(super) fn slot_file(scratch: &Scratch, bucket: &Bucket, key: &str) -> PathBu
         .join(publish::record_name(&format!("{hash:016x}")))
 }
 
+/// The shard directory and the slot's hash of a slot record's path (from [`slot_file`]).
+pub(super) fn shard_and_hash(record: &Path) -> (PathBuf, String) {
+    let slot = record.parent().unwrap();
+    let hash = slot.file_name().unwrap().to_str().unwrap().to_owned();
+    (slot.parent().unwrap().to_owned(), hash)
+}
+
 /// Damages the file at `path` with `damage`, as a failing disk or a careless hand would.
 pub(super) fn damage_file(path: &Path, damage: impl FnOnce(&mut Vec<u8>)) {
     let mut bytes = fs::read(path).unwrap();
@@ -286,14 +293,8 @@ fn sweeps_remove_dead_leftovers_and_keep_the_next_generation() {
     b.set("k".into(), b"1".to_vec()).unwrap();
     b.set("k".into(), b"2".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap().parent().unwrap();
-    let hash = slot
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let (shard, hash) = shard_and_hash(&slot);
+    let hash = hash.as_str();
     let nonce = record::Record::decode(&fs::read(&slot).unwrap())
         .unwrap()
         .nonce;

@@ -4,7 +4,7 @@
 use std::fs;
 
 use super::record::{Entry, KEYS, Record};
-use super::tests::{damage_file, flip_last, slot_file};
+use super::tests::{damage_file, flip_last, shard_and_hash, slot_file};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
 
@@ -101,15 +101,7 @@ fn planted_symbolic_links_are_never_followed() {
     let b = s.open("b");
     b.set("k".into(), b"1".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap().parent().unwrap();
-    let hash = slot
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (shard, hash) = shard_and_hash(&slot);
     let outside = s.0.join("outside");
     let secret = b"a file outside the store, which must stay as it is".to_vec();
     fs::write(&outside, &secret).unwrap();
@@ -152,7 +144,7 @@ fn planted_symbolic_links_are_never_followed() {
     // A shard directory that is a link is refused too.
     let other = s.0.join("elsewhere");
     fs::create_dir(&other).unwrap();
-    fs::remove_dir_all(shard).unwrap();
+    fs::remove_dir_all(&shard).unwrap();
     std::os::unix::fs::symlink(&other, shard).unwrap();
     let _ = b.set("k".into(), b"4".to_vec());
     assert!(b.get("k").is_err());
@@ -210,15 +202,7 @@ fn empty_files_left_by_a_machine_crash_wedge_nothing() {
     b.set("k".into(), b"1".to_vec()).unwrap();
     b.set("other".into(), b"o".to_vec()).unwrap();
     let slot = slot_file(&s, &b, "k");
-    let shard = slot.parent().unwrap().parent().unwrap().to_owned();
-    let hash = slot
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (shard, hash) = shard_and_hash(&slot);
     for (generation, claim) in [(2, Vec::new()), (3, vec![0; record::HEADER + 30])] {
         let parent = Record::decode(&fs::read(&slot).unwrap()).unwrap().nonce;
         fs::write(

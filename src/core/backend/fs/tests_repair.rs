@@ -11,7 +11,7 @@ use super::create::{make_bucket, make_store};
 use super::record::{Entry, KEYS, Record};
 use super::repair::sweep_creators;
 use super::sys::StdFiles;
-use super::tests::{Pausing, damage_file, flip_last, slot_file};
+use super::tests::{Pausing, damage_file, flip_last, shard_and_hash, slot_file};
 use super::*;
 use crate::backend::contract::{Scratch, walk};
 
@@ -24,14 +24,8 @@ fn nonce_of(slot: &Path) -> u64 {
 /// `first`) whose temporary file holds an old value, and a claim of generation 3 (following
 /// `second`) whose temporary file was swept. Both are dead while the slot is past them.
 fn plant_leftovers(slot: &Path, first: u64, second: u64) {
-    let shard = slot.parent().unwrap().parent().unwrap();
-    let hash = slot
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let (shard, hash) = shard_and_hash(slot);
+    let hash = hash.as_str();
     let old = Record {
         kind: KEYS,
         settled: false,
@@ -165,13 +159,8 @@ fn a_slot_rolled_back_by_hand_revives_nothing() {
     let after = b.watch("n").unwrap();
     let nonces = [nonce_of(&slot), 0x1234];
     plant_leftovers(&slot, nonces[1], nonces[0]);
-    let hash = slot
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let (_, hash) = shard_and_hash(&slot);
+    let hash = hash.as_str();
     let parent = Record::decode(&backup).unwrap().nonce;
     fs::write(
         slot.parent()
