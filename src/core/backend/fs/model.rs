@@ -47,6 +47,13 @@ fn crashed() -> io::Error {
 }
 
 impl SimFiles {
+    /// Makes the calling thread crash at a random one of its next `steps` operations.
+    fn crash_within(&self, steps: usize) {
+        let budget = thread_rng().gen_range(0..steps);
+        let me = shuttle::thread::current().id();
+        self.0.lock().unwrap().budget.insert(me, budget);
+    }
+
     /// Runs one operation atomically, unless the calling thread has crashed.
     fn op<T>(&self, f: impl FnOnce(&mut Sim) -> io::Result<T>) -> io::Result<T> {
         let mut sim = self.0.lock().unwrap();
@@ -528,9 +535,7 @@ fn schedule(writers: usize, per_writer: usize, crash: bool) {
         let files = files.clone();
         handles.push(shuttle::thread::spawn(move || {
             if crash && thread_rng().gen_bool(0.5) {
-                let budget = thread_rng().gen_range(0..40);
-                let me = shuttle::thread::current().id();
-                files.0.lock().unwrap().budget.insert(me, budget);
+                files.crash_within(40);
             }
             let mut acknowledged = Vec::new();
             let mut failed = 0;
@@ -626,9 +631,7 @@ fn repair_schedule(mend: Mend) {
         let files = files.clone();
         handles.push(shuttle::thread::spawn(move || {
             if writer == 0 && thread_rng().gen_bool(0.5) {
-                let budget = thread_rng().gen_range(0..30);
-                let me = shuttle::thread::current().id();
-                files.0.lock().unwrap().budget.insert(me, budget);
+                files.crash_within(30);
             }
             for _ in 0..3 {
                 let _ = increment(&files);
@@ -726,9 +729,7 @@ fn restore_schedule(restore: Restore) {
         let versions = versions.clone();
         handles.push(shuttle::thread::spawn(move || {
             if thread_rng().gen_bool(0.5) {
-                let budget = thread_rng().gen_range(0..30);
-                let me = shuttle::thread::current().id();
-                files.0.lock().unwrap().budget.insert(me, budget);
+                files.crash_within(30);
             }
             for _ in 0..3 {
                 if let Ok((_, version)) = increment_versioned(&files) {
@@ -859,9 +860,7 @@ fn lives_schedule(crash: bool) {
         let files = files.clone();
         handles.push(shuttle::thread::spawn(move || {
             if crash && thread_rng().gen_bool(0.5) {
-                let budget = thread_rng().gen_range(0..60);
-                let me = shuttle::thread::current().id();
-                files.0.lock().unwrap().budget.insert(me, budget);
+                files.crash_within(60);
             }
             let key = format!("k{writer}");
             let mut done = 0;

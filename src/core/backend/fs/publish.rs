@@ -214,12 +214,7 @@ impl<F: Files> Slot<'_, F> {
     }
 
     fn io(&self, name: &str, action: &'static str) -> impl FnOnce(io::Error) -> Error + '_ {
-        let path = self.files.show(&self.path(name));
-        move |e| Error::FsIo {
-            path,
-            action,
-            cause: e.to_string(),
-        }
+        failed(self.files, &self.path(name), action)
     }
 
     /// The record in the file `name`, or `None` when there is no such file.
@@ -618,7 +613,7 @@ impl<F: Files> Slot<'_, F> {
     /// Syncs the slot's directory after a rename in it. A directory that is gone was removed
     /// after a later change ended the slot's life, which its own writer synced: that change
     /// replaces this one.
-    fn sync_slot(&self) -> Result<(), Error> {
+    pub fn sync_slot(&self) -> Result<(), Error> {
         match self.files.sync_dir(&self.dir()) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             synced => synced.map_err(|e| super::create::sync_error(self.files, &self.dir(), e)),

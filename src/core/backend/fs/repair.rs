@@ -260,11 +260,8 @@ pub fn repair_slot<F: Files>(
         .create(&temp, &record.encode(), true)
         .map_err(fail("write the repaired record of"))?;
     files.rename(&temp, &path).map_err(fail("replace"))?;
-    match files.sync_dir(&dir) {
-        // A writer found the ended record and removed the directory already.
-        Err(e) if e.kind() == super::io::ErrorKind::NotFound => {}
-        synced => synced.map_err(|e| super::create::sync_error(files, &dir, e))?,
-    }
+    // A writer may have found the ended record and removed the directory already.
+    slot.sync_slot()?;
     // The empty record ended the slot's life.
     slot.end()?;
     Ok(Some((problem, removed)))
