@@ -140,44 +140,12 @@ fn options() -> OpenOptions {
     options
 }
 
-/// `O_NOFOLLOW` of the target's `open(2)` where we know it (std does not name it), 0
+/// `O_NOFOLLOW` of the target's `open(2)` on unix (std does not name it; libc does), 0
 /// elsewhere, where [`opened`] still refuses a link, a moment after opening it.
-#[cfg(not(target_arch = "wasm32"))]
-const O_NOFOLLOW: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
-    if cfg!(any(
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "powerpc",
-        target_arch = "powerpc64",
-        target_arch = "m68k"
-    )) {
-        0o100000
-    } else if cfg!(any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "riscv32",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "s390x",
-        target_arch = "sparc64",
-        target_arch = "mips",
-        target_arch = "mips64"
-    )) {
-        0o400000
-    } else {
-        0
-    }
-} else if cfg!(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)) {
-    0x100
-} else {
-    0
-};
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
+#[cfg(not(any(unix, target_arch = "wasm32")))]
+const O_NOFOLLOW: i32 = 0;
 
 /// An error if `path` is a symbolic link (a missing name is not an error).
 #[cfg(not(target_arch = "wasm32"))]
